@@ -1,0 +1,201 @@
+"""The `smartcity-iot` command. Flags and SMARTCITY_* variables come from config.Settings."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from datetime import datetime
+from typing import Any
+
+from pydantic_core import PydanticUndefined
+
+from . import __version__
+from .config import Settings, SettingsError, env_name, field_is_common, flag_name, load_settings
+from .geo.zones import ZoneFileError
+
+EPILOG = "Every option can also be set as an environment variable SMARTCITY_<NAME>, e.g. SMARTCITY_MQTT_URL."
+
+
+def _add_settings(parser: argparse.ArgumentParser, common_only: bool) -> None:
+    group = parser.add_argument_group("settings" if not common_only else "common settings")
+    for name, info in Settings.model_fields.items():
+        if common_only and not field_is_common(name):
+            continue
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        default = info.default if info.default is not PydanticUndefined else "(see description)"
+        if info.default_factory is not None:
+            default = info.default_factory()  # type: ignore[call-arg]
+        group.add_argument(
+            flag_name(name),
+            dest=name,
+            default=None,
+            metavar=str(extra.get("metavar", name.split("_")[-1].upper())),
+            help=f"{info.description} [{env_name(name)}; default: {default}]",
+        )
+
+
+def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
+    values = {n: getattr(args, n, None) for n in Settings.model_fields}
+    values.update({k: v for k, v in overrides.items() if values.get(k) is None})
+    return load_settings(values)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="smartcity-iot",
+        description="Smart dog tags and sidewalk-parking cameras for city urban-management bureaus.",
+        epilog=EPILOG,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = sub.add_parser("demo", help="everything on one machine: broker, service, simulated tags", epilog=EPILOG)
+    demo.add_argument("--tags", type=int, default=40, help="simulated dog tags (default 40)")
+    demo.add_argument("--seed", type=int, default=7, help="simulation seed (default 7)")
+    demo.add_argument("--speed", type=float, default=60.0,
+                      help="simulated seconds per real second (default 60: an hour of walks a minute)")
+    demo.add_argument("--duration", type=float, default=0,
+                      help="stop after this many real seconds (default: run until Ctrl-C)")
+    _add_settings(demo, common_only=False)
+
+    serve = sub.add_parser("serve", help="run the service against an external broker", epilog=EPILOG)
+    _add_settings(serve, common_only=False)
+
+    tags = sub.add_parser("tags", help="the tag registry")
+    tags_sub = tags.add_subparsers(dest="tags_command", metavar="ACTION", required=True)
+    reg = tags_sub.add_parser("register", help="register an active tag (owner identified by phone)", epilog=EPILOG)
+    reg.add_argument("tag_id", metavar="TAG_ID", help="serial printed on the tag (4-32 of A-Z a-z 0-9 - _)")
+    reg.add_argument("--dog", required=True, help="the dog's name")
+    reg.add_argument("--owner", required=True, help="the owner's name")
+    reg.add_argument("--phone", required=True, help="the owner's phone: one phone = one owner")
+    _add_settings(reg, common_only=True)
+    lst = tags_sub.add_parser("list", help="list registered tags", epilog=EPILOG)
+    lst.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_settings(lst, common_only=True)
+
+    alerts = sub.add_parser("alerts", help="list stored alerts, newest first", epilog=EPILOG)
+    alerts.add_argument("--json", action="store_true", help="one JSON array (SPEC 3.4 alert objects)")
+    alerts.add_argument("--kind", help="only this alert kind")
+    alerts.add_argument("--limit", type=int, default=100, help="how many (default 100)")
+    _add_settings(alerts, common_only=True)
+
+    rejects = sub.add_parser("rejects", help="rejected input: counts by reason and recent dead letters", epilog=EPILOG)
+    rejects.add_argument("--limit", type=int, default=20, help="recent dead letters to show (default 20)")
+    _add_settings(rejects, common_only=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return _dispatch(args)
+    except (SettingsError, ZoneFileError, ValueError) as exc:
+        print(f"smartcity-iot: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        from .demo import run_demo
+
+        return run_demo(args, _settings(args))
+    if args.command == "serve":
+        return _serve(_settings(args))
+    if args.command == "tags":
+        return _tags(args, _settings(args))
+    if args.command == "alerts":
+        return _alerts(args, _settings(args))
+    if args.command == "rejects":
+        return _rejects(args, _settings(args))
+    raise AssertionError(args.command)
+
+
+def stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def _serve(settings: Settings) -> int:
+    from .service import Service, run_forever
+
+    service = Service(settings)
+    print(f"serving {len(service.zones)} zones from {settings.geofences}; broker {settings.mqtt_url}", file=sys.stderr)
+    run_forever(service, stop_on_signals())
+    return 0
+
+
+def _tags(args: argparse.Namespace, settings: Settings) -> int:
+    from .store import registry
+    from .store.sqlite import connect
+
+    conn = connect(settings.db_path)
+    if args.tags_command == "register":
+        try:
+            result = registry.register_active_tag(conn, args.tag_id, args.dog, args.owner, args.phone)
+        except registry.RegistryError as exc:
+            print(f"smartcity-iot: error: {exc}", file=sys.stderr)
+            return 2
+        print(f"tag {result['tag_id']} active for dog #{result['dog_id']} of owner #{result['owner_id']}")
+        return 0
+    rows = conn.execute(
+        "SELECT t.tag_id, t.status, d.name AS dog, o.name AS owner, o.phone FROM tags t "
+        "LEFT JOIN dogs d ON d.id = t.dog_id LEFT JOIN owners o ON o.id = d.owner_id ORDER BY t.tag_id"
+    ).fetchall()
+    if args.json:
+        print(json.dumps([dict(r) for r in rows], ensure_ascii=False, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['tag_id']:<20} {r['status']:<10} {r['dog'] or '-':<12} {r['owner'] or '-'} {r['phone'] or ''}")
+    return 0
+
+
+def _alerts(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import asdict
+
+    from .store.alerts import list_alerts
+    from .store.sqlite import connect
+
+    alerts = list_alerts(connect(settings.db_path), limit=args.limit, kind=args.kind)
+    if args.json:
+        print(json.dumps([asdict(a) for a in alerts], ensure_ascii=False, indent=2))
+        return 0
+    if not alerts:
+        print("no alerts stored")
+    tz = settings.tz
+    for a in alerts:
+        start = datetime.fromtimestamp(a.started_at, tz).strftime("%Y-%m-%d %H:%M:%S")
+        end = datetime.fromtimestamp(a.ended_at, tz).strftime("%H:%M:%S") if a.ended_at else "open"
+        where = a.zone_name or a.zone_id or "-"
+        print(f"{start}-{end:<8} {a.kind:<26} {a.device_id:<14} {where:<16} {a.grid or '-':<5} "
+              f"{a.escalation or '-':<9} {a.status}")
+    return 0
+
+
+def _rejects(args: argparse.Namespace, settings: Settings) -> int:
+    from .store import deadletters
+    from .store.sqlite import connect
+
+    conn = connect(settings.db_path)
+    counts = deadletters.counts(conn)
+    print("rejects by reason: " + (", ".join(f"{r} {n}" for r, n in counts.items()) or "none"))
+    for row in deadletters.recent(conn, args.limit):
+        when = datetime.fromtimestamp(row["received_at"], settings.tz).strftime("%Y-%m-%d %H:%M:%S")
+        print(f"{when} {row['reason']:<16} {row['topic']:<32} {row['size']:>7} B  {row['detail']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

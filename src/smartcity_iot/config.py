@@ -1,0 +1,163 @@
+"""Every setting of the service in one typed place; the CLI flags and the
+SMARTCITY_<NAME> environment variables are generated from this model."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ENV_PREFIX = "SMARTCITY_"
+
+
+def _default_geofences() -> Path:
+    bundled = REPO_ROOT / "geofences"
+    return bundled if bundled.is_dir() else Path("geofences")
+
+
+class Settings(BaseModel):
+    """Service settings. `common` fields are flags of every command."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    mqtt_url: str = Field(
+        "mqtt://127.0.0.1:1883",
+        description="broker URL, mqtt://[user:pass@]host:port",
+        json_schema_extra={"common": True},
+    )
+    mqtt_protocol: Literal["5", "3.1.1"] = Field(
+        "5", description="MQTT protocol version of the service's connection"
+    )
+    mqtt_client_id: str = Field(
+        "smartcity-iot-ingest",
+        description="client id of the persistent ingest session (keep it stable across restarts)",
+    )
+    session_expiry_s: int = Field(
+        7 * 86400, ge=60, description="how long the broker keeps our session while we are down"
+    )
+    geofences: Path = Field(
+        default_factory=_default_geofences,
+        description="zones in DIR/*.geojson, cameras in DIR/cameras/*.json",
+        json_schema_extra={"common": True, "metavar": "DIR"},
+    )
+    data_dir: Path = Field(
+        Path("data"),
+        description="embedded database, evidence images, dead letters",
+        json_schema_extra={"common": True, "metavar": "DIR"},
+    )
+    influx_url: str | None = Field(None, description="InfluxDB URL", json_schema_extra={"common": True})
+    influx_token: str | None = Field(None, description="InfluxDB token", json_schema_extra={"common": True})
+    influx_org: str | None = Field(None, description="InfluxDB organisation", json_schema_extra={"common": True})
+    influx_bucket: str | None = Field(None, description="InfluxDB bucket", json_schema_extra={"common": True})
+    http: str = Field(
+        "127.0.0.1:8080",
+        description="HOST:PORT of the web console",
+        json_schema_extra={"common": True, "metavar": "HOST:PORT"},
+    )
+    timezone: str = Field(
+        "Asia/Shanghai",
+        description="city time zone of walking hours and loading-spot windows",
+        json_schema_extra={"common": True},
+    )
+    dwell_s: float = Field(60.0, gt=0, description="default minimum dwell before an incident opens")
+    grace_s: float = Field(60.0, ge=0, description="default time out (or allowed) before an incident closes")
+    hysteresis_m: float = Field(
+        5.0, ge=0, description="metres added to a fix's accuracy radius for in/out decisions"
+    )
+    default_accuracy_m: float = Field(15.0, ge=0, description="accuracy assumed when a fix has none")
+    low_battery_pct: float = Field(20.0, ge=0, le=100, description="battery below this opens tag_low_battery")
+    battery_recover_pct: float = Field(25.0, ge=0, le=100, description="battery at or above this closes it")
+    offline_after_s: float = Field(1800.0, gt=0, description="no fix received for this long opens tag_offline")
+    future_tolerance_s: float = Field(86400.0, ge=0, description="fixes further in the future are rejected")
+    max_payload_bytes: int = Field(4096, gt=0, description="largest accepted tag fix payload")
+    dead_letter_max: int = Field(10000, gt=0, description="dead letters kept (oldest dropped first)")
+    batch_max: int = Field(1000, gt=0, description="most messages processed in one transaction")
+    batch_wait_ms: float = Field(10.0, ge=0, description="how long a batch waits to fill")
+    track_retention_days: float = Field(30.0, gt=0, description="days of tag fixes kept in the embedded database")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)") from exc
+        return value
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_url(cls, value: str) -> str:
+        parse_mqtt_url(value)
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "smartcity.db"
+
+
+class MqttTarget(BaseModel):
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+
+
+def parse_mqtt_url(url: str) -> MqttTarget:
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
+        raise ValueError(f"bad MQTT URL {url!r}: expected mqtt://[user:pass@]host:port")
+    try:
+        port = parts.port or 1883
+    except ValueError as exc:
+        raise ValueError(f"bad MQTT URL {url!r}: port must be a number") from exc
+    return MqttTarget(
+        host=parts.hostname,
+        port=port,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
+
+
+def env_name(field: str) -> str:
+    return ENV_PREFIX + field.upper()
+
+
+def flag_name(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+def field_is_common(name: str) -> bool:
+    extra = Settings.model_fields[name].json_schema_extra
+    return isinstance(extra, dict) and bool(extra.get("common"))
+
+
+def load_settings(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Defaults < SMARTCITY_* environment < explicit overrides (CLI flags)."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for name in Settings.model_fields:
+        if env_name(name) in environ:
+            values[name] = environ[env_name(name)]
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "?"
+            problems.append(f"{flag_name(field)} / {env_name(field)}: {err['msg']}")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None
+
+
+class SettingsError(ValueError):
+    pass

@@ -1,0 +1,1 @@
+"""Zones, walking-hour schedules and the spatial index that classifies fixes."""

@@ -1,0 +1,143 @@
+"""Load and validate zone files (`geofences/*.geojson`, SPEC 4). Errors name the
+file, the feature and the fix."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import shapely
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
+
+from .schedule import WalkingSchedule, WalkingWindow, parse_days
+
+
+class ZoneFileError(ValueError):
+    def __init__(self, path: Path, feature: str, message: str) -> None:
+        super().__init__(f"{path}: feature {feature}: {message}")
+        self.path, self.feature = path, feature
+
+
+class ZoneProperties(BaseModel):
+    """`properties` of one zone feature; unknown keys are kept for extensions."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(min_length=1, description="unique zone id")
+    name: str = Field("", description="human name, any language")
+    rule: Literal["dogs", "sidewalk", "loading_spot"] = Field(description="what the zone is for")
+    walking_hours: list[str] = Field(default_factory=list, description="local windows when dogs are allowed")
+    days: list[str] | None = Field(None, description="weekdays the schedule applies to")
+    grade: Literal["model", "secondary", "alley"] | None = Field(None, description="road grade")
+    grid: str | None = Field(None, description="grid (squad) that owns the zone")
+    dwell_s: float | None = Field(None, gt=0, description="extension: minimum dwell override")
+    grace_s: float | None = Field(None, ge=0, description="extension: grace period override")
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_text(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int) else v
+
+
+@dataclass(frozen=True, slots=True)
+class Zone:
+    id: str
+    name: str
+    rule: str
+    grid: str | None
+    grade: str | None
+    schedule: WalkingSchedule
+    geometry: BaseGeometry  # lon/lat, as in the file
+    source: Path
+    dwell_s: float | None = None
+    grace_s: float | None = None
+
+    @property
+    def alert_kind(self) -> str:
+        return "dog_forbidden_zone" if self.schedule.never_allowed else "dog_outside_walking_hours"
+
+
+def load_zones(directory: Path, tz: ZoneInfo) -> list[Zone]:
+    """Every zone of DIR/*.geojson, validated; raises ZoneFileError on the first problem."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ZoneFileError(directory, "-", "zone directory does not exist (set --geofences DIR)")
+    zones: list[Zone] = []
+    seen: dict[str, Path] = {}
+    for path in sorted(directory.glob("*.geojson")):
+        for zone in _load_file(path, tz):
+            if zone.id in seen:
+                raise ZoneFileError(path, zone.id, f"duplicate zone id, also in {seen[zone.id]}")
+            seen[zone.id] = path
+            zones.append(zone)
+    return zones
+
+
+def _load_file(path: Path, tz: ZoneInfo) -> list[Zone]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ZoneFileError(path, "-", f"not readable GeoJSON: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
+        raise ZoneFileError(path, "-", 'top level must be {"type": "FeatureCollection", "features": [...]}')
+    features = doc.get("features")
+    if not isinstance(features, list):
+        raise ZoneFileError(path, "-", '"features" must be a list')
+    return [_load_feature(path, i, f, tz) for i, f in enumerate(features)]
+
+
+def _load_feature(path: Path, index: int, feature: Any, tz: ZoneInfo) -> Zone:
+    label = f"#{index}"
+    if not isinstance(feature, dict):
+        raise ZoneFileError(path, label, "not a GeoJSON Feature object")
+    raw_props = feature.get("properties") or {}
+    if isinstance(raw_props, dict) and raw_props.get("id"):
+        label = f"#{index} ({raw_props['id']})"
+    try:
+        props = ZoneProperties.model_validate(raw_props)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "properties"
+        raise ZoneFileError(path, label, f"property {where}: {err['msg']}") from None
+    geometry = _geometry(path, label, feature.get("geometry"))
+    try:
+        windows = tuple(WalkingWindow.parse(w) for w in props.walking_hours)
+        days = parse_days(props.days)
+    except ValueError as exc:
+        raise ZoneFileError(path, label, str(exc)) from None
+    return Zone(
+        id=props.id,
+        name=props.name,
+        rule=props.rule,
+        grid=props.grid,
+        grade=props.grade,
+        schedule=WalkingSchedule(windows, days, tz),
+        geometry=geometry,
+        source=path,
+        dwell_s=props.dwell_s,
+        grace_s=props.grace_s,
+    )
+
+
+def _geometry(path: Path, label: str, raw: Any) -> BaseGeometry:
+    if not isinstance(raw, dict) or raw.get("type") not in ("Polygon", "MultiPolygon"):
+        kind = raw.get("type") if isinstance(raw, dict) else type(raw).__name__
+        raise ZoneFileError(path, label, f"geometry must be a Polygon or MultiPolygon, not {kind}")
+    try:
+        geom = shape(raw)
+    except Exception as exc:  # shapely raises several types for malformed coordinates
+        raise ZoneFileError(path, label, f"malformed coordinates: {exc}") from None
+    if geom.is_empty:
+        raise ZoneFileError(path, label, "geometry is empty")
+    minx, miny, maxx, maxy = geom.bounds
+    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        raise ZoneFileError(path, label, "coordinates out of range: GeoJSON order is [lon, lat] in degrees")
+    if not geom.is_valid:
+        reason = shapely.is_valid_reason(geom)
+        raise ZoneFileError(path, label, f"invalid polygon ({reason}); fix the ring (no self-intersections)")
+    return geom

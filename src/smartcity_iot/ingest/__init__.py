@@ -1,0 +1,1 @@
+"""Everything that touches MQTT or decodes device payloads lives here."""

@@ -1,0 +1,249 @@
+"""The service's one MQTT session (paho-mqtt 2.x), and the only code that touches paho.
+
+Reliability rules, each a trap of paho 2.x or MQTT (../shared/research/reliability.md):
+* persistent session: a stable client id, v5 `clean_start=False` with a session
+  expiry (paho's default wipes the session on every new process), v3.1.1
+  `clean_session=False`;
+* QoS 1 with manual ack: a message is acknowledged only after the batch holding
+  it has committed, so a kill -9 between receive and store loses nothing;
+* acks only on the connection that received the message (after a reconnect the
+  broker redelivers anything unacknowledged, and the filter drops duplicates);
+* subscribe in on_connect; callbacks never raise (an exception would silently
+  stop paho's network thread) and never block (keepalive).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from ..config import Settings, parse_mqtt_url
+from ..pipeline import Inbound
+from ..store import alerts as alert_store
+
+log = logging.getLogger("smartcity_iot.mqtt")
+
+RECEIVE_MAXIMUM = 2000  # v5: how many unacknowledged messages the broker may have in flight to us
+
+
+class MqttSession:
+    """Connects, keeps the session, feeds batches to `handler`, acks after it returns."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        topics: Sequence[str],
+        handler: Callable[[list[Inbound]], None],
+        on_idle: Callable[[], None] = lambda: None,
+        idle_every_s: float = 5.0,
+    ) -> None:
+        self.settings = settings
+        self.topics = list(topics)
+        self.handler = handler
+        self.on_idle = on_idle
+        self.idle_every_s = idle_every_s
+        self.inbox: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
+        self.connected = threading.Event()
+        self.session_present: bool | None = None
+        self._generation = 0
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
+        self.client = self._make_client()
+
+    # -- connection -------------------------------------------------------------
+
+    def _make_client(self) -> mqtt.Client:
+        s = self.settings
+        v5 = s.mqtt_protocol == "5"
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=s.mqtt_client_id,
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+            clean_session=None if v5 else False,
+            manual_ack=True,
+        )
+        target = parse_mqtt_url(s.mqtt_url)
+        if target.username:
+            client.username_pw_set(target.username, target.password)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.max_queued_messages_set(0)
+        client.max_inflight_messages_set(100)
+        client.suppress_exceptions = True
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def start(self) -> None:
+        s = self.settings
+        target = parse_mqtt_url(s.mqtt_url)
+        kwargs: dict[str, Any] = {"keepalive": 30}
+        if s.mqtt_protocol == "5":
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = s.session_expiry_s
+            props.ReceiveMaximum = RECEIVE_MAXIMUM
+            kwargs.update(clean_start=False, properties=props)
+        self.client.connect_async(target.host, target.port, **kwargs)
+        self.client.loop_start()
+        self._worker = threading.Thread(target=self._work, name="ingest-worker", daemon=True)
+        self._worker.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._worker:
+            self._worker.join(timeout=10)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        try:
+            if reason.is_failure:
+                log.error("broker refused the connection: %s", reason)
+                return
+            self._generation += 1
+            self.session_present = bool(flags.session_present)
+            client.subscribe([(t, 1) for t in self.topics])
+            log.info("connected to %s (session %s)", self.settings.mqtt_url,
+                     "resumed" if self.session_present else "new")
+            self.connected.set()
+        except Exception:  # never let paho's network thread die
+            log.exception("on_connect failed")
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        self.connected.clear()
+        if not self._stop.is_set():
+            log.warning("disconnected from broker (%s); reconnecting", reason)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            self.inbox.put(Inbound(msg.topic, msg.payload, time.time(), (self._generation, msg.mid, msg.qos)))
+        except Exception:
+            log.exception("on_message failed")
+
+    # -- the worker: batch -> handler -> ack ------------------------------------
+
+    def _work(self) -> None:
+        last_idle = time.monotonic()
+        while not self._stop.is_set():
+            batch = self._next_batch()
+            if batch:
+                self._handle(batch)
+            if time.monotonic() - last_idle >= self.idle_every_s:
+                last_idle = time.monotonic()
+                self._guarded(self.on_idle)
+
+    def _next_batch(self) -> list[Inbound]:
+        try:
+            first = self.inbox.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + self.settings.batch_wait_ms / 1000
+        while len(batch) < self.settings.batch_max:
+            try:
+                remaining = deadline - time.monotonic()
+                batch.append(self.inbox.get_nowait() if remaining <= 0 else self.inbox.get(timeout=remaining))
+            except queue.Empty:
+                break
+        return batch
+
+    def _handle(self, batch: list[Inbound]) -> None:
+        delay = 0.5
+        while not self._stop.is_set():
+            try:
+                self.handler(batch)
+                break
+            except Exception as exc:  # disk full, database locked...: keep the batch, ack nothing
+                log.error("store failed (%r); retrying the batch in %.1f s without acknowledging", exc, delay)
+                self._stop.wait(delay)
+                delay = min(delay * 2, 30)
+        else:
+            return
+        self._ack(batch)
+
+    def _ack(self, batch: list[Inbound]) -> None:
+        for msg in batch:
+            generation, mid, qos = msg.token
+            # A message from an earlier connection has been or will be redelivered:
+            # its mid may now name a different message, so it must not be acked here.
+            if qos > 0 and generation == self._generation:
+                self.client.ack(mid, qos)
+
+    def _guarded(self, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except Exception:
+            log.exception("periodic task failed")
+
+    # -- outgoing ---------------------------------------------------------------
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> mqtt.MQTTMessageInfo:
+        return self.client.publish(topic, payload, qos=qos)
+
+
+class OutboxPublisher:
+    """Publishes the alert outbox at QoS 1 and deletes a row only once the broker
+    has acknowledged it: an alert change survives a crash or a broker outage.
+    Delivery is at least once; consumers dedupe on (id, revision)."""
+
+    def __init__(self, session: MqttSession, db_path: Any) -> None:
+        from ..store.sqlite import connect
+
+        self.session = session
+        self.conn = connect(db_path)
+        self.wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="alert-publisher", daemon=True)
+        self.published = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.wake.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.wake.wait(timeout=1.0)
+            self.wake.clear()
+            try:
+                while not self._stop.is_set() and self._drain_once():
+                    pass
+            except Exception:
+                log.exception("alert publisher failed; retrying")
+                self._stop.wait(1.0)
+
+    def _drain_once(self) -> bool:
+        if not self.session.connected.is_set():
+            return False
+        rows = alert_store.pending_outbox(self.conn)
+        if not rows:
+            return False
+        infos = [(row["seq"], self.session.publish(row["topic"], bytes(row["payload"]))) for row in rows]
+        done = []
+        for seq, info in infos:
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                break
+            try:
+                info.wait_for_publish(timeout=5)
+            except (RuntimeError, ValueError):
+                break
+            if not info.is_published():
+                break
+            done.append(seq)
+        if done:
+            self.conn.execute("BEGIN IMMEDIATE")
+            alert_store.mark_sent(self.conn, done)
+            self.conn.execute("COMMIT")
+            self.published += len(done)
+        return len(done) == len(rows)

@@ -1,0 +1,75 @@
+"""Owners, dogs and tags. One registry serves the CLI, the web portal and ingestion."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from dataclasses import dataclass
+
+TAG_ID = re.compile(r"^[A-Za-z0-9_-]{4,32}$")
+
+
+class RegistryError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveTag:
+    tag_id: str
+    party: str  # who answers for the dog's violations: its owner
+    dog: str
+
+
+def check_tag_id(tag_id: str) -> str:
+    if not TAG_ID.match(tag_id):
+        raise RegistryError(f"tag id {tag_id!r} must be 4-32 characters of A-Z a-z 0-9 - _")
+    return tag_id
+
+
+def register_active_tag(conn: sqlite3.Connection, tag_id: str, dog: str, owner: str, phone: str) -> dict:
+    """Operator/script registration: owner (by phone), dog and an active tag, in one transaction.
+    Registering the same tag again for the same dog and phone is a no-op."""
+    check_tag_id(tag_id)
+    phone = phone.strip()
+    if not re.fullmatch(r"\+?[0-9][0-9 -]{4,19}", phone):
+        raise RegistryError(f"phone {phone!r} is not a phone number (digits, optional leading +)")
+    if not dog.strip() or not owner.strip():
+        raise RegistryError("--dog and --owner must not be empty")
+    now = time.time()
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        row = conn.execute("SELECT id FROM owners WHERE phone = ?", (phone,)).fetchone()
+        owner_id = row["id"] if row else conn.execute(
+            "INSERT INTO owners(name, phone, created_at) VALUES (?, ?, ?)", (owner.strip(), phone, now)
+        ).lastrowid
+        row = conn.execute("SELECT id FROM dogs WHERE owner_id = ? AND name = ?", (owner_id, dog.strip())).fetchone()
+        dog_id = row["id"] if row else conn.execute(
+            "INSERT INTO dogs(owner_id, name, created_at) VALUES (?, ?, ?)", (owner_id, dog.strip(), now)
+        ).lastrowid
+        existing = conn.execute("SELECT dog_id FROM tags WHERE tag_id = ?", (tag_id,)).fetchone()
+        if existing and existing["dog_id"] not in (None, dog_id):
+            raise RegistryError(f"tag {tag_id} is already registered to another dog")
+        conn.execute(
+            "INSERT INTO tags(tag_id, dog_id, status, created_at, activated_at) VALUES (?, ?, 'active', ?, ?) "
+            "ON CONFLICT(tag_id) DO UPDATE SET dog_id = excluded.dog_id, status = 'active', "
+            "activated_at = COALESCE(tags.activated_at, excluded.activated_at)",
+            (tag_id, dog_id, now, now),
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return {"tag_id": tag_id, "owner_id": owner_id, "dog_id": dog_id, "status": "active"}
+
+
+def active_tags(conn: sqlite3.Connection) -> dict[str, ActiveTag]:
+    rows = conn.execute(
+        "SELECT t.tag_id, d.owner_id, d.name FROM tags t JOIN dogs d ON d.id = t.dog_id WHERE t.status = 'active'"
+    )
+    return {r["tag_id"]: ActiveTag(r["tag_id"], f"owner:{r['owner_id']}", r["name"]) for r in rows}
+
+
+def tag_status(conn: sqlite3.Connection, tag_id: str) -> str | None:
+    row = conn.execute("SELECT status FROM tags WHERE tag_id = ?", (tag_id,)).fetchone()
+    return row["status"] if row else None

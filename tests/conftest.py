@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from smartcity_iot.config import Settings
+from smartcity_iot.service import Service
+from smartcity_iot.store.registry import register_active_tag
+from smartcity_iot.store.sqlite import connect
+
+from .support import TEST_ZONES, Mosquitto
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    b = Mosquitto(tmp_path / "mosquitto")
+    b.start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, broker: Mosquitto) -> Settings:
+    return Settings(mqtt_url=broker.url, data_dir=tmp_path / "data", geofences=TEST_ZONES,
+                    mqtt_client_id=f"test-ingest-{broker.port}")
+
+
+@pytest.fixture
+def db(settings: Settings) -> sqlite3.Connection:
+    conn = connect(settings.db_path)
+    register_active_tag(conn, "TAG-0001", "旺财", "张三", "13900000001")
+    register_active_tag(conn, "TAG-0002", "小白", "张三", "13900000001")
+    register_active_tag(conn, "TAG-0003", "Lucky", "李四", "13900000002")
+    return conn
+
+
+@pytest.fixture
+def service(settings: Settings, db: sqlite3.Connection) -> Iterator[Service]:
+    svc = Service(settings)
+    svc.start()
+    assert svc.wait_connected(10)
+    yield svc
+    svc.stop()
