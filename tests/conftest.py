@@ -5,6 +5,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from smartcity_iot.config import Settings
 from smartcity_iot.service import Service
@@ -12,6 +14,10 @@ from smartcity_iot.store.registry import register_active_tag
 from smartcity_iot.store.sqlite import connect
 
 from .support import TEST_ZONES, Mosquitto
+
+# Shared 2-core machines: judge properties, not generation speed.
+hypothesis_settings.register_profile("shared", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("shared")
 
 
 @pytest.fixture

@@ -228,6 +228,12 @@ class TagPipeline:
                 if item.get("type") == "track":
                     item["to"] = event.ended_at + TRACK_EVIDENCE_MARGIN_S
             work.counts["alerts_closed"] += 1
+        self._emit(alert, work)
+
+    def _emit(self, alert: Alert, work: _Batch) -> None:
+        """Alert sink: the row and its outbox message commit with the batch."""
+        alert_store.save_alert(self.conn, alert)
+        alert_store.enqueue(self.conn, alert)
         work.alerts.append(alert)
 
     def _health(self, fix: Fix, received_at: float, work: _Batch) -> None:
@@ -238,7 +244,7 @@ class TagPipeline:
         change = battery_change(state.low_battery_since is not None, fix.batt, s.low_battery_pct, s.battery_recover_pct)
         if change == "open":
             state.low_battery_since = fix.ts
-            work.alerts.append(self._health_alert("tag_low_battery", fix.tag_id, fix.ts, work, fix))
+            self._emit(self._health_alert("tag_low_battery", fix.tag_id, fix.ts, work, fix), work)
         elif change == "close" and state.low_battery_since is not None:
             self._close_health("tag_low_battery", fix.tag_id, state.low_battery_since, fix.ts, work)
             state.low_battery_since = None
@@ -247,9 +253,6 @@ class TagPipeline:
             state.offline_since = None
 
     def _sinks(self, work: _Batch) -> None:
-        for alert in work.alerts:
-            alert_store.save_alert(self.conn, alert)
-            alert_store.enqueue(self.conn, alert)
         if work.changed:
             tracks.save_states(self.conn, list(work.changed.values()))
         counts = {k.removeprefix("rejected."): v for k, v in work.counts.items() if k.startswith("rejected.")}
@@ -275,7 +278,7 @@ class TagPipeline:
                     continue
                 if state.offline_since is None and is_offline(state.last_seen, work.now, self.settings.offline_after_s):
                     state.offline_since = state.last_seen
-                    work.alerts.append(self._health_alert("tag_offline", state.tag_id, state.last_seen, work))
+                    self._emit(self._health_alert("tag_offline", state.tag_id, state.last_seen, work), work)
                     work.changed[state.tag_id] = state
             tracks.prune(self.conn, work.now - self.settings.track_retention_days * 86400)
             self._sinks(work)
@@ -326,4 +329,4 @@ class TagPipeline:
             return
         alert.status, alert.ended_at, alert.updated_at = "closed", ended_at, work.now
         alert.revision += 1
-        work.alerts.append(alert)
+        self._emit(alert, work)

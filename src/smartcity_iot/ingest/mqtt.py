@@ -80,6 +80,7 @@ class MqttSession:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         return client
 
     def start(self) -> None:
@@ -113,9 +114,14 @@ class MqttSession:
             client.subscribe([(t, 1) for t in self.topics])
             log.info("connected to %s (session %s)", self.settings.mqtt_url,
                      "resumed" if self.session_present else "new")
-            self.connected.set()
         except Exception:  # never let paho's network thread die
             log.exception("on_connect failed")
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, props: Any) -> None:
+        # Ready only once the broker has the subscriptions: nothing published after this is missed.
+        if any(getattr(r, "is_failure", False) for r in reasons):
+            log.error("broker refused a subscription: %s", reasons)
+        self.connected.set()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         self.connected.clear()
