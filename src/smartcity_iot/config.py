@@ -4,6 +4,7 @@ SMARTCITY_<NAME> environment variables are generated from this model."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -141,7 +142,7 @@ def field_is_common(name: str) -> bool:
     return isinstance(extra, dict) and bool(extra.get("common"))
 
 
-def load_settings(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> Settings:
+def load_settings(overrides: dict[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Defaults < SMARTCITY_* environment < explicit overrides (CLI flags)."""
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}

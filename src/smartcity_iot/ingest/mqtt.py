@@ -130,7 +130,7 @@ class MqttSession:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         try:
-            self.inbox.put(Inbound(msg.topic, msg.payload, time.time(), (self._generation, msg.mid, msg.qos)))
+            self.inbox.put(Inbound(msg.topic, bytes(msg.payload), time.time(), (self._generation, msg.mid, msg.qos)))
         except Exception:
             log.exception("on_message failed")
 

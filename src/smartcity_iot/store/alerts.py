@@ -42,7 +42,7 @@ def get_alert(conn: sqlite3.Connection, alert_id_: str) -> Alert | None:
 
 
 def list_alerts(conn: sqlite3.Connection, limit: int = 100, kind: str | None = None) -> list[Alert]:
-    sql, args = "SELECT * FROM alerts", []
+    sql, args = "SELECT * FROM alerts", list[object]()
     if kind:
         sql += " WHERE kind = ?"
         args.append(kind)

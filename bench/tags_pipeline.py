@@ -1,0 +1,272 @@
+"""Benchmark of the dog-tag path on a real Mosquitto, all figures from one run.
+
+1. Throughput, drain mode: N fixes are queued on the broker for an offline
+   persistent session, then the consumer connects; time from connect to the
+   last message processed. Consumers: a bare paho subscriber that only
+   json-decodes and acks (the ceiling), and the whole service (decode, filter,
+   zones, incidents, SQLite commit, ack). Same broker, protocol, QoS, payloads.
+2. Zone checks/s: the service's vectorised STRtree classification against a
+   naive per-point loop over every zone.
+3. Alert latency: with the service live and fed at half the ceiling rate,
+   fix published -> alert received on alerts/#, p50 and p99.
+
+Run: python bench/tags_pipeline.py [--fixes 60000] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import paho.mqtt.client as mqtt
+import shapely
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.loadgen import LoadGenerator  # noqa: E402
+from smartcity_iot.config import Settings  # noqa: E402
+from smartcity_iot.geo.index import ZoneIndex  # noqa: E402
+from smartcity_iot.geo.zones import load_zones  # noqa: E402
+from smartcity_iot.service import Service  # noqa: E402
+from smartcity_iot.store.registry import register_active_tag  # noqa: E402
+from smartcity_iot.store.sqlite import connect  # noqa: E402
+from tests.support import Mosquitto, wait_until  # noqa: E402
+
+N_TAGS = 500
+GEOFENCES = REPO / "geofences"
+
+
+def make_fixes(n: int, t0: float, seed: int = 1) -> list[tuple[str, bytes]]:
+    """Tags wandering across the sample district, a fix every 10 s each."""
+    rng = np.random.default_rng(seed)
+    lon = rng.uniform(118.858, 118.882, N_TAGS)
+    lat = rng.uniform(28.957, 28.983, N_TAGS)
+    out = []
+    for i in range(n):
+        k = i % N_TAGS
+        lon[k] += rng.normal(0, 0.00008)
+        lat[k] += rng.normal(0, 0.00008)
+        doc = {"ts": round(t0 + (i // N_TAGS) * 10 + k * 0.01, 3), "lat": round(float(lat[k]), 7),
+               "lon": round(float(lon[k]), 7), "acc": round(float(rng.uniform(4, 25)), 1),
+               "batt": 80, "seq": i // N_TAGS}
+        out.append((f"tags/BENCH-{k:05d}/fix", json.dumps(doc).encode()))
+    return out
+
+
+def bare_subscriber_drain(port: int, msgs: list[tuple[str, bytes]]) -> float:
+    """Ceiling: paho v5, QoS 1, persistent session, manual ack after json.loads."""
+    n = len(msgs)
+    done = threading.Event()
+    state = {"count": 0}
+
+    def on_message(c: mqtt.Client, u: object, m: mqtt.MQTTMessage) -> None:
+        json.loads(m.payload)
+        c.ack(m.mid, m.qos)
+        state["count"] += 1
+        if state["count"] >= n:
+            done.set()
+
+    def make() -> mqtt.Client:
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-bare", protocol=mqtt.MQTTv5,
+                        manual_ack=True)
+        c.on_message = on_message
+        return c
+
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 3600
+    props.ReceiveMaximum = 2000
+    sub = make()
+    subscribed = threading.Event()
+    sub.on_subscribe = lambda *a: subscribed.set()
+    sub.connect("127.0.0.1", port, clean_start=True, properties=props)
+    sub.subscribe("tags/+/fix", qos=1)
+    sub.loop_start()
+    subscribed.wait(10)
+    sub.disconnect()
+    sub.loop_stop()
+    _load(port, msgs)
+    sub = make()
+    began = time.perf_counter()
+    sub.connect("127.0.0.1", port, clean_start=False, properties=props)
+    sub.loop_start()
+    if not done.wait(600):
+        raise RuntimeError(f"bare subscriber got {state['count']} of {n}")
+    elapsed = time.perf_counter() - began
+    sub.disconnect()
+    sub.loop_stop()
+    return n / elapsed
+
+
+def service_settings(broker: Mosquitto, data: Path) -> Settings:
+    return Settings(mqtt_url=broker.url, data_dir=data, geofences=GEOFENCES, mqtt_client_id="bench-service",
+                    offline_after_s=1e9)
+
+
+def register_all(settings: Settings) -> None:
+    conn = connect(settings.db_path)
+    for k in range(N_TAGS):
+        register_active_tag(conn, f"BENCH-{k:05d}", f"dog{k}", f"owner{k}", f"13{k:09d}")
+
+
+def service_drain(broker: Mosquitto, data: Path, msgs: list[tuple[str, bytes]]) -> float:
+    settings = service_settings(broker, data)
+    register_all(settings)
+    svc = Service(settings)
+    svc.start()
+    assert svc.wait_connected(10)
+    svc.stop()
+    _load(broker.port, msgs)
+    svc = Service(settings)
+    began = time.perf_counter()
+    svc.start()
+    n = len(msgs)
+    ok = wait_until(lambda: svc.counters.get("accepted") >= n, 900, 0.01)
+    elapsed = time.perf_counter() - began
+    svc.stop()
+    stored = connect(settings.db_path).execute("SELECT COUNT(*) FROM fixes").fetchone()[0]
+    if not ok or stored != n:
+        raise RuntimeError(f"service accepted {svc.counters.get('accepted')} and stored {stored} of {n}")
+    return n / elapsed
+
+
+def zone_checks(n_vec: int = 200_000, n_naive: int = 5_000) -> dict[str, float]:
+    settings = Settings(geofences=GEOFENCES)
+    zones = [z for z in load_zones(GEOFENCES, settings.tz) if z.rule == "dogs"]
+    index = ZoneIndex(zones)
+    rng = np.random.default_rng(2)
+    lon = rng.uniform(118.855, 118.885, n_vec)
+    lat = rng.uniform(28.955, 28.985, n_vec)
+    r = rng.uniform(4, 30, n_vec)
+    began = time.perf_counter()
+    index.classify(lon, lat, r)
+    vec = n_vec / (time.perf_counter() - began)
+    polys, bounds = list(index.polygons), list(index.boundaries)
+    x, y = index.projection.to_xy(lon[:n_naive], lat[:n_naive])
+    began = time.perf_counter()
+    for i in range(n_naive):
+        p = shapely.Point(float(x[i]), float(y[i]))
+        for poly, edge in zip(polys, bounds, strict=True):
+            poly.contains(p)
+            edge.distance(p)
+    naive = n_naive / (time.perf_counter() - began)
+    return {"vectorised_per_s": vec, "naive_per_s": naive, "zones": len(zones)}
+
+
+def alert_latency(broker: Mosquitto, data: Path, rate: float, seconds: float = 20.0) -> dict[str, float]:
+    """Background fixes at `rate` msgs/s; every 2 s a tag completes the dwell inside a school."""
+    settings = service_settings(broker, data)
+    register_all(settings)
+    zones = {z.id: z for z in load_zones(GEOFENCES, settings.tz) if z.rule == "dogs"}
+    school = next(z for z in zones.values() if z.schedule.never_allowed and z.schedule.days is None)
+    inside = school.geometry.representative_point()
+    svc = Service(settings.model_copy(update={"dwell_s": 2.0}))
+    svc.start()
+    assert svc.wait_connected(10)
+    received: dict[str, float] = {}
+    lis = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    ready = threading.Event()
+
+    def on_alert(c: mqtt.Client, u: object, m: mqtt.MQTTMessage) -> None:
+        doc = json.loads(m.payload)
+        if doc["status"] == "open":
+            received.setdefault(doc["device_id"], time.perf_counter())
+
+    lis.on_message = on_alert
+    lis.on_subscribe = lambda *a: ready.set()
+    lis.connect("127.0.0.1", broker.port)
+    lis.subscribe("alerts/#", qos=1)
+    lis.loop_start()
+    ready.wait(10)
+    pub = LoadGenerator(broker.port, "bench-latency-load")
+    sent: dict[str, float] = {}
+    home = make_fixes(int(rate * seconds) + N_TAGS, time.time() - 3600, seed=5)
+    t_start = time.perf_counter()
+    now0 = time.time()
+    i = trigger = 0
+    while time.perf_counter() - t_start < seconds:
+        due = int((time.perf_counter() - t_start) * rate)
+        while i < due and i < len(home):
+            pub.send(*home[i])
+            i += 1
+        elapsed = time.perf_counter() - t_start
+        if elapsed >= trigger * 0.25 + 1:  # a violating tag: enters, then proves 2 s of dwell
+            tag = f"BENCH-{N_TAGS - 1 - trigger:05d}"
+            for dt in (0.0, 2.5):
+                doc = {"ts": now0 + elapsed + dt, "lat": inside.y, "lon": inside.x, "acc": 3, "seq": 10_000 + int(dt)}
+                topic = f"tags/{tag}/fix"
+                if dt:
+                    sent[tag] = time.perf_counter()
+                pub.send(topic, json.dumps(doc).encode())
+            trigger += 1
+        time.sleep(0.001)
+    wait_until(lambda: all(t in received for t in sent), 10)
+    pub.close()
+    svc.stop()
+    lat_ms = sorted((received[t] - sent[t]) * 1000 for t in sent if t in received)
+    return {"p50_ms": statistics.median(lat_ms), "p99_ms": lat_ms[min(len(lat_ms) - 1, int(len(lat_ms) * 0.99))],
+            "samples": len(lat_ms), "lost": len(sent) - len(lat_ms), "rate": rate, "published": i}
+
+
+def _load(port: int, msgs: list[tuple[str, bytes]]) -> None:
+    gen = LoadGenerator(port, f"bench-load-{time.time_ns()}")
+    for topic, payload in msgs:
+        gen.send(topic, payload)
+    if not gen.drain(300):
+        raise RuntimeError(f"broker acknowledged {gen.acked} of {gen.sent}")
+    gen.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--fixes", type=int, default=60_000, help="messages per throughput run")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--latency-rate", type=float, help="msgs/s for the latency run (default: half the ceiling)")
+    parser.add_argument("--only-latency", action="store_true", help="skip the throughput runs (needs --latency-rate)")
+    args = parser.parse_args()
+    results: dict[str, object] = {"machine": f"{platform.node()} {platform.processor() or platform.machine()}, "
+                                             f"Python {platform.python_version()}"}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        msgs = make_fixes(args.fixes, time.time() - 86400)
+        print(f"bare subscriber drain of {len(msgs):,} fixes ...", file=sys.stderr)
+        b = Mosquitto(work / "m1")
+        b.start()
+        ceiling = bare_subscriber_drain(b.port, msgs)
+        b.stop()
+        print(f"  {ceiling:,.0f} msg/s\nservice drain ...", file=sys.stderr)
+        b = Mosquitto(work / "m2")
+        b.start()
+        whole = service_drain(b, work / "svc", msgs)
+        b.stop()
+        print(f"  {whole:,.0f} msg/s\nzone checks ...", file=sys.stderr)
+        zc = zone_checks()
+        print(f"  {zc}\nalert latency at {ceiling / 2:,.0f} msg/s ...", file=sys.stderr)
+        b = Mosquitto(work / "m3")
+        b.start()
+        lat = alert_latency(b, work / "lat", ceiling / 2)
+        b.stop()
+    results.update({
+        "fixes": len(msgs), "ceiling_msg_s": round(ceiling), "service_msg_s": round(whole),
+        "service_vs_ceiling": round(whole / ceiling, 3),
+        "zone_checks": {k: round(v) for k, v in zc.items()},
+        "vectorised_vs_naive": round(zc["vectorised_per_s"] / zc["naive_per_s"], 1),
+        "alert_latency": {k: round(v, 1) if isinstance(v, float) else v for k, v in lat.items()},
+    })
+    print(json.dumps(results, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

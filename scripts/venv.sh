@@ -1,0 +1,14 @@
+# Sourced by scripts/*.sh: a project virtualenv in .venv with the package installed
+# (editable) plus the optional extras named in $1. Re-installs only when pyproject.toml changes.
+extras="${1:-}"
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv --system-site-packages .venv
+fi
+# shellcheck disable=SC1091
+source .venv/bin/activate
+stamp=".venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)-${extras}"
+if [ ! -f "$stamp" ]; then
+  echo "installing smartcity-iot${extras:+[$extras]} into .venv"
+  python -m pip install -q --disable-pip-version-check -e ".${extras:+[$extras]}"
+  touch "$stamp"
+fi

@@ -1,0 +1,130 @@
+"""`smartcity-iot demo`: the whole system on one machine. An embedded broker
+(unless --mqtt-url is given), the service, and a simulated fleet of dog tags
+replaying the last hours of the district faster than real time."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from .config import Settings, env_name, parse_mqtt_url
+from .ingest.embedded_broker import EmbeddedBroker
+from .service import Service
+from .store.registry import register_active_tag
+from .store.sqlite import connect
+
+SIM_HOURS = 6.0
+
+
+def run_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from firmware_sim.publisher import publish_stream
+    from firmware_sim.tags import TagFleet
+
+    out = sys.stderr
+    broker = None
+    if args.mqtt_url is None and env_name("mqtt_url") not in _environ():
+        broker = EmbeddedBroker()
+        broker.start()
+        # amqtt speaks MQTT 3.1.1 only
+        settings = settings.model_copy(update={"mqtt_url": broker.url, "mqtt_protocol": "3.1.1"})
+        print(f"embedded MQTT broker on {broker.url}", file=out)
+
+    start = datetime.now(settings.tz) - timedelta(hours=SIM_HOURS)
+    fleet = TagFleet(settings.geofences, args.tags, args.seed, start, SIM_HOURS * 3600,
+                     violation_share=0.4, owntracks_share=0.1, tz=settings.timezone)
+    conn = connect(settings.db_path)
+    for tag in fleet.fleet():
+        register_active_tag(conn, tag["tag_id"], tag["dog"], tag["owner"], tag["phone"])
+    messages = fleet.messages()
+    print(f"{args.tags} simulated tags, {len(messages):,} fixes over the last {SIM_HOURS:g} h, "
+          f"replayed at {args.speed:g}x; database {settings.db_path}", file=out)
+
+    service = Service(settings)
+    service.start()
+    if not service.wait_connected(20):
+        print(f"error: cannot reach the broker at {settings.mqtt_url}", file=out)
+        return 1
+    printer = _AlertPrinter(settings, out)
+    sim_state: dict[str, Any] = {"published": 0}
+
+    def simulate() -> None:
+        stats = publish_stream(messages, settings.mqtt_url, protocol=settings.mqtt_protocol, speed=args.speed,
+                               client_id="demo-tag-simulator",
+                               progress=lambda s: sim_state.update(published=s.get("published", 0)))
+        sim_state.update(stats, done=True)
+
+    threading.Thread(target=simulate, name="tag-simulator", daemon=True).start()
+    print("alerts appear below as the service raises them (Ctrl-C to stop); list them any time with "
+          f"`smartcity-iot alerts --data-dir {settings.data_dir}`", file=out)
+    from .cli import stop_on_signals
+
+    stop = stop_on_signals()
+    began = time.monotonic()
+    try:
+        while not stop.wait(1.0):
+            done = " (simulation finished)" if sim_state.get("done") else ""
+            printer.status = (f"sim {sim_state['published']:,}/{len(messages):,}{done} | "
+                              + service.status_line())
+            printer.redraw()
+            if args.duration and time.monotonic() - began >= args.duration:
+                break
+    finally:
+        printer.close()
+        service.stop()
+        if broker:
+            broker.stop()
+        print(file=out)
+        print(service.status_line(), file=out)
+    return 0
+
+
+def _environ() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)
+
+
+class _AlertPrinter:
+    """Subscribes to alerts/# like any consumer and prints each change above a live status line."""
+
+    def __init__(self, settings: Settings, out: Any) -> None:
+        self.out = out
+        self.tz = settings.tz
+        self.status = ""
+        self._lock = threading.Lock()
+        target = parse_mqtt_url(settings.mqtt_url)
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+        if target.username:
+            self.client.username_pw_set(target.username, target.password)
+        self.client.on_connect = lambda c, *a: c.subscribe("alerts/#", qos=1)
+        self.client.on_message = self._on_message
+        self.client.connect(target.host, target.port)
+        self.client.loop_start()
+
+    def _on_message(self, client: Any, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            a = json.loads(msg.payload)
+            when = datetime.fromtimestamp(a["started_at"], self.tz).strftime("%H:%M:%S")
+            where = a.get("zone_name") or a.get("zone_id") or ""
+            extra = f" step {a['escalation']}" if a.get("escalation") else ""
+            line = f"{a['status'].upper():<6} {a['kind']:<26} {a['device_id']:<12} {where} since {when}{extra}"
+        except Exception:  # a consumer must not die of one odd message
+            line = f"alert on {msg.topic}: {msg.payload[:80]!r}"
+        with self._lock:
+            print("\r\033[K" + line, file=self.out)
+            print(self.status, end="", file=self.out, flush=True)
+
+    def redraw(self) -> None:
+        with self._lock:
+            print("\r\033[K" + self.status, end="", file=self.out, flush=True)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
