@@ -14,7 +14,15 @@ from smartcity_iot.pipeline import Inbound, TagPipeline
 from smartcity_iot.store.registry import register_active_tag
 from smartcity_iot.store.sqlite import connect
 
-from ..support import AlertListener, Mosquitto, client, fix_payload, publish_all, service_process, wait_until
+from ..support import (
+    AlertListener,
+    Mosquitto,
+    client,
+    fix_payload,
+    publish_all,
+    service_process,
+    wait_until,
+)
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=SH).timestamp()

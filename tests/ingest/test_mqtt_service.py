@@ -112,7 +112,7 @@ def test_backlog_built_while_the_service_is_down_is_fully_processed(
 
 def test_broker_restart_mid_stream_loses_nothing(broker: Mosquitto, service: Service, db: sqlite3.Connection) -> None:
     n = 3000
-    msgs = [(f"tags/TAG-0001/fix", fix_payload(T0 + i, *HOME, seq=i)) for i in range(n)]
+    msgs = [("tags/TAG-0001/fix", fix_payload(T0 + i, *HOME, seq=i)) for i in range(n)]
     publish_all(client(broker.port), msgs[: n // 2])
     broker.restart()
     assert wait_until(service.session.connected.is_set, 30)
