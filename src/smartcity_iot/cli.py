@@ -96,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for noisy in ("transitions", "amqtt"):  # the embedded broker's state machine logs every step
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return _dispatch(args)
     except (SettingsError, ZoneFileError, ValueError) as exc:

@@ -73,6 +73,8 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
             printer.status = (f"sim {sim_state['published']:,}/{len(messages):,}{done} | "
                               + service.status_line())
             printer.redraw()
+            if not printer.tty and int(time.monotonic() - began) % 10 == 0:
+                print(printer.status, file=out, flush=True)
             if args.duration and time.monotonic() - began >= args.duration:
                 break
     finally:
@@ -98,6 +100,7 @@ class _AlertPrinter:
         self.out = out
         self.tz = settings.tz
         self.status = ""
+        self.tty = hasattr(out, "isatty") and out.isatty()
         self._lock = threading.Lock()
         target = parse_mqtt_url(settings.mqtt_url)
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
@@ -118,12 +121,16 @@ class _AlertPrinter:
         except Exception:  # a consumer must not die of one odd message
             line = f"alert on {msg.topic}: {msg.payload[:80]!r}"
         with self._lock:
-            print("\r\033[K" + line, file=self.out)
-            print(self.status, end="", file=self.out, flush=True)
+            if self.tty:  # the alert scrolls up, the live status line stays at the bottom
+                print("\r\033[K" + line, file=self.out)
+                print(self.status, end="", file=self.out, flush=True)
+            else:
+                print(line, file=self.out, flush=True)
 
     def redraw(self) -> None:
         with self._lock:
-            print("\r\033[K" + self.status, end="", file=self.out, flush=True)
+            if self.tty:
+                print("\r\033[K" + self.status, end="", file=self.out, flush=True)
 
     def close(self) -> None:
         self.client.disconnect()
