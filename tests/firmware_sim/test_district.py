@@ -148,7 +148,7 @@ def test_polygons_are_valid_closed_ccw_and_inside_the_old_town():
             assert ring[0] == ring[-1]
             assert shapely.LinearRing(ring).is_ccw
         minx, miny, maxx, maxy = geom.bounds
-        assert 118.855 <= minx and maxx <= 118.885 and 28.955 <= miny and maxy <= 28.985
+        assert minx >= 118.855 and maxx <= 118.885 and miny >= 28.955 and maxy <= 28.985
 
 
 def test_district_has_the_promised_mix_of_dog_zones():
@@ -168,7 +168,9 @@ def test_zone_sizes_are_realistic_and_streets_are_wide_corridors():
     for z in District.load(GEOFENCES).zones:
         rect = z.metric.minimum_rotated_rectangle
         xy = list(rect.exterior.coords)
-        sides = sorted({round(shapely.Point(a).distance(shapely.Point(b))) for a, b in zip(xy, xy[1:])})
+        sides = sorted(
+            {round(shapely.Point(a).distance(shapely.Point(b))) for a, b in zip(xy, xy[1:])}
+        )
         if z.id.startswith("school-"):
             assert 150 <= max(sides) <= 300, z.id
         if z.id.startswith("park-") and z.id not in District.load(GEOFENCES).parent:
@@ -204,7 +206,9 @@ def test_loading_error_names_the_file_and_the_field(tmp_path):
                 "properties": {"id": "z1", "rule": "dogs", "walking_hours": ["7-8"]},
                 "geometry": {
                     "type": "Polygon",
-                    "coordinates": [[[118.86, 28.96], [118.861, 28.96], [118.861, 28.961], [118.86, 28.96]]],
+                    "coordinates": [
+                        [[118.86, 28.96], [118.861, 28.96], [118.861, 28.961], [118.86, 28.96]]
+                    ],
                 },
             }
         ],

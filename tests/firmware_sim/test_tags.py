@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections import Counter, defaultdict
 from datetime import datetime
@@ -201,7 +200,7 @@ def test_staged_violation_stays_deep_inside_for_three_to_ten_minutes(big, distri
         if v.case == "window_close":
             assert not zone.forbids(v.start - 1e-3)
         fixes = [f for f in big.true_track(v.tag_id) if v.start <= f["ts"] <= v.end]
-        assert len(fixes) >= 10
+        assert len(fixes) >= (v.end - v.start) / big.fix_interval - 1
         for f in fixes:
             assert zone.depth(f["x"], f["y"]) >= 2 * f["acc"] + 10 - 1e-6
             assert f["acc"] <= STAGED_ACC_MAX and f["staged"]
@@ -261,13 +260,18 @@ def reference_incidents(fleet: TagFleet, district: District) -> list[tuple[str, 
 
 def test_truth_is_exactly_what_a_correct_service_alerts(big, district):
     incidents = reference_incidents(big, district)
-    truth = big.truth()
-    assert len(incidents) == len(truth)
-    expected = sorted(truth, key=lambda t: (t["start"], t["tag_id"]))
-    for (tag_id, zone_id, since), t in zip(incidents, expected):
-        assert (tag_id, zone_id) == (t["tag_id"], t["zone_id"])
+    unmatched = list(big.truth())
+    for tag_id, zone_id, since in incidents:
         # The circle may be fully inside a little before the true position is at full depth.
-        assert t["start"] - 60 <= since <= t["start"] + 20
+        hits = [
+            t
+            for t in unmatched
+            if (t["tag_id"], t["zone_id"]) == (tag_id, zone_id)
+            and t["start"] - 60 <= since <= t["start"] + 20
+        ]
+        assert len(hits) == 1, (tag_id, zone_id, since)
+        unmatched.remove(hits[0])
+    assert unmatched == []
 
 
 def test_write_truth_and_fleet_files(fleet, tmp_path):

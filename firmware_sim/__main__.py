@@ -1,0 +1,164 @@
+"""Command line for the device simulators: `python -m firmware_sim tags ...`."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .district import DistrictError
+from .publisher import parse_mqtt_url, publish_stream
+from .tags import TagFleet
+
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
+
+
+def parse_duration(text: str) -> float:
+    """'2h', '90m', '1h30m', '45s' or plain seconds -> seconds."""
+    m = _DURATION.match(text.strip())
+    if not text.strip() or not m or not any(m.groups()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 2h, 90m, 1h30m or 600")
+    h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+    return h * 3600 + mi * 60 + s
+
+
+def parse_start(text: str, tz: str) -> datetime:
+    """ISO time with offset, 'now', or '-2h' (now minus a duration)."""
+    now = datetime.now(ZoneInfo(tz))
+    if text == "now":
+        return now
+    if text.startswith("-"):
+        return now - timedelta(seconds=parse_duration(text[1:]))
+    try:
+        start = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"--start {text!r}: expected e.g. 2026-11-23T06:00:00+08:00, 'now' or '-2h'"
+        ) from exc
+    return start if start.tzinfo else start.replace(tzinfo=ZoneInfo(tz))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m firmware_sim",
+        description="Simulated devices that talk to smartcity-iot only over MQTT.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser(
+        "tags",
+        help="simulate a fleet of smart dog tags",
+        description="Simulate dog tags walking the district, publish their fixes (SPEC 3.1/3.2) "
+        "and write the staged violations as ground truth.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--mqtt-url", default="mqtt://127.0.0.1:1883",
+                   help="broker, mqtt://[user:pass@]host:port")  # fmt: skip
+    p.add_argument("--geofences", default="geofences", type=Path,
+                   help="directory with the zone files *.geojson")  # fmt: skip
+    p.add_argument("--tags", type=int, default=50, help="number of tags")
+    p.add_argument("--seed", type=int, default=1, help="random seed (same seed, same stream)")
+    p.add_argument("--start", default="now",
+                   help="simulated start: ISO time with offset, 'now' or '-2h' (now minus 2 h)")  # fmt: skip
+    p.add_argument("--duration", default="2h", type=parse_duration,
+                   help="simulated span, e.g. 2h, 90m, 1h30m, 600 (seconds)")  # fmt: skip
+    p.add_argument("--fix-interval", type=float, default=10.0,
+                   help="seconds between fixes while walking (120 s at rest)")  # fmt: skip
+    p.add_argument("--violation-share", type=float, default=0.3,
+                   help="share of walks that stage a violation, 0..1")  # fmt: skip
+    p.add_argument("--owntracks-share", type=float, default=0.0,
+                   help="share of tags that publish OwnTracks JSON instead, 0..1")  # fmt: skip
+    p.add_argument("--timezone", default="Asia/Shanghai", help="city time zone of the schedules")
+    pace = p.add_mutually_exclusive_group()
+    pace.add_argument("--speed", type=float,
+                      help="pace on message time: simulated seconds per wall second (60 = 1 h/min)")  # fmt: skip
+    pace.add_argument("--rate", type=float, help="pace at this many messages per wall second")
+    p.add_argument("--protocol", choices=["5", "3.1.1"], default="5", help="MQTT protocol")
+    p.add_argument("--qos", type=int, choices=[0, 1], default=1, help="MQTT QoS of the fixes")
+    p.add_argument("--client-id", default="firmware-sim-tags", help="MQTT client id")
+    p.add_argument("--truth", type=Path, help="write staged violations here (JSON lines)")
+    p.add_argument("--fleet", type=Path, help="write the fleet (tag, dog, owner, phone) here")
+    p.set_defaults(subparser=p)
+    p.add_argument("--dry-run", action="store_true",
+                   help="only write --truth/--fleet and print a summary; publish nothing")  # fmt: skip
+    return parser
+
+
+def _progress(stats: dict) -> None:
+    end = "\n" if stats.get("final") else ""
+    sys.stderr.write(
+        f"\rpublished {stats['published']}/{stats['total']}  acked {stats['acked']}  "
+        f"failed {stats['failed']}  {stats['rate']:.0f} msg/s   {end}"
+    )
+    sys.stderr.flush()
+
+
+def run_tags(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    try:
+        ZoneInfo(args.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        parser.error(f"--timezone {args.timezone!r} is not a known IANA time zone")
+    try:
+        start = parse_start(args.start, args.timezone)
+    except argparse.ArgumentTypeError as exc:
+        parser.error(str(exc))
+    for flag, value in (("--violation-share", args.violation_share),
+                        ("--owntracks-share", args.owntracks_share)):  # fmt: skip
+        if not 0 <= value <= 1:
+            parser.error(f"{flag} {value}: must be between 0 and 1")
+    if args.tags < 1:
+        parser.error(f"--tags {args.tags}: need at least one tag")
+    if not args.dry_run:
+        try:
+            parse_mqtt_url(args.mqtt_url)
+        except ValueError as exc:
+            parser.error(str(exc))
+    if not args.geofences.is_dir():
+        parser.error(f"--geofences {args.geofences}: not a directory")
+    try:
+        fleet = TagFleet(args.geofences, args.tags, args.seed, start, args.duration,
+                         fix_interval_s=args.fix_interval, violation_share=args.violation_share,
+                         owntracks_share=args.owntracks_share, tz=args.timezone)  # fmt: skip
+    except (DistrictError, ValueError) as exc:
+        parser.error(str(exc))
+    messages = fleet.messages()
+    for path, write in ((args.truth, fleet.write_truth), (args.fleet, fleet.write_fleet)):
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write(path)
+    kinds = Counter(f"{v.kind}/{v.case}" for v in fleet.staged())
+    print(f"{args.tags} tags, {len(messages)} messages from {start.isoformat()} "
+          f"for {args.duration / 3600:.2f} h; {len(fleet.truth())} staged violations"
+          + "".join(f"\n  {k}: {n}" for k, n in sorted(kinds.items())))  # fmt: skip
+    if args.dry_run:
+        return 0
+    try:
+        stats = publish_stream(messages, args.mqtt_url, protocol=args.protocol, qos=args.qos,
+                               rate=args.rate, speed=args.speed, client_id=args.client_id,
+                               progress=_progress)  # fmt: skip
+    except ConnectionError as exc:
+        print(f"error: {exc} (check --mqtt-url)", file=sys.stderr)
+        return 2
+    print(f"published {stats['published']}, acked {stats['acked']}, failed {stats['failed']} "
+          f"in {stats['seconds']:.1f} s")  # fmt: skip
+    return 0 if stats["failed"] == 0 else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for i in range(len(argv) - 1):  # let "--start -2h" through: argparse reads "-2h" as a flag
+        if argv[i] == "--start" and argv[i + 1].startswith("-"):
+            argv[i : i + 2] = [f"--start={argv[i + 1]}", ""]
+    args = parser.parse_args([a for a in argv if a != ""])
+    if args.command == "tags":
+        return run_tags(args, args.subparser)
+    parser.error(f"unknown command {args.command!r}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
