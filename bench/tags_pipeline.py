@@ -164,58 +164,48 @@ def zone_checks(n_vec: int = 200_000, n_naive: int = 5_000) -> dict[str, float]:
 
 
 def alert_latency(broker: Mosquitto, data: Path, rate: float, seconds: float = 20.0) -> dict[str, float]:
-    """Background fixes at `rate` msgs/s; every 2 s a tag completes the dwell inside a school."""
+    """Background fixes at `rate` msgs/s from a separate process (as devices would be);
+    every 0.25 s a tag completes a 2 s dwell inside a school. Latency = the dwell-proving
+    fix sent -> its alert received on alerts/#."""
+    import multiprocessing
+
+    from bench.loadgen import latency_load
+
     settings = service_settings(broker, data)
     register_all(settings)
     zones = {z.id: z for z in load_zones(GEOFENCES, settings.tz) if z.rule == "dogs"}
     school = next(z for z in zones.values() if z.schedule.never_allowed and z.schedule.days is None)
     inside = school.geometry.representative_point()
-    svc = Service(settings.model_copy(update={"dwell_s": 2.0}))
-    svc.start()
-    assert svc.wait_connected(10)
-    received: dict[str, float] = {}
-    lis = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    ready = threading.Event()
-
-    def on_alert(c: mqtt.Client, u: object, m: mqtt.MQTTMessage) -> None:
-        doc = json.loads(m.payload)
-        if doc["status"] == "open":
-            received.setdefault(doc["device_id"], time.perf_counter())
-
-    lis.on_message = on_alert
-    lis.on_subscribe = lambda *a: ready.set()
-    lis.connect("127.0.0.1", broker.port)
-    lis.subscribe("alerts/#", qos=1)
-    lis.loop_start()
-    ready.wait(10)
-    pub = LoadGenerator(broker.port, "bench-latency-load")
-    sent: dict[str, float] = {}
     home = make_fixes(int(rate * seconds) + N_TAGS, time.time() - 3600, seed=5)
-    t_start = time.perf_counter()
-    now0 = time.time()
-    i = trigger = 0
-    while time.perf_counter() - t_start < seconds:
-        due = int((time.perf_counter() - t_start) * rate)
-        while i < due and i < len(home):
-            pub.send(*home[i])
-            i += 1
-        elapsed = time.perf_counter() - t_start
-        if elapsed >= trigger * 0.25 + 1:  # a violating tag: enters, then proves 2 s of dwell
-            tag = f"BENCH-{N_TAGS - 1 - trigger:05d}"
-            for dt in (0.0, 2.5):
-                doc = {"ts": now0 + elapsed + dt, "lat": inside.y, "lon": inside.x, "acc": 3, "seq": 10_000 + int(dt)}
-                topic = f"tags/{tag}/fix"
-                if dt:
-                    sent[tag] = time.perf_counter()
-                pub.send(topic, json.dumps(doc).encode())
-            trigger += 1
-        time.sleep(0.001)
-    wait_until(lambda: all(t in received for t in sent), 10)
-    pub.close()
-    svc.stop()
+    triggers = [f"BENCH-{N_TAGS - 1 - k:05d}" for k in range(int(seconds / 0.25))]
+    ctx = multiprocessing.get_context("spawn")  # no fork of a process with threads
+    with ctx.Pool(1) as pool:
+        svc = Service(settings.model_copy(update={"dwell_s": 2.0}))
+        svc.start()
+        assert svc.wait_connected(10)
+        received: dict[str, float] = {}
+        lis = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        ready = threading.Event()
+
+        def on_alert(c: mqtt.Client, u: object, m: mqtt.MQTTMessage) -> None:
+            doc = json.loads(m.payload)
+            if doc["status"] == "open":
+                received.setdefault(doc["device_id"], time.time())
+
+        lis.on_message = on_alert
+        lis.on_subscribe = lambda *a: ready.set()
+        lis.connect("127.0.0.1", broker.port)
+        lis.subscribe("alerts/#", qos=1)
+        lis.loop_start()
+        ready.wait(10)
+        sent = pool.apply(latency_load, (broker.port, rate, seconds, home, triggers, (inside.x, inside.y)))
+        published = int(sent.pop("_published"))
+        wait_until(lambda: all(t in received for t in sent), 30)
+        lis.loop_stop()
+        svc.stop()
     lat_ms = sorted((received[t] - sent[t]) * 1000 for t in sent if t in received)
     return {"p50_ms": statistics.median(lat_ms), "p99_ms": lat_ms[min(len(lat_ms) - 1, int(len(lat_ms) * 0.99))],
-            "samples": len(lat_ms), "lost": len(sent) - len(lat_ms), "rate": rate, "published": i}
+            "samples": len(lat_ms), "lost": len(sent) - len(lat_ms), "rate": rate, "published": published}
 
 
 def _load(port: int, msgs: list[tuple[str, bytes]]) -> None:

@@ -163,3 +163,12 @@ def test_state_survives_a_new_pipeline_on_the_same_database(pipe: TagPipeline) -
     feed(again, "TAG-0001", visit(T0 + 45, SCHOOL, 1))
     [a] = alerts(again.conn)
     assert a.started_at == T0, "the dwell timer carried over the restart"
+
+
+def test_seq_duplicates_are_recognised_after_a_restart_but_a_reset_counter_is_not(pipe: TagPipeline) -> None:
+    pipe.process([Inbound("tags/TAG-0001/fix", fix_payload(T0 + i, *HOME, seq=i), 0) for i in range(5)])
+    again = TagPipeline(pipe.settings, connect(pipe.settings.db_path), load_zones(TEST_ZONES, SH))
+    again.process([Inbound("tags/TAG-0001/fix", fix_payload(T0 + 30, *HOME, seq=4), 0)])  # re-stamped resend
+    assert again.counters.get("duplicate") == 1
+    again.process([Inbound("tags/TAG-0001/fix", fix_payload(T0 + 3600, *HOME, seq=0), 0)])  # rebooted tag
+    assert again.counters.get("accepted") == 1

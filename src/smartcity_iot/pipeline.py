@@ -36,6 +36,7 @@ from .store.tracks import TagState
 log = logging.getLogger("smartcity_iot.pipeline")
 
 TRACK_EVIDENCE_MARGIN_S = 300
+PRUNE_EVERY_S = 600
 _OBSERVATION: dict[int, Observation] = {IN: "in", OUT: "out"}
 
 
@@ -76,6 +77,7 @@ class TagPipeline:
         self.reject_log = RejectLog()
         self.states: dict[str, TagState] = {}
         self._registry_version = -1
+        self._last_prune = 0.0
         self._active: dict[str, registry.ActiveTag] = {}
 
     # -- the stages, in order -------------------------------------------------
@@ -143,7 +145,7 @@ class TagPipeline:
     def _filter(self, fixes: list[tuple[Inbound, Fix]], work: _Batch) -> list[tuple[Inbound, Fix]]:
         """Registered active tags only; duplicates dropped; late fixes kept in the
         track but never allowed to drive zone state or the latest position."""
-        in_order = []
+        in_order, rows = [], []
         # A batch is a small reorder window: each tag's fixes are judged in capture order.
         for msg, fix in sorted(fixes, key=lambda mf: (mf[1].tag_id, mf[1].ts)):
             if fix.tag_id not in self._active:
@@ -153,17 +155,20 @@ class TagPipeline:
                 continue
             state = self._state(fix.tag_id)
             late = state.last_ts is not None and fix.ts <= state.last_ts
-            if not tracks.insert_fix(self.conn, fix, msg.received_at, late):
+            if tracks.seq_seen(state, fix) or (late and not tracks.insert_late(self.conn, fix, msg.received_at)):
                 work.counts["duplicate"] += 1
                 continue
+            tracks.remember_seq(state, fix)
             state.last_seen = max(state.last_seen or 0.0, msg.received_at)
             work.changed[fix.tag_id] = state
             if late:
                 work.counts["late"] += 1
                 continue
+            rows.append(tracks.fix_row(fix, msg.received_at, False))
             state.last_ts = fix.ts
             work.counts["accepted"] += 1
             in_order.append((msg, fix))
+        tracks.insert_in_order(self.conn, rows)
         return in_order
 
     def _evaluate(self, fixes: list[tuple[Inbound, Fix]]) -> dict[int, dict[int, int]]:
@@ -280,7 +285,9 @@ class TagPipeline:
                     state.offline_since = state.last_seen
                     self._emit(self._health_alert("tag_offline", state.tag_id, state.last_seen, work), work)
                     work.changed[state.tag_id] = state
-            tracks.prune(self.conn, work.now - self.settings.track_retention_days * 86400)
+            if work.now - self._last_prune >= PRUNE_EVERY_S:  # a full scan: not on every sweep
+                tracks.prune(self.conn, work.now - self.settings.track_retention_days * 86400)
+                self._last_prune = work.now
             self._sinks(work)
             self.conn.execute("COMMIT")
         except BaseException:

@@ -24,22 +24,52 @@ class TagState:
     zones: dict[str, ZoneTrack] = field(default_factory=dict)
     low_battery_since: float | None = None
     offline_since: float | None = None
+    recent_seq: dict[int, int] = field(default_factory=dict)  # seq -> ts_ms, not persisted
 
 
-def insert_fix(conn: sqlite3.Connection, fix: Fix, received_at: float, late: bool) -> bool:
-    """Store a fix; False when it is a duplicate (same tag and ts, or same tag and
-    seq re-sent within SEQ_RESEND_WINDOW_S — a reset counter after a reboot is not a duplicate)."""
+FIX_COLUMNS = "tag_id, ts_ms, lat, lon, acc, batt, seq, received_at, late"
+
+
+def fix_row(fix: Fix, received_at: float, late: bool) -> tuple:
+    return (fix.tag_id, fix.ts_ms, fix.lat, fix.lon, fix.acc, fix.batt, fix.seq, received_at, int(late))
+
+
+def seq_seen(state: TagState, fix: Fix) -> bool:
+    """Same seq re-sent within SEQ_RESEND_WINDOW_S of capture time (a counter that
+    restarts after a reboot is not a duplicate). In-memory for the recent window."""
+    if fix.seq is None:
+        return False
+    seen = state.recent_seq.get(fix.seq)
+    return seen is not None and abs(seen - fix.ts_ms) <= SEQ_RESEND_WINDOW_S * 1000
+
+
+def remember_seq(state: TagState, fix: Fix) -> None:
+    if fix.seq is None:
+        return
+    state.recent_seq[fix.seq] = fix.ts_ms
+    if len(state.recent_seq) > 1024:
+        horizon = fix.ts_ms - SEQ_RESEND_WINDOW_S * 1000
+        state.recent_seq = {q: t for q, t in state.recent_seq.items() if t >= horizon}
+
+
+def insert_in_order(conn: sqlite3.Connection, rows: list[tuple]) -> None:
+    """Fixes newer than their tag's latest: every stored fix of the tag is older, so
+    none can collide (a collision would be a bug, and fails loudly)."""
+    conn.executemany(f"INSERT INTO fixes({FIX_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", rows)
+
+
+def insert_late(conn: sqlite3.Connection, fix: Fix, received_at: float) -> bool:
+    """A fix not newer than its tag's latest; False when it duplicates a stored one."""
     if fix.seq is not None:
+        window = SEQ_RESEND_WINDOW_S * 1000
         row = conn.execute(
             "SELECT 1 FROM fixes WHERE tag_id = ? AND seq = ? AND ts_ms BETWEEN ? AND ? LIMIT 1",
-            (fix.tag_id, fix.seq, fix.ts_ms - SEQ_RESEND_WINDOW_S * 1000, fix.ts_ms + SEQ_RESEND_WINDOW_S * 1000),
+            (fix.tag_id, fix.seq, fix.ts_ms - window, fix.ts_ms + window),
         ).fetchone()
         if row:
             return False
     cur = conn.execute(
-        "INSERT OR IGNORE INTO fixes(tag_id, ts_ms, lat, lon, acc, batt, seq, received_at, late) "
-        "VALUES (?,?,?,?,?,?,?,?,?)",
-        (fix.tag_id, fix.ts_ms, fix.lat, fix.lon, fix.acc, fix.batt, fix.seq, received_at, int(late)),
+        f"INSERT OR IGNORE INTO fixes({FIX_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", fix_row(fix, received_at, True)
     )
     return cur.rowcount == 1
 
@@ -49,9 +79,13 @@ def load_state(conn: sqlite3.Connection, tag_id: str) -> TagState:
     if not row:
         return TagState(tag_id)
     zones = {z: ZoneTrack.from_list(v) for z, v in json.loads(row["zones"]).items()}
+    recent = conn.execute(
+        "SELECT seq, ts_ms FROM fixes WHERE tag_id = ? AND seq IS NOT NULL AND ts_ms >= ?",
+        (tag_id, round(((row["last_ts"] or 0) - SEQ_RESEND_WINDOW_S) * 1000)),
+    )
     return TagState(
         tag_id, row["last_ts"], row["lat"], row["lon"], row["acc"], row["batt"], row["last_seen"],
-        zones, row["low_battery_since"], row["offline_since"],
+        zones, row["low_battery_since"], row["offline_since"], {r["seq"]: r["ts_ms"] for r in recent},
     )
 
 
