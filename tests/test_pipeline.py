@@ -10,6 +10,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from smartcity_iot.config import Settings
 from smartcity_iot.geo.zones import load_zones
@@ -172,3 +174,28 @@ def test_seq_duplicates_are_recognised_after_a_restart_but_a_reset_counter_is_no
     assert again.counters.get("duplicate") == 1
     again.process([Inbound("tags/TAG-0001/fix", fix_payload(T0 + 3600, *HOME, seq=0), 0)])  # rebooted tag
     assert again.counters.get("accepted") == 1
+
+
+@given(st.lists(st.tuples(st.floats(-60, 60), st.floats(-80, 80), st.floats(1, 40)), min_size=1, max_size=40))
+def test_fixes_straddling_a_boundary_never_open_an_incident(fixes: list[tuple[float, float, float]]) -> None:
+    """Fixes near the school's west edge whose accuracy circle (acc + 5 m margin) crosses it."""
+    import tempfile
+
+    from smartcity_iot.geo.metric import LocalProjection
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(data_dir=Path(tmp), geofences=TEST_ZONES)
+        conn = connect(settings.db_path)
+        register_active_tag(conn, "TAG-0001", "旺财", "张三", "13900000001")
+        pipe = TagPipeline(settings, conn, load_zones(TEST_ZONES, settings.tz))
+        proj: LocalProjection = pipe.index.projection
+        x_edge, y_mid = proj.to_xy(118.870, 28.971)
+        batch = []
+        for i, (dx, dy, acc) in enumerate(fixes):
+            if abs(dx) >= acc + settings.hysteresis_m:
+                continue  # not straddling: the circle is wholly on one side
+            lon, lat = proj.to_lonlat(float(x_edge) + dx, float(y_mid) + dy)
+            batch.append(Inbound("tags/TAG-0001/fix", fix_payload(T0 + i * 30, float(lat), float(lon), acc=acc), 0))
+        if batch:
+            pipe.process(batch)
+        assert alerts(conn) == []
