@@ -29,6 +29,7 @@ from .model import Alert, Fix, Rejected
 from .rules.dog import IncidentEvent, IncidentOpened, Observation, ZoneTrack, step
 from .rules.escalation import escalation_step
 from .rules.health import battery_change, is_offline
+from .sinks import Sinks
 from .store import alerts as alert_store
 from .store import deadletters, registry, tracks
 from .store.tracks import TagState
@@ -66,9 +67,11 @@ class TagPipeline:
         zones: list[Zone],
         counters: Counters | None = None,
         on_commit: Callable[[], None] = lambda: None,
+        sinks: Sinks | None = None,
     ) -> None:
         self.settings = settings
         self.conn = conn
+        self.sinks = sinks or Sinks(conn)
         self.dog_zones = [z for z in zones if z.rule == "dogs"]
         self.index = ZoneIndex(self.dog_zones)
         self.zone_pos = {z.id: i for i, z in enumerate(self.dog_zones)}
@@ -155,7 +158,7 @@ class TagPipeline:
                 continue
             state = self._state(fix.tag_id)
             late = state.last_ts is not None and fix.ts <= state.last_ts
-            if tracks.seq_seen(state, fix) or (late and not tracks.insert_late(self.conn, fix, msg.received_at)):
+            if tracks.seq_seen(state, fix) or (late and not self.sinks.late_fix(fix, msg.received_at)):
                 work.counts["duplicate"] += 1
                 continue
             tracks.remember_seq(state, fix)
@@ -164,11 +167,11 @@ class TagPipeline:
             if late:
                 work.counts["late"] += 1
                 continue
-            rows.append(tracks.fix_row(fix, msg.received_at, False))
+            rows.append((fix, msg.received_at, False))
             state.last_ts = fix.ts
             work.counts["accepted"] += 1
             in_order.append((msg, fix))
-        tracks.insert_in_order(self.conn, rows)
+        self.sinks.fixes(rows)
         return in_order
 
     def _evaluate(self, fixes: list[tuple[Inbound, Fix]]) -> dict[int, dict[int, int]]:
@@ -236,9 +239,7 @@ class TagPipeline:
         self._emit(alert, work)
 
     def _emit(self, alert: Alert, work: _Batch) -> None:
-        """Alert sink: the row and its outbox message commit with the batch."""
-        alert_store.save_alert(self.conn, alert)
-        alert_store.enqueue(self.conn, alert)
+        self.sinks.alert(alert)
         work.alerts.append(alert)
 
     def _health(self, fix: Fix, received_at: float, work: _Batch) -> None:

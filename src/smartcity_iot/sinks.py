@@ -1,0 +1,32 @@
+"""Where the effects of a batch go, inside its transaction: alert rows and the
+outbox that publishes them on alerts/{kind}, and the accepted fixes (the track).
+
+Every sink writes through the batch's own connection, so its effect commits
+atomically with the fixes that caused it and before anything is acknowledged.
+A sink that talks to another system (InfluxDB) spools here and ships later."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from .model import Alert, Fix
+from .store import alerts as alert_store
+from .store import tracks
+
+
+class Sinks:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def alert(self, alert: Alert) -> None:
+        """An alert opened or changed: store it and queue it for alerts/{kind}."""
+        alert_store.save_alert(self.conn, alert)
+        alert_store.enqueue(self.conn, alert)
+
+    def fixes(self, rows: list[tuple[Fix, float, bool]]) -> None:
+        """Accepted in-order fixes as (fix, received_at, late=False): the dog's track."""
+        tracks.insert_in_order(self.conn, [tracks.fix_row(f, received_at, late) for f, received_at, late in rows])
+
+    def late_fix(self, fix: Fix, received_at: float) -> bool:
+        """A fix not newer than its tag's latest; False when it duplicates a stored one."""
+        return tracks.insert_late(self.conn, fix, received_at)
