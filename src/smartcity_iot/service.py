@@ -7,17 +7,22 @@ import logging
 import threading
 import time
 
+from .camera_pipeline import CameraPipeline
 from .config import Settings
 from .counters import Counters
+from .geo.cameras import load_cameras
 from .geo.zones import load_zones
-from .ingest.mqtt import MqttSession, OutboxPublisher
+from .ingest.mqtt import FrameRoute, MqttSession, OutboxPublisher
 from .pipeline import Inbound, TagPipeline
+from .sinks import Sinks
 from .store import deadletters
+from .store.influx import InfluxWriter
 from .store.sqlite import connect
 
 log = logging.getLogger("smartcity_iot.service")
 
 TAG_TOPICS = ("tags/+/fix", "owntracks/+/+")
+CAMERA_TOPICS = ("cameras/+/frame",)
 
 
 class Service:
@@ -27,22 +32,39 @@ class Service:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.zones = load_zones(settings.geofences, settings.tz)
         self.conn = connect(settings.db_path)
-        self.pipeline = TagPipeline(settings, self.conn, self.zones, self.counters, on_commit=self._wake_publisher)
-        self.session = MqttSession(settings, TAG_TOPICS, self.pipeline.process_isolating, on_idle=self.pipeline.sweep)
+        spool = bool(settings.influx_url)  # points spooled in each batch's transaction, shipped by self.influx
+        self.pipeline = TagPipeline(settings, self.conn, self.zones, self.counters, on_commit=self._wake_publisher,
+                                    sinks=Sinks(self.conn, influx_spool=spool))
+        self.cameras = load_cameras(settings.geofences / "cameras", settings.tz)
+        # The vision worker has its own connection: SQLite connections are not shared across threads.
+        camera_conn = connect(settings.db_path)
+        self.camera_pipeline = CameraPipeline(settings, camera_conn, self.cameras, self.counters,
+                                              on_commit=self._wake_publisher,
+                                              sinks=Sinks(camera_conn, influx_spool=spool))
+        frames = FrameRoute(self.camera_pipeline.process, on_skip=lambda: self.counters.add("frames_skipped"),
+                            on_failure=lambda: self.counters.add("frames_failed"))
+        self.session = MqttSession(settings, TAG_TOPICS + CAMERA_TOPICS, self.pipeline.process_isolating,
+                                   on_idle=self.pipeline.sweep, frames=frames)
         self.publisher = OutboxPublisher(self.session, settings.db_path)
+        self.influx = InfluxWriter(settings, settings.db_path, self.counters) if settings.influx_url else None
         self.started_at = time.time()
 
     def _wake_publisher(self) -> None:
         self.publisher.wake.set()
 
     def start(self) -> None:
-        log.info("%d zones from %s; database %s", len(self.zones), self.settings.geofences, self.settings.db_path)
+        log.info("%d zones and %d cameras from %s; database %s", len(self.zones), len(self.cameras),
+                 self.settings.geofences, self.settings.db_path)
         self.publisher.start()
+        if self.influx:
+            self.influx.start()
         self.session.start()
 
     def stop(self) -> None:
         self.session.stop()
         self.publisher.stop()
+        if self.influx:
+            self.influx.stop()
 
     def wait_connected(self, timeout: float = 15) -> bool:
         return self.session.connected.wait(timeout)
@@ -53,7 +75,9 @@ class Service:
         return (
             f"fixes {c.get('accepted', 0):,}  alerts opened {c.get('alerts_opened', 0):,} "
             f"closed {c.get('alerts_closed', 0):,}  rejected {rejected:,}  duplicates {c.get('duplicate', 0):,} "
-            f"late {c.get('late', 0):,}  published {self.publisher.published:,}"
+            f"late {c.get('late', 0):,}  frames {c.get('frames', 0):,} skipped {c.get('frames_skipped', 0):,}  "
+            f"published {self.publisher.published:,}"
+            + (f"  influx {c.get('influx_written', 0):,} dropped {c.get('influx_dropped', 0):,}" if self.influx else "")
         )
 
 

@@ -19,6 +19,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -44,6 +45,7 @@ class MqttSession:
         handler: Callable[[list[Inbound]], None],
         on_idle: Callable[[], None] = lambda: None,
         idle_every_s: float = 5.0,
+        frames: FrameRoute | None = None,
     ) -> None:
         self.settings = settings
         self.topics = list(topics)
@@ -51,6 +53,10 @@ class MqttSession:
         self.on_idle = on_idle
         self.idle_every_s = idle_every_s
         self.inbox: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
+        self.frames = frames
+        self.frame_queue: queue.Queue[tuple[Inbound, list[tuple[str, str]]]] = queue.Queue(
+            frames.queue_max if frames else 1)
+        self._frame_worker: threading.Thread | None = None
         self.connected = threading.Event()
         self.session_present: bool | None = None
         self._generation = 0
@@ -96,11 +102,15 @@ class MqttSession:
         self.client.loop_start()
         self._worker = threading.Thread(target=self._work, name="ingest-worker", daemon=True)
         self._worker.start()
+        if self.frames:
+            self._frame_worker = threading.Thread(target=self._work_frames, name="vision-worker", daemon=True)
+            self._frame_worker.start()
 
     def stop(self) -> None:
         self._stop.set()
-        if self._worker:
-            self._worker.join(timeout=10)
+        for worker in (self._worker, self._frame_worker):
+            if worker:
+                worker.join(timeout=10)
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -130,9 +140,39 @@ class MqttSession:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         try:
+            if self.frames and msg.topic.startswith("cameras/"):
+                self._on_frame(msg)
+                return
             self.inbox.put(Inbound(msg.topic, bytes(msg.payload), time.time(), (self._generation, msg.mid, msg.qos)))
         except Exception:
             log.exception("on_message failed")
+
+    def _on_frame(self, msg: mqtt.MQTTMessage) -> None:
+        """Frames go to their own bounded queue and worker: under overload a frame is
+        skipped (counted, acknowledged), and tag fixes never wait behind vision."""
+        assert self.frames is not None
+        props = getattr(getattr(msg, "properties", None), "UserProperty", None) or []
+        inbound = Inbound(msg.topic, bytes(msg.payload), time.time(), (self._generation, msg.mid, msg.qos))
+        try:
+            self.frame_queue.put_nowait((inbound, list(props)))
+        except queue.Full:
+            self.frames.on_skip()
+            if msg.qos > 0:
+                self.client.ack(msg.mid, msg.qos)
+
+    def _work_frames(self) -> None:
+        assert self.frames is not None
+        while not self._stop.is_set():
+            try:
+                inbound, props = self.frame_queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            try:
+                self.frames.handler(inbound, props)
+            except Exception:  # a frame is a sample: log, count, go on
+                log.exception("frame from %s failed", inbound.topic)
+                self.frames.on_failure()
+            self._ack([inbound])
 
     # -- the worker: batch -> handler -> ack ------------------------------------
 
@@ -193,6 +233,16 @@ class MqttSession:
 
     def publish(self, topic: str, payload: bytes, qos: int = 1) -> mqtt.MQTTMessageInfo:
         return self.client.publish(topic, payload, qos=qos)
+
+
+@dataclass
+class FrameRoute:
+    """How camera frames are handled: `handler(inbound, user_properties)`."""
+
+    handler: Callable[[Inbound, list[tuple[str, str]]], None]
+    queue_max: int = 8
+    on_skip: Callable[[], None] = lambda: None
+    on_failure: Callable[[], None] = lambda: None
 
 
 class OutboxPublisher:

@@ -1,0 +1,154 @@
+"""Load and validate camera files (`geofences/cameras/*.json`, SPEC 5). Errors
+name the file, the camera and the field. Polygons are image pixels (x right, y down)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from shapely.geometry import Point, Polygon
+from shapely.ops import unary_union
+
+from .schedule import WalkingSchedule, WalkingWindow
+
+GRADE_DWELL_S = {"model": 120.0, "secondary": 300.0, "alley": 600.0}
+
+Pixel = list[float]
+
+
+class CameraFileError(ValueError):
+    def __init__(self, path: Path, camera: str, message: str) -> None:
+        super().__init__(f"{path}: camera {camera}: {message}")
+
+
+class ImageSize(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    width: int = Field(gt=0, le=10000, description="frame width in pixels")
+    height: int = Field(gt=0, le=10000, description="frame height in pixels")
+
+
+class LoadingSpotConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str = Field(min_length=1, description="loading spot id")
+    polygon: list[Pixel] = Field(description="spot outline in image pixels")
+    hours: list[str] = Field(default_factory=list, description="local windows when loading is allowed")
+    max_stop_min: float = Field(gt=0, description="longest lawful stop, minutes")
+
+
+class CameraConfig(BaseModel):
+    """One camera file. Unknown keys are allowed for extensions (SPEC 5)."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="camera id, as in cameras/{id}/frame")
+    name: str = Field("", description="human name")
+    lat: float = Field(ge=-90, le=90, description="WGS 84 latitude")
+    lon: float = Field(ge=-180, le=180, description="WGS 84 longitude")
+    grid: str | None = Field(None, description="grid (squad) that owns the camera's street")
+    grade: Literal["model", "secondary", "alley"] = Field(description="road grade: sets the default dwell")
+    image: ImageSize
+    sidewalk: list[list[Pixel]] = Field(min_length=1, description="no-parking polygons in image pixels")
+    loading_spots: list[LoadingSpotConfig] = Field(default_factory=list)
+    dwell_s: float | None = Field(None, gt=0, description="overrides the grade's default dwell")
+
+    @field_validator("sidewalk")
+    @classmethod
+    def _polygons(cls, value: list[list[Pixel]]) -> list[list[Pixel]]:
+        for ring in value:
+            _check_ring(ring)
+        return value
+
+
+def _check_ring(ring: list[Pixel]) -> None:
+    if len(ring) < 3 or any(len(p) != 2 for p in ring):
+        raise ValueError("a polygon needs at least 3 [x, y] points")
+
+
+@dataclass(frozen=True)
+class LoadingSpot:
+    id: str
+    polygon: Polygon
+    schedule: WalkingSchedule  # reused: the windows are when loading is allowed
+    max_stop_s: float
+
+
+@dataclass(frozen=True)
+class Camera:
+    id: str
+    name: str
+    lat: float
+    lon: float
+    grid: str | None
+    grade: str
+    width: int
+    height: int
+    sidewalk: Polygon  # union of the sidewalk polygons, pixels
+    loading_spots: tuple[LoadingSpot, ...]
+    dwell_s: float
+    source: Path
+
+    def on_sidewalk(self, x: float, y: float) -> bool:
+        return bool(self.sidewalk.contains(Point(x, y)))
+
+    def spot_at(self, x: float, y: float) -> LoadingSpot | None:
+        p = Point(x, y)
+        return next((s for s in self.loading_spots if s.polygon.contains(p)), None)
+
+
+def load_cameras(directory: Path, tz: ZoneInfo) -> list[Camera]:
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    cameras: list[Camera] = []
+    seen: dict[str, Path] = {}
+    for path in sorted(directory.glob("*.json")):
+        camera = load_camera(path, tz)
+        if camera.id in seen:
+            raise CameraFileError(path, camera.id, f"duplicate camera id, also in {seen[camera.id]}")
+        seen[camera.id] = path
+        cameras.append(camera)
+    return cameras
+
+
+def load_camera(path: Path, tz: ZoneInfo) -> Camera:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CameraFileError(path, "-", f"not readable JSON: {exc}") from None
+    label = str(raw.get("id", "-")) if isinstance(raw, dict) else "-"
+    try:
+        cfg = CameraConfig.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "file"
+        raise CameraFileError(path, label, f"field {where}: {err['msg']}") from None
+    w, h = cfg.image.width, cfg.image.height
+    polygons = []
+    for i, ring in enumerate(cfg.sidewalk):
+        poly = Polygon(ring)
+        if not poly.is_valid or poly.area <= 0:
+            raise CameraFileError(path, cfg.id, f"field sidewalk.{i}: not a valid polygon (self-intersecting?)")
+        minx, miny, maxx, maxy = poly.bounds
+        if minx < 0 or miny < 0 or maxx > w or maxy > h:
+            raise CameraFileError(path, cfg.id, f"field sidewalk.{i}: outside the {w}x{h} image")
+        polygons.append(poly)
+    sidewalk = unary_union(polygons)
+    spots = []
+    for i, spot in enumerate(cfg.loading_spots):
+        try:
+            _check_ring(spot.polygon)
+            windows = tuple(WalkingWindow.parse(x) for x in spot.hours)
+        except ValueError as exc:
+            raise CameraFileError(path, cfg.id, f"field loading_spots.{i} ({spot.id}): {exc}") from None
+        poly = Polygon(spot.polygon)
+        if not poly.is_valid or not sidewalk.buffer(2).contains(poly):
+            raise CameraFileError(path, cfg.id, f"field loading_spots.{i} ({spot.id}): must be a valid polygon "
+                                                "inside the sidewalk")
+        spots.append(LoadingSpot(spot.id, poly, WalkingSchedule(windows, None, tz), spot.max_stop_min * 60))
+    return Camera(
+        id=cfg.id, name=cfg.name, lat=cfg.lat, lon=cfg.lon, grid=cfg.grid, grade=cfg.grade, width=w, height=h,
+        sidewalk=sidewalk, loading_spots=tuple(spots), dwell_s=cfg.dwell_s or GRADE_DWELL_S[cfg.grade], source=path,
+    )

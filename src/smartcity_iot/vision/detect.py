@@ -1,0 +1,66 @@
+"""Vehicle detectors behind one small abstract class; each registers itself by
+name, so a camera (or a deployment) can pick "classical" or a DNN detector."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar
+
+import cv2
+import numpy as np
+
+from .scene import SceneModel
+
+Box = tuple[int, int, int, int]  # x, y, w, h
+
+
+@dataclass(frozen=True, slots=True)
+class Detections:
+    boxes: list[Box]  # vehicles, model pixels
+    foreground: np.ndarray  # what differs from the empty street (uint8 0/255), model pixels
+
+
+class VehicleDetector(ABC):
+    name: ClassVar[str]
+    registry: ClassVar[dict[str, type[VehicleDetector]]] = {}
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        VehicleDetector.registry[cls.name] = cls
+
+    @abstractmethod
+    def detect(self, frame: np.ndarray, ts: float, protect: list[Box]) -> Detections:
+        """Vehicles in `frame`; `protect` are boxes of vehicles being timed."""
+
+
+class ClassicalDetector(VehicleDetector):
+    """Background difference, morphology, contours, then size and shape gating in
+    image space: vehicles are wide and large; pedestrians and cyclists are small
+    and upright. Sizes are fractions of the frame so any resolution works."""
+
+    name = "classical"
+
+    def __init__(self, width: int, height: int, min_w: float = 0.085, min_h: float = 0.065,
+                 min_aspect: float = 1.05, max_aspect: float = 5.0, min_fill: float = 0.35) -> None:
+        self.scene = SceneModel()
+        self.min_w, self.min_h = min_w * width, min_h * height
+        self.min_aspect, self.max_aspect, self.min_fill = min_aspect, max_aspect, min_fill
+        self.width, self.height = width, height
+
+    def detect(self, frame: np.ndarray, ts: float, protect: list[Box]) -> Detections:
+        mask = self.scene.apply(frame, ts, protect)
+        sx = frame.shape[1] / self.width
+        sy = frame.shape[0] / self.height
+        boxes: list[Box] = []
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        for c in contours:
+            x, y, w, h = cv2.boundingRect(c)
+            if w < self.min_w * sx or h < self.min_h * sy:
+                continue
+            if not self.min_aspect <= w / h <= self.max_aspect:
+                continue
+            if cv2.contourArea(c) < self.min_fill * w * h:
+                continue
+            boxes.append((x, y, w, h))
+        return Detections(boxes, mask)

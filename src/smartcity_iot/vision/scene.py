@@ -1,0 +1,92 @@
+"""The scene model: a background image of the empty street, and the foreground
+that differs from it.
+
+* Light that changes over the day: each frame is normalised by a global gain
+  (median brightness against the background's) before differencing, and the
+  background follows slowly (time constant `tau_s` of capture time, not frames).
+* Shadows and light pools darken or brighten a surface without changing its
+  colour or its texture: such pixels are not foreground.
+* Sensor noise and JPEG artefacts: blur, a threshold, and morphology.
+* Vehicles being timed are protected: the background is never updated under
+  them, so a parked car is never absorbed, whatever its dwell.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+Box = tuple[int, int, int, int]  # x, y, w, h in model pixels
+
+
+class SceneModel:
+    def __init__(self, tau_s: float = 45.0, tau_fg_s: float = 300.0, threshold: float = 26.0) -> None:
+        self.tau_s = tau_s
+        self.tau_fg_s = tau_fg_s
+        self.threshold = threshold
+        self.background: np.ndarray | None = None
+        self.last_ts: float | None = None
+        self.frames = 0
+
+    def apply(self, frame: np.ndarray, ts: float, protect: list[Box]) -> np.ndarray:
+        """Foreground mask (uint8 0/255) of `frame`; then learn from it."""
+        f = cv2.GaussianBlur(frame, (5, 5), 0).astype(np.float32)
+        if self.background is None:
+            self.background, self.last_ts = f, ts
+            self.frames = 1
+            return np.zeros(frame.shape[:2], np.uint8)
+        bg = self.background
+        keep = np.ones(frame.shape[:2], np.float32)
+        for x, y, w, h in protect:
+            keep[max(y, 0) : y + h, max(x, 0) : x + w] = 0
+        f_gray = cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)
+        b_gray = cv2.cvtColor(bg, cv2.COLOR_BGR2GRAY)
+        sample = keep[::3, ::3] > 0
+        gain = float(np.median(f_gray[::3, ::3][sample]) + 1.0) / float(np.median(b_gray[::3, ::3][sample]) + 1.0)
+        fn = f * np.float32(1 / gain)
+        fn_gray = f_gray * np.float32(1 / gain)
+        diff = _channel_max(cv2.absdiff(fn, bg))
+        fg = (diff > self.threshold) & ~self._shading(fn, bg, fn_gray, b_gray)
+        mask = fg.astype(np.uint8) * 255
+        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+        self._learn(fn, mask > 0, keep, ts)
+        return mask
+
+    def _shading(self, fn: np.ndarray, bg: np.ndarray, f_gray: np.ndarray, b_gray: np.ndarray) -> np.ndarray:
+        """Pixels only darkened or brightened (shadow, light pool): same colour, same texture."""
+        ratio = (f_gray + 1) / (b_gray + 1)
+        chroma_f = fn / (_channel_sum(fn) + 30)[..., None]
+        chroma_b = bg / (_channel_sum(bg) + 30)[..., None]
+        same_colour = _channel_max(cv2.absdiff(chroma_f, chroma_b)) < 0.04
+        # texture: the local structure (Laplacian) scaled by the ratio still matches the background's
+        gf = cv2.Laplacian(f_gray, cv2.CV_32F, ksize=3)
+        gb = cv2.Laplacian(b_gray, cv2.CV_32F, ksize=3) * ratio
+        same_texture = cv2.blur(cv2.absdiff(gf, gb), (5, 5)) < 10
+        return (ratio > 0.3) & (ratio < 2.5) & same_colour & same_texture
+
+    def _learn(self, fn: np.ndarray, fg: np.ndarray, keep: np.ndarray, ts: float) -> None:
+        assert self.background is not None
+        dt = max(0.0, ts - (self.last_ts or ts))
+        self.last_ts = max(ts, self.last_ts or ts)
+        self.frames += 1
+        warm = self.frames < 10  # learn fast while the model is young
+        a_bg = 0.3 if warm else 1 - math.exp(-dt / self.tau_s)
+        a_fg = 0.05 if warm else 1 - math.exp(-dt / self.tau_fg_s)
+        rate = np.where(fg, np.float32(a_fg), np.float32(a_bg)) * keep
+        self.background += cv2.merge([rate, rate, rate]) * (fn - self.background)
+
+    def state(self) -> dict:
+        return {"last_ts": self.last_ts, "frames": self.frames}
+
+
+def _channel_max(image: np.ndarray) -> np.ndarray:
+    b, g, r = cv2.split(image)
+    return cv2.max(cv2.max(b, g), r)
+
+
+def _channel_sum(image: np.ndarray) -> np.ndarray:
+    b, g, r = cv2.split(image)
+    return b + g + r
