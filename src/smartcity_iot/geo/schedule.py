@@ -27,7 +27,7 @@ class WalkingWindow:
         if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or (h2 == 24 and m2):
             raise ValueError(f"walking window {text!r} has an impossible time (00:00 to 24:00)")
         start, end = h1 * 60 + m1, h2 * 60 + m2
-        if start == end % 1440:
+        if start == end:
             raise ValueError(f"walking window {text!r} is empty or ambiguous: start equals end")
         return cls(start, end)
 
