@@ -76,9 +76,18 @@ class Settings(BaseModel):
     future_tolerance_s: float = Field(86400.0, ge=0, description="fixes further in the future are rejected")
     max_payload_bytes: int = Field(4096, gt=0, description="largest accepted tag fix payload")
     dead_letter_max: int = Field(10000, gt=0, description="dead letters kept (oldest dropped first)")
+    frame_queue_max: int = Field(8, gt=0, description="camera frames waiting for vision; more are skipped (counted)")
     batch_max: int = Field(1000, gt=0, description="most messages processed in one transaction")
     batch_wait_ms: float = Field(10.0, ge=0, description="how long a batch waits to fill")
     track_retention_days: float = Field(30.0, gt=0, description="days of tag fixes kept in the embedded database")
+    influx_spool_max: int = Field(
+        2_000_000, gt=0,
+        description="points kept on disk while InfluxDB is unreachable; beyond it the oldest are dropped (counted)",
+    )
+    influx_batch_points: int = Field(5000, gt=0, description="most points in one InfluxDB write")
+    influx_flush_ms: float = Field(1000.0, ge=0, description="how long points gather before a partial InfluxDB write")
+    influx_retry_max_s: float = Field(30.0, gt=0, description="longest pause between InfluxDB retries")
+    influx_timeout_s: float = Field(10.0, gt=0, description="InfluxDB HTTP request timeout")
 
     @field_validator("timezone")
     @classmethod

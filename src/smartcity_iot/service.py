@@ -41,7 +41,8 @@ class Service:
         self.camera_pipeline = CameraPipeline(settings, camera_conn, self.cameras, self.counters,
                                               on_commit=self._wake_publisher,
                                               sinks=Sinks(camera_conn, influx_spool=spool))
-        frames = FrameRoute(self.camera_pipeline.process, on_skip=lambda: self.counters.add("frames_skipped"),
+        frames = FrameRoute(self.camera_pipeline.process, queue_max=settings.frame_queue_max,
+                            on_skip=lambda: self.counters.add("frames_skipped"),
                             on_failure=lambda: self.counters.add("frames_failed"))
         self.session = MqttSession(settings, TAG_TOPICS + CAMERA_TOPICS, self.pipeline.process_isolating,
                                    on_idle=self.pipeline.sweep, frames=frames)

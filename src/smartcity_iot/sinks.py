@@ -11,22 +11,30 @@ import sqlite3
 
 from .model import Alert, Fix
 from .store import alerts as alert_store
-from .store import tracks
+from .store import influx, lineproto, tracks
 
 
 class Sinks:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, influx_spool: bool = False) -> None:
         self.conn = conn
+        self.influx_spool = influx_spool  # also append every fix and alert change as an InfluxDB point
 
     def alert(self, alert: Alert) -> None:
         """An alert opened or changed: store it and queue it for alerts/{kind}."""
         alert_store.save_alert(self.conn, alert)
         alert_store.enqueue(self.conn, alert)
+        if self.influx_spool:
+            influx.spool(self.conn, [lineproto.alert_line(alert)])
 
     def fixes(self, rows: list[tuple[Fix, float, bool]]) -> None:
         """Accepted in-order fixes as (fix, received_at, late=False): the dog's track."""
         tracks.insert_in_order(self.conn, [tracks.fix_row(f, received_at, late) for f, received_at, late in rows])
+        if self.influx_spool:
+            influx.spool(self.conn, [lineproto.fix_line(f, late) for f, _, late in rows])
 
     def late_fix(self, fix: Fix, received_at: float) -> bool:
         """A fix not newer than its tag's latest; False when it duplicates a stored one."""
-        return tracks.insert_late(self.conn, fix, received_at)
+        stored = tracks.insert_late(self.conn, fix, received_at)
+        if stored and self.influx_spool:
+            influx.spool(self.conn, [lineproto.fix_line(fix, late=True)])
+        return stored

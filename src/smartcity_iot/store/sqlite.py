@@ -79,6 +79,11 @@ CREATE TABLE IF NOT EXISTS outbox (
     topic TEXT NOT NULL,
     payload BLOB NOT NULL
 );
+-- Line-protocol points waiting for InfluxDB (store/influx.py), only with --influx-url.
+CREATE TABLE IF NOT EXISTS influx_spool (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    line TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     received_at REAL NOT NULL,

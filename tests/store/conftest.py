@@ -1,0 +1,52 @@
+"""Fixtures for the InfluxDB tests: a real influxd 1.6.7 per test, with the
+test-only v2-write adapter in front of it (tests/influx_v2_write_adapter.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from smartcity_iot.config import Settings
+
+from ..influx_v2_write_adapter import InfluxV2WriteAdapter
+from ..influxd import Influxd
+from ..support import TEST_ZONES
+
+DB = "smartcity"
+
+
+@dataclass
+class InfluxUnderTest:
+    engine: Influxd
+    adapter: InfluxV2WriteAdapter
+    db: str = DB
+
+    @property
+    def url(self) -> str:
+        """What the service is configured with: the adapter, which speaks the v2 write API."""
+        return self.adapter.url
+
+    def rows(self, q: str) -> list[dict]:
+        return self.engine.rows(q, self.db)
+
+
+@pytest.fixture
+def influx(tmp_path: Path) -> Iterator[InfluxUnderTest]:
+    engine = Influxd(tmp_path / "influxd")
+    engine.start()
+    engine.create_db(DB)
+    adapter = InfluxV2WriteAdapter(engine.port)
+    adapter.start()
+    yield InfluxUnderTest(engine, adapter)
+    adapter.stop()
+    engine.stop()
+
+
+def influx_settings(tmp_path: Path, url: str, **kw: object) -> Settings:
+    values: dict = dict(data_dir=tmp_path / "data", geofences=TEST_ZONES, influx_url=url, influx_bucket=DB,
+                        influx_org="city", influx_token="test-token", influx_flush_ms=50)
+    values.update(kw)
+    return Settings(**values)
