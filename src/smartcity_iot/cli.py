@@ -87,6 +87,31 @@ def build_parser() -> argparse.ArgumentParser:
     rejects = sub.add_parser("rejects", help="rejected input: counts by reason and recent dead letters", epilog=EPILOG)
     rejects.add_argument("--limit", type=int, default=20, help="recent dead letters to show (default 20)")
     _add_settings(rejects, common_only=True)
+
+    users = sub.add_parser("users", help="web console accounts")
+    users_sub = users.add_subparsers(dest="users_command", metavar="ACTION", required=True)
+    op = users_sub.add_parser("create-operator", help="create a command-center operator account", epilog=EPILOG)
+    op.add_argument("name", metavar="NAME", help="the operator's login name")
+    op.add_argument("--password-file", required=True, metavar="FILE",
+                    help="file whose first line is the password ('-' reads standard input)")
+    op.add_argument("--display-name", help="name shown in the console (default NAME)")
+    _add_settings(op, common_only=True)
+    pw = users_sub.add_parser("tag-passwords", help="Mosquitto password_file lines of every activated tag",
+                              epilog=EPILOG)
+    _add_settings(pw, common_only=True)
+
+    history = sub.add_parser("history", help="tracks and alert statistics (InfluxDB when configured, else embedded)")
+    history_sub = history.add_subparsers(dest="history_command", metavar="QUERY", required=True)
+    track = history_sub.add_parser("track", help="a dog's track over a time range", epilog=EPILOG)
+    track.add_argument("tag_id", metavar="TAG_ID", help="the tag's serial")
+    track.add_argument("--from", dest="start", help="ISO date-time, city time zone unless given (default: 24 h ago)")
+    track.add_argument("--to", dest="end", help="ISO date-time (default: now)")
+    track.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_settings(track, common_only=True)
+    counts = history_sub.add_parser("counts", help="alerts per day, kind and grid", epilog=EPILOG)
+    counts.add_argument("--days", type=int, default=7, help="this many local days up to today (default 7)")
+    counts.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_settings(counts, common_only=True)
     return parser
 
 
@@ -120,6 +145,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _alerts(args, _settings(args))
     if args.command == "rejects":
         return _rejects(args, _settings(args))
+    if args.command == "users":
+        return _users(args, _settings(args))
+    if args.command == "history":
+        from .history_cli import run_history
+
+        return run_history(args, _settings(args))
     raise AssertionError(args.command)
 
 
@@ -132,10 +163,43 @@ def stop_on_signals() -> threading.Event:
 
 def _serve(settings: Settings) -> int:
     from .service import Service, run_forever
+    from .web.server import WebServer
 
     service = Service(settings)
     print(f"serving {len(service.zones)} zones from {settings.geofences}; broker {settings.mqtt_url}", file=sys.stderr)
-    run_forever(service, stop_on_signals())
+    web = WebServer(settings)
+    web.start()
+    print(f"web console: {web.url}", file=sys.stderr)
+    try:
+        run_forever(service, stop_on_signals())
+    finally:
+        web.stop()
+    return 0
+
+
+def _users(args: argparse.Namespace, settings: Settings) -> int:
+    from .store import accounts
+    from .store.sqlite import connect
+
+    conn = connect(settings.db_path)
+    accounts.init(conn)
+    if args.users_command == "tag-passwords":
+        print(accounts.mosquitto_password_file(conn), end="")
+        return 0
+    try:
+        source = sys.stdin if args.password_file == "-" else open(args.password_file, encoding="utf-8")  # noqa: SIM115
+        with source:
+            password = source.readline().rstrip("\r\n")
+    except OSError as exc:
+        print(f"smartcity-iot: error: cannot read --password-file {args.password_file}: {exc.strerror}",
+              file=sys.stderr)
+        return 2
+    try:
+        user = accounts.create_operator(conn, args.name, password, args.display_name)
+    except accounts.AccountError as exc:
+        print(f"smartcity-iot: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"operator {user.login} created (user #{user.id}); log in at the web console")
     return 0
 
 

@@ -51,6 +51,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     if not service.wait_connected(20):
         print(f"error: cannot reach the broker at {settings.mqtt_url}", file=out)
         return 1
+    web = _start_web(settings, out)
     printer = _AlertPrinter(settings, out)
     sim_state: dict[str, Any] = {"published": 0}
 
@@ -80,11 +81,30 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         printer.close()
         service.stop()
+        web.stop()
         if broker:
             broker.stop()
         print(file=out)
         print(service.status_line(), file=out)
     return 0
+
+
+def _start_web(settings: Settings, out: Any) -> Any:
+    """The web console, with an operator account whose password is new on every run
+    (no default credentials, ASVS 6.3.2)."""
+    import secrets
+
+    from .store import accounts
+    from .web.server import WebServer
+
+    password = secrets.token_urlsafe(12)
+    conn = connect(settings.db_path)
+    accounts.init(conn)
+    accounts.set_operator(conn, "operator", password, "值班员 Duty operator")
+    web = WebServer(settings)
+    web.start()
+    print(f"web console: {web.url}  (operator log-in: operator / {password}; owners sign up there)", file=out)
+    return web
 
 
 def _environ() -> dict[str, str]:

@@ -1,0 +1,87 @@
+"""The operators' handling of an alert: acknowledge -> dispatch to the grid's squad ->
+close with a disposition. Each step writes the alert (revision + 1), queues it on the
+outbox for alerts/{kind} and records who did it and when in alert_events, all in one
+transaction, exactly like the pipeline's own alert changes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from typing import Any
+
+from ..model import Alert
+from . import alerts as alert_store
+
+DISPOSITIONS = ("education", "warning", "penalty", "dismissed")
+# action -> (workflow states it may start from, workflow state it leads to)
+TRANSITIONS = {
+    "acknowledge": (("new",), "acknowledged"),
+    "dispatch": (("acknowledged",), "dispatched"),
+    "close": (("acknowledged", "dispatched"), "resolved"),
+}
+
+
+class WorkflowError(ValueError):
+    """The step does not apply to the alert's current state (the message says why)."""
+
+
+class AlertNotFound(LookupError):
+    pass
+
+
+def squad_of(grid: str | None) -> str | None:
+    """Each grid is owned by one squad; the squad is named after its grid."""
+    return f"{grid} 中队 squad" if grid else None
+
+
+def apply(
+    conn: sqlite3.Connection, alert_id: str, action: str, actor: str,
+    disposition: str | None = None, note: str | None = None,
+) -> Alert:
+    if action not in TRANSITIONS:
+        raise WorkflowError(f"unknown action {action!r}")
+    sources, target = TRANSITIONS[action]
+    now = time.time()
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        alert = alert_store.get_alert(conn, alert_id)
+        if alert is None:
+            raise AlertNotFound(alert_id)
+        if alert.workflow not in sources:
+            raise WorkflowError(f"cannot {action} an alert that is {alert.workflow} (needs {' or '.join(sources)})")
+        detail: dict[str, Any] = {"from": alert.workflow}
+        if action == "dispatch":
+            if not alert.grid:
+                raise WorkflowError("this alert has no grid, so there is no squad to dispatch to; close it instead")
+            detail["squad"] = squad_of(alert.grid)
+            detail["grid"] = alert.grid
+        if action == "close":
+            if disposition not in DISPOSITIONS:
+                raise WorkflowError(f"disposition must be one of {', '.join(DISPOSITIONS)}")
+            alert.disposition = disposition
+            detail["disposition"] = disposition
+        if note:
+            detail["note"] = note
+        alert.workflow = target
+        alert.revision += 1
+        alert.updated_at = now
+        alert_store.save_alert(conn, alert)
+        alert_store.enqueue(conn, alert)
+        conn.execute(
+            "INSERT INTO alert_events(alert_id, at, action, actor, detail) VALUES (?, ?, ?, ?, ?)",
+            (alert_id, now, action, actor, json.dumps(detail, ensure_ascii=False)),
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return alert
+
+
+def events(conn: sqlite3.Connection, alert_id: str) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT at, action, actor, detail FROM alert_events WHERE alert_id = ? ORDER BY at, rowid", (alert_id,)
+    )
+    return [{"at": r["at"], "action": r["action"], "actor": r["actor"],
+             "detail": json.loads(r["detail"]) if r["detail"] else {}} for r in rows]

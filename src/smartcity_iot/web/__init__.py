@@ -1,0 +1,1 @@
+"""The web console: owners' portal and operators' console (FastAPI, served by uvicorn)."""

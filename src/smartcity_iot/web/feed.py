@@ -1,0 +1,133 @@
+"""The operators' live alert feed, pushed to browsers as server-sent events.
+
+Source: the alerts table itself, polled every 0.25 s on one connection for the whole
+app (`PRAGMA data_version` makes an idle poll nearly free). Why not alerts/# over
+MQTT: the table is where every change lands first (the pipeline's and the
+operators' own), it needs no second broker session or credentials for the web, it
+keeps working while the broker is down, and a browser that reconnects can be
+brought up to date from the same place. A change is found by `updated_at` with an
+overlap window (a batch stamps its alerts before it commits) and de-duplicated on
+(id, revision), exactly as MQTT consumers are told to do."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from pathlib import Path
+
+from ..store.alerts import row_to_alert
+from ..store.sqlite import connect
+
+POLL_S = 0.25
+OVERLAP_S = 30.0
+HEARTBEAT_S = 15.0
+QUEUE_MAX = 1000
+
+
+class AlertFeed:
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
+        self._conn: sqlite3.Connection | None = None
+        self._version = -1
+        self._cursor = time.time() - OVERLAP_S
+        self._seen: dict[str, tuple[int, float]] = {}
+        # Each browser's queue with the event loop it lives on (tests may run several loops).
+        self._subscribers: dict[asyncio.Queue[str | None], asyncio.AbstractEventLoop] = {}
+        self._lock = threading.Lock()
+
+    # -- polling --------------------------------------------------------------------
+
+    def poll(self) -> list[str]:
+        """Alert changes committed since the last poll, as JSON documents."""
+        with self._lock:
+            return self._poll()
+
+    def _poll(self) -> list[str]:
+        if self._conn is None:
+            self._conn = connect(self.db_path, readonly=True)
+            self._prime()
+        version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        if version == self._version:
+            return []
+        self._version = version
+        rows = self._conn.execute(
+            "SELECT * FROM alerts WHERE updated_at >= ? ORDER BY updated_at", (self._cursor - OVERLAP_S,)
+        ).fetchall()
+        out = []
+        for row in rows:
+            if self._seen.get(row["id"], (0, 0.0))[0] >= row["revision"]:
+                continue
+            self._seen[row["id"]] = (row["revision"], row["updated_at"])
+            out.append(json.dumps(asdict(row_to_alert(row)), ensure_ascii=False))
+            self._cursor = max(self._cursor, row["updated_at"])
+        horizon = self._cursor - 2 * OVERLAP_S
+        if len(self._seen) > 10_000:
+            self._seen = {k: v for k, v in self._seen.items() if v[1] >= horizon}
+        return out
+
+    def _prime(self) -> None:
+        # What is already there when the app starts is history, not news.
+        assert self._conn is not None
+        for row in self._conn.execute("SELECT id, revision, updated_at FROM alerts WHERE updated_at >= ?",
+                                      (self._cursor - OVERLAP_S,)):
+            self._seen[row["id"]] = (row["revision"], row["updated_at"])
+
+    async def run(self) -> None:
+        while True:
+            try:
+                changes = await asyncio.to_thread(self.poll)
+            except sqlite3.Error:
+                changes = []  # database busy or being created: try again next tick
+            for doc in changes:
+                for q, loop in list(self._subscribers.items()):
+                    loop.call_soon_threadsafe(self._deliver, q, doc)
+            await asyncio.sleep(POLL_S)
+
+    def _deliver(self, q: asyncio.Queue[str | None], doc: str | None) -> None:
+        try:
+            q.put_nowait(doc)
+        except asyncio.QueueFull:  # a stalled browser: drop it, it will reconnect
+            self._subscribers.pop(q, None)
+            with contextlib.suppress(asyncio.QueueFull):
+                q.get_nowait()
+                q.put_nowait(None)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Poll while the app runs (the app's lifespan)."""
+        task = asyncio.get_running_loop().create_task(self.run())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            for q, loop in list(self._subscribers.items()):
+                with contextlib.suppress(RuntimeError):  # that loop is already closed
+                    loop.call_soon_threadsafe(self._deliver, q, None)
+
+    # -- subscribers ------------------------------------------------------------------
+
+    async def events(self) -> AsyncIterator[str]:
+        """One browser's stream: an opening comment, then `alert` events and heartbeats."""
+        q: asyncio.Queue[str | None] = asyncio.Queue(QUEUE_MAX)
+        self._subscribers[q] = asyncio.get_running_loop()
+        try:
+            yield "retry: 2000\n: connected\n\n"
+            while True:
+                try:
+                    doc = await asyncio.wait_for(q.get(), HEARTBEAT_S)
+                except TimeoutError:
+                    yield ": ping\n\n"
+                    continue
+                if doc is None:
+                    return
+                yield f"event: alert\ndata: {doc}\n\n"
+        finally:
+            self._subscribers.pop(q, None)

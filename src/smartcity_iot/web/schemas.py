@@ -1,0 +1,202 @@
+"""The JSON API's request and response bodies (they make the published OpenAPI).
+Requests reject unknown keys, so nobody can mass-assign owner_id, role or secrets."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import Path
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# Path ids: SQLite integers are 64-bit signed, and a bigger number is simply not found.
+Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+class In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class SignupIn(In):
+    phone: str = Field(min_length=5, max_length=24, description="mobile number; identifies the owner")
+    name: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=8, max_length=128, description="8-128 characters, 15+ recommended")
+
+
+class LoginIn(In):
+    login: str = Field(min_length=1, max_length=64, description="phone (owners) or operator name")
+    password: str = Field(min_length=1, max_length=256)
+
+
+class Me(BaseModel):
+    id: int
+    role: Literal["owner", "operator"]
+    login: str
+    name: str
+    csrf_token: str = Field(description="send it back in X-CSRF-Token on every POST")
+    timezone: str = Field(description="the city time zone; the pages show times in it")
+
+
+class DogIn(In):
+    name: str = Field(min_length=1, max_length=40)
+    breed: str = Field(min_length=1, max_length=40)
+    sex: Literal["male", "female"]
+    birth_date: dt.date
+    rabies_cert: str = Field(pattern=r"^[A-Za-z0-9-]{4,40}$", description="rabies vaccination certificate number")
+
+    @field_validator("birth_date")
+    @classmethod
+    def _plausible(cls, value: dt.date) -> dt.date:
+        if not dt.date(1990, 1, 1) <= value <= dt.date.today():
+            raise ValueError("birth date must be between 1990-01-01 and today")
+        return value
+
+
+class Dog(BaseModel):
+    id: int
+    name: str
+    breed: str | None
+    sex: str | None
+    birth_date: str | None
+    rabies_cert: str | None
+    created_at: float
+
+
+class TagRequestIn(In):
+    postal_address: str = Field(min_length=5, max_length=300)
+
+
+class TagRequest(BaseModel):
+    id: int
+    dog_id: int
+    dog_name: str
+    postal_address: str
+    status: Literal["requested", "approved", "shipped", "active", "inactive", "rejected"]
+    tag_id: str | None
+    created_at: float
+    decided_at: float | None
+
+
+class OperatorTagRequest(TagRequest):
+    owner_id: int
+    owner_name: str
+    owner_phone: str
+
+
+class Tag(BaseModel):
+    tag_id: str
+    status: str
+    dog_id: int
+    dog_name: str
+    activated_at: float | None
+    lat: float | None
+    lon: float | None
+    batt: float | None
+    last_ts: float | None
+    last_seen: float | None
+    offline_since: float | None
+    low_battery_since: float | None
+
+
+class ActivateIn(In):
+    serial: str = Field(pattern=r"^[A-Za-z0-9_-]{4,32}$", description="the serial printed on the tag")
+    activation_code: str = Field(min_length=4, max_length=20, description="the code printed with it")
+
+
+class Activation(BaseModel):
+    tag_id: str
+    status: Literal["active"]
+    mqtt_username: str
+    mqtt_password: str = Field(description="shown this once; only its hash is stored")
+    publish_topic: str
+
+
+class Violation(BaseModel):
+    id: str
+    kind: str
+    kind_label: str
+    device_id: str
+    dog_name: str | None
+    zone_name: str | None
+    status: str
+    started_at: float
+    ended_at: float | None
+    lat: float | None
+    lon: float | None
+    escalation: str | None
+    offence_number: int | None
+    guidance: str
+    workflow: str
+    disposition: str | None
+
+
+class AlertOut(BaseModel):
+    id: str
+    kind: str
+    status: str
+    device_id: str
+    zone_id: str | None
+    zone_name: str | None
+    grid: str | None
+    party: str | None
+    started_at: float
+    opened_at: float | None
+    ended_at: float | None
+    updated_at: float | None
+    lat: float | None
+    lon: float | None
+    escalation: str | None
+    offence_number: int | None
+    revision: int
+    evidence: list[dict[str, Any]]
+    workflow: str
+    disposition: str | None
+
+
+class AlertEvent(BaseModel):
+    at: float
+    action: str
+    actor: str
+    detail: dict[str, Any]
+
+
+class TrackPoint(BaseModel):
+    ts: float
+    lat: float
+    lon: float
+    acc: float | None
+    batt: float | None
+
+
+class AlertDetail(BaseModel):
+    alert: AlertOut
+    events: list[AlertEvent]
+    track: list[TrackPoint]
+    images: list[dict[str, Any]] = Field(description="camera evidence: url and capture time of each photo")
+    squad: str | None
+
+
+class ActionIn(In):
+    note: str | None = Field(None, max_length=500)
+
+
+class CloseIn(In):
+    disposition: Literal["education", "warning", "penalty", "dismissed"]
+    note: str | None = Field(None, max_length=500)
+
+
+class ApproveIn(In):
+    serial: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{4,32}$", description="leave empty to generate one")
+
+
+class Approval(BaseModel):
+    request_id: int
+    tag_id: str
+    status: str
+    activation_code: str = Field(description="print it with the tag; shown this once")
+
+
+class Shipment(BaseModel):
+    request_id: int
+    tag_id: str
+    status: str

@@ -1,0 +1,146 @@
+// The operators' console: live alert feed (server-sent events) beside the zone map,
+// tag requests, device health and statistics.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const E = SC.el;
+const alerts = new Map(); // id -> alert (highest revision seen)
+let map = null;
+
+function filters() {
+  return SC.form($("filters"));
+}
+
+function passes(a, f) {
+  return (!f.kind || a.kind === f.kind) && (!f.grid || a.grid === f.grid) &&
+    (!f.status || a.status === f.status) && (!f.workflow || a.workflow === f.workflow);
+}
+
+function render(freshId) {
+  const f = filters();
+  const shown = [...alerts.values()].filter((a) => passes(a, f)).sort((a, b) => b.started_at - a.started_at).slice(0, 300);
+  $("feed").replaceChildren(...shown.map((a) => E("li", {
+    "data-alert-id": a.id, "data-workflow": a.workflow, "data-kind": a.kind,
+    class: a.id === freshId ? "fresh" : "", onclick: () => { location.href = `/console/alerts/${a.id}`; },
+  },
+    E("div", { class: "title" }, SC.KINDS[a.kind] || a.kind, " ",
+      E("span", { class: `badge ${a.status}` }, a.status === "open" ? "进行中 open" : "已结束 closed"), " ",
+      E("span", { class: `badge ${a.workflow}` }, SC.WORKFLOW[a.workflow] || a.workflow)),
+    E("div", { class: "muted" }, `${SC.time(a.started_at)} · ${a.device_id} · ${a.zone_name || "—"} · ${a.grid || "—"}`,
+      a.escalation ? ` · ${SC.STEPS[a.escalation] || a.escalation}` : ""))));
+  $("feed-count").textContent = `(${shown.length})`;
+  if (map) SCMap.dots(map, shown, (a) => { location.href = `/console/alerts/${a.id}`; });
+}
+
+function upsert(a) {
+  const old = alerts.get(a.id);
+  if (old && old.revision >= a.revision) return false;
+  alerts.set(a.id, a);
+  return true;
+}
+
+async function load() {
+  const f = filters();
+  const q = new URLSearchParams({ limit: "300", ...f });
+  alerts.clear();
+  for (const a of await SC.api("GET", `/api/operator/alerts?${q}`)) upsert(a);
+  render();
+}
+
+function live() {
+  const es = new EventSource("/api/operator/alerts/stream");
+  es.onopen = () => { $("live-dot").classList.add("live"); $("live-text").textContent = "实时 live"; };
+  es.onerror = () => { $("live-dot").classList.remove("live"); $("live-text").textContent = "重连中 reconnecting"; };
+  es.addEventListener("alert", (ev) => {
+    const a = JSON.parse(ev.data);
+    if (upsert(a)) render(a.id);
+  });
+}
+
+async function requests() {
+  const rows = await SC.api("GET", "/api/operator/tag-requests");
+  $("requests-table").querySelector("tbody").replaceChildren(...rows.map((r) => {
+    const action = r.status === "requested"
+      ? E("button", { type: "button", "data-approve": r.id, onclick: () => approve(r.id) }, "批准并分配编号 Approve")
+      : r.status === "approved"
+        ? E("button", { type: "button", "data-ship": r.id, onclick: () => ship(r.id) }, "已寄出 Mark shipped") : "";
+    return E("tr", { "data-request": r.id },
+      E("td", {}, r.id), E("td", {}, `${r.owner_name} ${r.owner_phone}`), E("td", {}, r.dog_name),
+      E("td", {}, r.postal_address), E("td", {}, E("span", { class: `badge ${r.status}` }, SC.TAG_STATUS[r.status] || r.status)),
+      E("td", {}, r.tag_id || "—"), E("td", {}, action));
+  }));
+}
+
+async function approve(id) {
+  try {
+    const a = await SC.api("POST", `/api/operator/tag-requests/${id}/approve`, {});
+    SC.show("requests-msg", `申请 #${id}：犬牌编号 serial ${a.tag_id}，激活码 activation code ${a.activation_code}（随犬牌打印寄出，只显示一次 print it with the tag; shown once）`, "ok");
+    $("requests-msg").setAttribute("data-serial", a.tag_id);
+    $("requests-msg").setAttribute("data-code", a.activation_code);
+  } catch (e) { SC.show("requests-msg", e.message); }
+  await requests();
+}
+
+async function ship(id) {
+  try { await SC.api("POST", `/api/operator/tag-requests/${id}/ship`); SC.show("requests-msg", `#${id} 已寄出 shipped`, "ok"); }
+  catch (e) { SC.show("requests-msg", e.message); }
+  await requests();
+}
+
+function tagTable(title, rows) {
+  return E("div", {}, E("h2", {}, `${title} (${rows.length})`), E("div", { class: "table-wrap" }, E("table", {},
+    E("thead", {}, E("tr", {}, ...["犬牌 Tag", "犬只 Dog", "犬主 Owner", "电量 Battery", "最后通信 Last seen"].map((h) => E("th", {}, h)))),
+    E("tbody", {}, ...rows.map((t) => E("tr", { "data-tag": t.tag_id }, E("td", {}, t.tag_id), E("td", {}, t.dog_name),
+      E("td", {}, `${t.owner_name} ${t.owner_phone}`), E("td", {}, t.batt === null ? "—" : `${Math.round(t.batt)}%`),
+      E("td", {}, SC.time(t.last_seen))))))));
+}
+
+async function devices() {
+  const d = await SC.api("GET", "/api/operator/devices");
+  $("devices").replaceChildren(
+    E("p", {}, `在用犬牌 active tags: ${d.active_tags} · 未上报 never reported: ${d.never_reported.length}`),
+    tagTable("离线 Offline", d.offline), tagTable("电量低 Low battery", d.low_battery));
+}
+
+async function stats() {
+  const s = await SC.api("GET", "/api/operator/stats?days=30");
+  const byDay = new Map();
+  for (const r of s.per_day) {
+    const key = `${r.day}|${r.kind}|${r.grid}`;
+    byDay.set(key, r);
+  }
+  $("stats").replaceChildren(
+    E("h2", {}, "“721” 处置结构 Dispositions against the 721 shares"),
+    E("table", { id: "stats-721" }, E("thead", {}, E("tr", {}, ...["处置 Disposition", "数量 Count", "占比 Share", "目标 Target"].map((h) => E("th", {}, h)))),
+      E("tbody", {}, ...s.dispositions.map((d) => E("tr", {}, E("td", {}, SC.STEPS[d.disposition] || d.disposition),
+        E("td", {}, d.count), E("td", {}, `${Math.round(d.share * 100)}%`, E("div", { class: "bar", "data-w": d.share })),
+        E("td", {}, `${Math.round(d.target * 100)}%`))))),
+    E("p", { class: "muted" }, `不予处理 dismissed: ${s.dismissed} · 告警总数 total alerts: ${s.total}`),
+    E("h2", {}, "每日告警 Alerts per day by kind and grid"),
+    E("div", { class: "table-wrap" }, E("table", { id: "stats-daily" },
+      E("thead", {}, E("tr", {}, ...["日期 Day", "类型 Kind", "网格 Grid", "数量 Count"].map((h) => E("th", {}, h)))),
+      E("tbody", {}, ...s.per_day.slice().reverse().map((r) => E("tr", {}, E("td", {}, r.day), E("td", {}, SC.KINDS[r.kind] || r.kind),
+        E("td", {}, r.grid), E("td", {}, r.count)))))));
+  for (const bar of document.querySelectorAll(".bar[data-w]")) bar.style.width = `${Math.round(Number(bar.dataset.w) * 100)}%`;
+}
+
+const TABS = { alerts: null, requests, devices, stats };
+for (const b of document.querySelectorAll("[data-tab]")) {
+  b.addEventListener("click", () => {
+    for (const o of document.querySelectorAll("[data-tab]")) o.classList.toggle("on", o === b);
+    for (const name of Object.keys(TABS)) $(`tab-${name}`).classList.toggle("hidden", name !== b.dataset.tab);
+    const fn = TABS[b.dataset.tab];
+    if (fn) fn().catch((e) => console.error(e));
+  });
+}
+
+for (const [k, label] of Object.entries(SC.KINDS)) $("f-kind").append(E("option", { value: k }, label));
+$("filters").addEventListener("change", () => load());
+$("filters").addEventListener("submit", (ev) => { ev.preventDefault(); load(); });
+
+SC.session("operator").then(async () => {
+  live();
+  const zones = await SC.api("GET", "/api/zones");
+  map = SCMap.create($("map"), zones);
+  await load();
+});

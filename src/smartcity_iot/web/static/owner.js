@@ -1,0 +1,86 @@
+// The owner's portal: dogs, tag requests, activation, tags and own violations.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const E = SC.el;
+
+async function refresh() {
+  const [dogs, requests, tags, violations] = await Promise.all([
+    SC.api("GET", "/api/owner/dogs"), SC.api("GET", "/api/owner/tag-requests"),
+    SC.api("GET", "/api/owner/tags"), SC.api("GET", "/api/owner/violations"),
+  ]);
+  const select = $("request-dog");
+  select.replaceChildren(...dogs.map((d) => E("option", { value: d.id }, `${d.name}（${d.breed || ""}）`)));
+
+  const body = $("requests-table").querySelector("tbody");
+  const withRequest = new Set(requests.map((r) => r.dog_id));
+  body.replaceChildren(
+    ...requests.map((r) => E("tr", { "data-request": r.id },
+      E("td", {}, r.dog_name), E("td", {}, `#${r.id} ${SC.time(r.created_at)}`),
+      E("td", {}, E("span", { class: `badge ${r.status}`, "data-status": r.status }, SC.TAG_STATUS[r.status] || r.status)),
+      E("td", {}, r.tag_id || "—"), E("td", {}, r.postal_address))),
+    ...dogs.filter((d) => !withRequest.has(d.id)).map((d) => E("tr", {},
+      E("td", {}, d.name), E("td", { colspan: 4, class: "muted" }, "尚未申请犬牌 No tag requested yet"))),
+  );
+
+  $("tags-table").querySelector("tbody").replaceChildren(...tags.map((t) => E("tr", { "data-tag": t.tag_id },
+    E("td", {}, t.tag_id), E("td", {}, t.dog_name),
+    E("td", {}, E("span", { class: `badge ${t.status}`, "data-status": t.status }, SC.TAG_STATUS[t.status] || t.status),
+      t.offline_since ? E("span", { class: "badge open" }, "离线 offline") : null),
+    E("td", {}, t.lat === null ? "—" : `${t.lat.toFixed(5)}, ${t.lon.toFixed(5)}`),
+    E("td", {}, t.batt === null ? "—" : `${Math.round(t.batt)}%`,
+      t.low_battery_since ? E("span", { class: "badge open" }, " 请充电 charge") : null),
+    E("td", {}, SC.time(t.last_ts)))));
+
+  const box = $("violations");
+  if (violations.length) {
+    box.replaceChildren(...violations.map((v) => E("div", { class: "card", "data-violation": v.id },
+      E("div", {}, E("strong", {}, v.kind_label), " · ", v.dog_name || v.device_id, " · ", v.zone_name || ""),
+      E("div", { class: "muted" }, `${SC.time(v.started_at)} — ${v.ended_at ? SC.time(v.ended_at) : "进行中 ongoing"}`,
+        ` · 第 ${v.offence_number || "?"} 次 offence #${v.offence_number || "?"} · `,
+        E("span", { class: "badge" }, SC.STEPS[v.escalation] || v.escalation || ""),
+        v.disposition ? E("span", { class: "badge resolved" }, ` 处理结果 ${v.disposition}`) : null),
+      E("div", { class: "guidance" }, v.guidance))));
+  }
+}
+
+$("dog-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  SC.hide("dog-msg");
+  try {
+    const dog = await SC.api("POST", "/api/owner/dogs", SC.form(ev.target));
+    SC.show("dog-msg", `已登记 ${dog.name}。Registered.`, "ok");
+    ev.target.reset();
+    await refresh();
+  } catch (e) { SC.show("dog-msg", e.message); }
+});
+
+$("request-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  SC.hide("request-msg");
+  const data = SC.form(ev.target);
+  try {
+    await SC.api("POST", `/api/owner/dogs/${encodeURIComponent(data.dog_id)}/tag-requests`,
+      { postal_address: data.postal_address || "" });
+    SC.show("request-msg", "已提交申请，审核后邮寄。Request sent; the tag is posted once approved.", "ok");
+    await refresh();
+  } catch (e) { SC.show("request-msg", e.message); }
+});
+
+$("activate-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  SC.hide("activate-msg");
+  try {
+    const cred = await SC.api("POST", "/api/owner/tags/activate", SC.form(ev.target));
+    $("cred-user").textContent = cred.mqtt_username;
+    $("cred-pass").textContent = cred.mqtt_password;
+    $("cred-topic").textContent = cred.publish_topic;
+    $("credentials").classList.remove("hidden");
+    SC.show("activate-msg", `犬牌 ${cred.tag_id} 已激活。Tag activated.`, "ok");
+    ev.target.reset();
+    await refresh();
+  } catch (e) { SC.show("activate-msg", e.message); }
+});
+
+SC.session("owner").then(refresh);
+setInterval(() => refresh().catch(() => null), 15000);

@@ -1,0 +1,41 @@
+"""Command-center statistics: alerts per local day by kind and grid, and how the
+dispositions compare with the "721" policy (70 % service/education, 20 % management
+= warning, 10 % enforcement = penalty; dismissed alerts are not violations)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections import Counter
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+TARGET_721 = {"education": 0.7, "warning": 0.2, "penalty": 0.1}
+
+
+def statistics(conn: sqlite3.Connection, tz: ZoneInfo, days: int = 30) -> dict[str, Any]:
+    since = time.time() - days * 86400
+    rows = conn.execute(
+        "SELECT kind, grid, started_at, disposition FROM alerts WHERE started_at >= ? ORDER BY started_at", (since,)
+    ).fetchall()
+    per_day: Counter[tuple[str, str, str]] = Counter()
+    dispositions: Counter[str] = Counter()
+    for r in rows:
+        day = datetime.fromtimestamp(r["started_at"], tz).date().isoformat()
+        per_day[(day, r["kind"], r["grid"] or "-")] += 1
+        if r["disposition"]:
+            dispositions[r["disposition"]] += 1
+    decided = sum(dispositions[k] for k in TARGET_721)
+    shares = [
+        {"disposition": k, "count": dispositions[k], "share": dispositions[k] / decided if decided else 0.0,
+         "target": target}
+        for k, target in TARGET_721.items()
+    ]
+    return {
+        "days": days,
+        "per_day": [{"day": d, "kind": k, "grid": g, "count": n} for (d, k, g), n in sorted(per_day.items())],
+        "dispositions": shares,
+        "dismissed": dispositions["dismissed"],
+        "total": len(rows),
+    }

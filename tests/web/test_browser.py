@@ -1,0 +1,123 @@
+"""Real-browser tests in headless Chromium against the whole running system:
+an operator watches an alert arrive and handles it; an owner goes from sign-up to an
+active tag. Screenshots land in artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from smartcity_iot.store import accounts
+from smartcity_iot.web.server import WebServer
+
+from ..support import Mosquitto, client, publish_all
+from .browser import browser, shot  # noqa: F401 - fixture
+from .conftest import PASSWORD
+from .live import school_visit_messages, web  # noqa: F401 - fixture
+
+
+def wait(driver, seconds: float = 10) -> WebDriverWait:  # type: ignore[no-untyped-def]
+    return WebDriverWait(driver, seconds, poll_frequency=0.05)
+
+
+def log_in(driver, base: str, login: str, password: str) -> None:  # type: ignore[no-untyped-def]
+    driver.get(base)
+    driver.find_element(By.ID, "login-login").send_keys(login)
+    driver.find_element(By.ID, "login-password").send_keys(password)
+    driver.find_element(By.ID, "login-submit").click()
+
+
+def log_out(driver) -> None:  # type: ignore[no-untyped-def]
+    driver.find_element(By.ID, "logout").click()
+    wait(driver).until(EC.presence_of_element_located((By.ID, "login-form")))
+
+
+def test_operator_sees_an_alert_within_2s_of_the_fixes_and_handles_it(
+        browser, web: WebServer, broker: Mosquitto, db: sqlite3.Connection) -> None:  # noqa: F811
+    accounts.create_operator(db, "duty", PASSWORD, "值班员")
+    log_in(browser, web.url, "duty", PASSWORD)
+    wait(browser).until(EC.url_contains("/console"))
+    wait(browser).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#live-dot.live")))
+    wait(browser).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#map path")))
+
+    publish_all(client(broker.port), school_visit_messages("TAG-0001"))
+    published = time.monotonic()
+    item = wait(browser, 5).until(EC.presence_of_element_located(
+        (By.CSS_SELECTOR, "#feed li[data-kind='dog_forbidden_zone']")))
+    assert time.monotonic() - published < 2.0
+    wait(browser).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#map circle.alert-dot")))
+    shot(browser, "operator-console-live-alert")
+
+    item.click()
+    wait(browser).until(EC.url_contains("/console/alerts/"))
+    wait(browser).until(EC.element_to_be_clickable((By.ID, "btn-acknowledge"))).click()
+    wait(browser).until(EC.presence_of_element_located((By.CSS_SELECTOR, "body[data-workflow='acknowledged']")))
+    wait(browser).until(EC.element_to_be_clickable((By.ID, "btn-dispatch"))).click()
+    wait(browser).until(EC.presence_of_element_located((By.CSS_SELECTOR, "body[data-workflow='dispatched']")))
+    Select(browser.find_element(By.ID, "close-disposition")).select_by_value("education")
+    browser.find_element(By.ID, "close-note").send_keys("首次，已现场教育")
+    wait(browser).until(EC.element_to_be_clickable((By.ID, "btn-close"))).click()
+    wait(browser).until(EC.presence_of_element_located((By.CSS_SELECTOR, "body[data-workflow='resolved']")))
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#events tr")) == 3
+    assert browser.find_elements(By.CSS_SELECTOR, "#map polyline.track")
+    shot(browser, "operator-alert-resolved")
+    row = db.execute("SELECT workflow, disposition FROM alerts").fetchone()
+    assert tuple(row) == ("resolved", "education")
+
+
+def test_an_owner_goes_from_sign_up_to_an_active_tag(
+        browser, web: WebServer, db: sqlite3.Connection) -> None:  # noqa: F811
+    accounts.create_operator(db, "duty", PASSWORD, "值班员")
+    b = browser
+    b.get(web.url)
+    b.find_element(By.ID, "signup-name").send_keys("陈七")
+    b.find_element(By.ID, "signup-phone").send_keys("13900000071")
+    b.find_element(By.ID, "signup-password").send_keys(PASSWORD)
+    b.find_element(By.ID, "signup-submit").click()
+    wait(b).until(EC.url_contains("/owner"))
+    wait(b).until(EC.text_to_be_present_in_element((By.ID, "who"), "13900000071"))
+
+    b.find_element(By.ID, "dog-name").send_keys("豆豆")
+    b.find_element(By.ID, "dog-breed").send_keys("柯基 Corgi")
+    Select(b.find_element(By.ID, "dog-sex")).select_by_value("female")
+    b.execute_script("arguments[0].value = '2022-03-15'", b.find_element(By.ID, "dog-birth"))
+    b.find_element(By.ID, "dog-rabies").send_keys("QZ-R-2025-0071")
+    b.find_element(By.ID, "dog-submit").click()
+    wait(b).until(EC.text_to_be_present_in_element((By.ID, "dog-msg"), "豆豆"))
+    b.find_element(By.ID, "request-address").send_keys("浙江省衢州市柯城区府山街道 71 号")
+    b.find_element(By.ID, "request-submit").click()
+    wait(b).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#requests-table [data-status='requested']")))
+    shot(b, "owner-requested")
+    log_out(b)
+
+    log_in(b, web.url, "duty", PASSWORD)
+    wait(b).until(EC.url_contains("/console"))
+    b.find_element(By.CSS_SELECTOR, "[data-tab='requests']").click()
+    wait(b).until(EC.element_to_be_clickable((By.CSS_SELECTOR, "[data-approve]"))).click()
+    msg = wait(b).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#requests-msg[data-code]")))
+    serial, code = msg.get_attribute("data-serial"), msg.get_attribute("data-code")
+    wait(b).until(EC.element_to_be_clickable((By.CSS_SELECTOR, "[data-ship]"))).click()
+    wait(b).until(EC.text_to_be_present_in_element((By.ID, "requests-msg"), "shipped"))
+    shot(b, "operator-tag-requests")
+    log_out(b)
+
+    log_in(b, web.url, "13900000071", PASSWORD)
+    wait(b).until(EC.url_contains("/owner"))
+    wait(b).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#requests-table [data-status='shipped']")))
+    b.find_element(By.ID, "activate-serial").send_keys(serial)
+    b.find_element(By.ID, "activate-code").send_keys(code)
+    b.find_element(By.ID, "activate-submit").click()
+    wait(b).until(EC.visibility_of_element_located((By.ID, "credentials")))
+    assert b.find_element(By.ID, "cred-user").text == serial
+    assert len(b.find_element(By.ID, "cred-pass").text) >= 20
+    wait(b).until(EC.presence_of_element_located((By.CSS_SELECTOR, f"#tags-table [data-tag='{serial}']")))
+    assert b.find_element(By.CSS_SELECTOR, f"#tags-table [data-tag='{serial}'] [data-status]").get_attribute(
+        "data-status") == "active"
+    b.execute_script("document.getElementById('credentials').scrollIntoView()")
+    shot(b, "owner-tag-active")
+    b.set_window_size(390, 844)  # a phone
+    shot(b, "owner-tag-active-phone")
