@@ -1,4 +1,4 @@
-"""Command line for the device simulators: `python -m firmware_sim tags ...`."""
+"""Command line for the device simulators: `python -m firmware_sim tags|cameras ...`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from . import cameras as cams
 from .district import DistrictError
 from .publisher import parse_mqtt_url, publish_stream
 from .tags import TagFleet
@@ -84,7 +85,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(subparser=p)
     p.add_argument("--dry-run", action="store_true",
                    help="only write --truth/--fleet and print a summary; publish nothing")  # fmt: skip
+    _add_cameras_parser(sub)
     return parser
+
+
+def _add_cameras_parser(sub) -> None:
+    p = sub.add_parser(
+        "cameras",
+        help="simulate enforcement cameras watching sidewalks",
+        description="Render street scenes from camera files (SPEC 5), publish their JPEG frames "
+        "(SPEC 3.3) and write the staged sidewalk stops as ground truth.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--camera", action="append", type=Path, required=True,
+                   help="camera file geofences/cameras/*.json; repeat for more cameras")  # fmt: skip
+    p.add_argument("--mqtt-url", default="mqtt://127.0.0.1:1883",
+                   help="broker, mqtt://[user:pass@]host:port")  # fmt: skip
+    p.add_argument("--seed", type=int, default=1, help="random seed (same seed, same frames)")
+    p.add_argument("--start", default="now",
+                   help="simulated start: ISO time with offset, 'now' or '-2h' (now minus 2 h)")  # fmt: skip
+    p.add_argument("--duration", default="2h", type=parse_duration,
+                   help="simulated span, e.g. 2h, 90m, 1h30m, 600 (seconds)")  # fmt: skip
+    p.add_argument("--fps", type=float, default=1.0, help="frames per simulated second per camera")
+    p.add_argument("--scenario", choices=list(cams.SCENARIOS), default="mixed",
+                   help="which sidewalk stops to stage")  # fmt: skip
+    p.add_argument("--timezone", default="Asia/Shanghai", help="city time zone of the hours")
+    pace = p.add_mutually_exclusive_group()
+    pace.add_argument("--speed", type=float,
+                      help="pace on capture time: simulated seconds per wall second")  # fmt: skip
+    pace.add_argument("--rate", type=float, help="pace at this many frames per wall second")
+    p.add_argument("--protocol", choices=["5", "3.1.1"], default="5",
+                   help="MQTT protocol; only 5 carries the capture time")  # fmt: skip
+    p.add_argument("--qos", type=int, choices=[0, 1], default=1, help="MQTT QoS of the frames")
+    p.add_argument("--client-id", default="firmware-sim-cameras", help="MQTT client id")
+    p.add_argument("--truth", type=Path, help="write staged sidewalk stops here (JSON lines)")
+    p.add_argument("--save-frames", type=Path, metavar="DIR",
+                   help="also write a few sample JPEGs per camera (at staged stops) here")  # fmt: skip
+    p.add_argument("--dry-run", action="store_true",
+                   help="only write --truth/--save-frames and print a summary; publish nothing")  # fmt: skip
+    p.set_defaults(subparser=p)
 
 
 def _progress(stats: dict) -> None:
@@ -147,6 +186,73 @@ def run_tags(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0 if stats["failed"] == 0 else 1
 
 
+def run_cameras(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    try:
+        ZoneInfo(args.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        parser.error(f"--timezone {args.timezone!r} is not a known IANA time zone")
+    try:
+        start = parse_start(args.start, args.timezone)
+    except argparse.ArgumentTypeError as exc:
+        parser.error(str(exc))
+    if not 0 < args.fps <= 30:
+        parser.error(f"--fps {args.fps}: must be within (0, 30]")
+    for flag, value in (("--speed", args.speed), ("--rate", args.rate)):
+        if value is not None and value <= 0:
+            parser.error(f"{flag} {value}: must be positive")
+    if not args.dry_run:
+        try:
+            parse_mqtt_url(args.mqtt_url)
+        except ValueError as exc:
+            parser.error(str(exc))
+    scenes = []
+    for path in args.camera:
+        if not path.is_file():
+            parser.error(f"--camera {path}: no such file (camera files live in geofences/cameras/)")
+        try:
+            scenes.append(cams.CameraScene(path, args.seed, start, args.duration, fps=args.fps,
+                                           tz=args.timezone, scenario=args.scenario))  # fmt: skip
+        except ValueError as exc:  # CameraConfigError names the file and field
+            parser.error(f"--camera {path}: {exc}")
+    ids = Counter(s.camera_id for s in scenes)
+    if dup := [i for i, n in ids.items() if n > 1]:
+        parser.error(f"--camera: camera id {dup[0]!r} given twice")
+    if args.truth is not None:
+        args.truth.parent.mkdir(parents=True, exist_ok=True)
+        cams.write_truth(args.truth, scenes)
+    total = sum(s.frame_count() for s in scenes)
+    print(f"{len(scenes)} camera(s), {total} frames from {start.isoformat()} for "
+          f"{args.duration / 3600:.2f} h at {args.fps:g} fps")  # fmt: skip
+    for s in scenes:
+        kinds = Counter(r["case"] for r in s.truth())
+        print(f"  {s.camera_id}: {s.frame_count()} frames, {sum(kinds.values())} sidewalk stops, "
+              f"{sum(r['violation'] for r in s.truth())} violations"
+              + "".join(f"\n    {k}: {n}" for k, n in sorted(kinds.items())))  # fmt: skip
+    if args.save_frames is not None:
+        args.save_frames.mkdir(parents=True, exist_ok=True)
+        for s in scenes:
+            stops = s.stops()[:4]
+            for ts in [s.t_start] + [(x.arrive + x.leave) / 2 for x in stops]:
+                out = args.save_frames / f"{s.camera_id}-{int(ts * 1000)}.jpg"
+                out.write_bytes(s.jpeg(ts))
+        print(f"sample frames in {args.save_frames}")
+    if args.dry_run:
+        return 0
+    if (why := cams.pacing_warning(args.protocol, args.speed)) is not None:
+        print(f"warning: {why}", file=sys.stderr)
+    try:
+        stats = publish_stream(cams.camera_messages(scenes), args.mqtt_url, protocol=args.protocol,
+                               qos=args.qos, rate=args.rate, speed=args.speed,
+                               client_id=args.client_id, progress=_progress, total=total,
+                               ts_property=True, queue_limit=cams.FRAME_QUEUE_LIMIT)  # fmt: skip
+    except ConnectionError as exc:
+        print(f"error: {exc} (check --mqtt-url)", file=sys.stderr)
+        return 2
+    print(f"published {stats['published']}, acked {stats['acked']}, failed {stats['failed']} "
+          f"in {stats['seconds']:.1f} s")  # fmt: skip
+    return 0 if stats["failed"] == 0 else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -156,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args([a for a in argv if a != ""])
     if args.command == "tags":
         return run_tags(args, args.subparser)
+    if args.command == "cameras":
+        return run_cameras(args, args.subparser)
     parser.error(f"unknown command {args.command!r}")
     return 2
 

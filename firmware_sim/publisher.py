@@ -2,6 +2,7 @@
 
 paho's client queue is unbounded and QoS-1 publishes past 65,535 in flight are dropped,
 so the queue is capped and a full queue means "wait and retry", never "lose the fix".
+Messages may come from a generator (camera frames are rendered while they are published).
 """
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sized
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 Message = tuple[float, str, bytes]
 QUEUE_LIMIT = 1000
@@ -33,7 +36,7 @@ def parse_mqtt_url(url: str) -> tuple[str, int, str | None, str | None]:
 
 
 def publish_stream(
-    messages: Sequence[Message],
+    messages: Iterable[Message],
     mqtt_url: str,
     *,
     protocol: str = "5",
@@ -44,11 +47,16 @@ def publish_stream(
     progress: Callable[[dict], None] | None = None,
     connect_timeout_s: float = 10.0,
     drain_timeout_s: float = 60.0,
+    total: int | None = None,
+    ts_property: bool = False,
+    queue_limit: int = QUEUE_LIMIT,
 ) -> dict:
     """Publish `messages` in order; returns {published, acked, failed, seconds, rate}.
 
     `rate` paces by messages per wall second; `speed` by the messages' own timestamps
     (simulated seconds per wall second); neither means as fast as the broker acks.
+    `ts_property` adds the MQTT 5 user property `ts` (message time in ms, SPEC 3.3);
+    `total` is reported in progress when `messages` has no length.
     """
     if rate is not None and speed is not None:
         raise ValueError("give either rate or speed, not both")
@@ -64,7 +72,7 @@ def publish_stream(
     )
     if user is not None:
         client.username_pw_set(user, password)
-    client.max_queued_messages_set(QUEUE_LIMIT)
+    client.max_queued_messages_set(queue_limit)
     client.max_inflight_messages_set(100)
     connected = threading.Event()
     refused: list[str] = []
@@ -91,68 +99,97 @@ def publish_stream(
         if not connected.wait(connect_timeout_s) or refused:
             why = refused[0] if refused else f"no CONNACK within {connect_timeout_s:.0f} s"
             raise ConnectionError(f"MQTT broker at {mqtt_url} refused the connection: {why}")
-        return _pump(client, messages, qos, rate, speed, progress, acked, lock, drain_timeout_s)
+        if total is None and isinstance(messages, Sized):
+            total = len(messages)
+        pump = _Pump(client, qos, rate, speed, progress, acked, lock, total, ts_property and v5)
+        return pump.run(messages, drain_timeout_s)
     finally:
         client.disconnect()
         client.loop_stop()
 
 
-def _pump(client, messages, qos, rate, speed, progress, acked, lock, drain_timeout_s) -> dict:
-    infos: list[mqtt.MQTTMessageInfo] = []
-    failed = 0
-    wall0 = time.monotonic()
-    ts0 = messages[0][0] if messages else 0.0
-    last_report = 0.0
+class _Pump:
+    def __init__(
+        self,
+        client: mqtt.Client,
+        qos: int,
+        rate: float | None,
+        speed: float | None,
+        progress: Callable[[dict], None] | None,
+        acked: list[int],
+        lock: threading.Lock,
+        total: int | None,
+        ts_property: bool,
+    ) -> None:
+        self.client, self.qos, self.rate, self.speed = client, qos, rate, speed
+        self.progress, self.acked, self.lock = progress, acked, lock
+        self.total, self.ts_property = total, ts_property
+        self.infos: list[mqtt.MQTTMessageInfo] = []
+        self.failed = 0
+        self.wall0 = time.monotonic()
+        self.last_report = 0.0
 
-    def stats(final: bool = False) -> dict:
-        seconds = time.monotonic() - wall0
-        with lock:
-            n_acked = acked[0]
+    def stats(self, final: bool = False) -> dict:
+        seconds = time.monotonic() - self.wall0
+        with self.lock:
+            n_acked = self.acked[0]
+        n = len(self.infos)
         return {
-            "published": len(infos),
+            "published": n,
             "acked": n_acked,
-            "failed": failed,
-            "total": len(messages),
+            "failed": self.failed,
+            "total": self.total if self.total is not None else n + self.failed,
             "seconds": round(seconds, 3),
-            "rate": round(len(infos) / seconds, 1) if seconds > 0 else 0.0,
+            "rate": round(n / seconds, 1) if seconds > 0 else 0.0,
             "final": final,
         }
 
-    for i, (ts, topic, payload) in enumerate(messages):
-        due = None
-        if speed:
-            due = wall0 + (ts - ts0) / speed
-        elif rate:
-            due = wall0 + i / rate
-        if due is not None and (wait := due - time.monotonic()) > 0:
-            time.sleep(wait)
-        while True:
-            info = client.publish(topic, payload, qos=qos)
-            if info.rc != mqtt.MQTT_ERR_QUEUE_SIZE:
-                break
-            time.sleep(0.002)  # paho's queue is full: let acks drain it
-        if info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
-            infos.append(info)  # NO_CONN: queued, sent after paho reconnects
-        else:
-            failed += 1
+    def report(self) -> None:
         now = time.monotonic()
-        if progress and now - last_report >= 0.5:
-            last_report = now
-            progress(stats())
-    deadline = time.monotonic() + drain_timeout_s
-    for info in infos:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            break
-        with contextlib.suppress(RuntimeError, ValueError):  # raised for never-queued messages
-            info.wait_for_publish(timeout=left)
-        if progress and time.monotonic() - last_report >= 0.5:
-            last_report = time.monotonic()
-            progress(stats())
-    unacked = sum(not info.is_published() for info in infos)
-    out = stats(final=True)
-    out["acked"] = len(infos) - unacked
-    out["failed"] = failed + unacked
-    if progress:
-        progress(out)
-    return out
+        if self.progress and now - self.last_report >= 0.5:
+            self.last_report = now
+            self.progress(self.stats())
+
+    def run(self, messages: Iterable[Message], drain_timeout_s: float) -> dict:
+        client = self.client
+        ts0 = None
+        for i, (ts, topic, payload) in enumerate(messages):
+            if ts0 is None:
+                ts0 = ts
+                self.wall0 = time.monotonic()
+            due = None
+            if self.speed:
+                due = self.wall0 + (ts - ts0) / self.speed
+            elif self.rate:
+                due = self.wall0 + i / self.rate
+            if due is not None and (wait := due - time.monotonic()) > 0:
+                time.sleep(wait)
+            props = None
+            if self.ts_property:
+                props = Properties(PacketTypes.PUBLISH)
+                props.UserProperty = ("ts", str(int(round(ts * 1000))))
+            while True:
+                info = client.publish(topic, payload, qos=self.qos, properties=props)
+                if info.rc != mqtt.MQTT_ERR_QUEUE_SIZE:
+                    break
+                time.sleep(0.002)  # paho's queue is full: let acks drain it
+            if info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+                self.infos.append(info)  # NO_CONN: queued, sent after paho reconnects
+            else:
+                self.failed += 1
+            self.report()
+        deadline = time.monotonic() + drain_timeout_s
+        for info in self.infos:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            with contextlib.suppress(RuntimeError, ValueError):  # raised for never-queued messages
+                info.wait_for_publish(timeout=left)
+            self.report()
+        unacked = sum(not info.is_published() for info in self.infos)
+        out = self.stats(final=True)
+        out["acked"] = len(self.infos) - unacked
+        out["failed"] = self.failed + unacked
+        if self.progress:
+            self.progress(out)
+        return out

@@ -6,7 +6,8 @@ that differs from it.
   background follows slowly (time constant `tau_s` of capture time, not frames).
 * Shadows and light pools darken or brighten a surface without changing its
   colour or its texture: such pixels are not foreground.
-* Sensor noise and JPEG artefacts: blur, a threshold, and morphology.
+* Sensor noise and JPEG artefacts: blur, a threshold relative to the local
+  brightness (contrast falls at night) with a floor, and morphology.
 * Vehicles being timed are protected: the background is never updated under
   them, so a parked car is never absorbed, whatever its dwell.
 """
@@ -22,10 +23,12 @@ Box = tuple[int, int, int, int]  # x, y, w, h in model pixels
 
 
 class SceneModel:
-    def __init__(self, tau_s: float = 45.0, tau_fg_s: float = 300.0, threshold: float = 26.0) -> None:
+    def __init__(self, tau_s: float = 45.0, tau_fg_s: float = 300.0, threshold: float = 12.0,
+                 relative: float = 0.2) -> None:
         self.tau_s = tau_s
         self.tau_fg_s = tau_fg_s
-        self.threshold = threshold
+        self.threshold = threshold  # grey levels, the floor (sensor noise after the blur is ~1-2)
+        self.relative = relative  # share of the background's brightness: contrast falls at night
         self.background: np.ndarray | None = None
         self.last_ts: float | None = None
         self.frames = 0
@@ -48,7 +51,8 @@ class SceneModel:
         fn = f * np.float32(1 / gain)
         fn_gray = f_gray * np.float32(1 / gain)
         diff = _channel_max(cv2.absdiff(fn, bg))
-        fg = (diff > self.threshold) & ~self._shading(fn, bg, fn_gray, b_gray)
+        limit = np.maximum(b_gray * np.float32(self.relative), np.float32(self.threshold))
+        fg = (diff > limit) & ~self._shading(fn, bg, fn_gray, b_gray)
         mask = fg.astype(np.uint8) * 255
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))

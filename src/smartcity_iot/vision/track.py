@@ -92,8 +92,10 @@ class Tracker:
                 unmatched.remove(match)
             if track.at_rest:
                 assert track.anchor is not None
-                stays = (match is not None and self._same_place(match, track.anchor)) or (
-                    self._present(track.anchor, foreground) and (match is None or covered(match, track.anchor) > 0.5))
+                # Its own box (or merged with a passer-by), or the anchor still unlike the empty
+                # street: a headlight sweeping past or a bus in front does not make it leave.
+                stays = (match is not None and self._same_place(match, track.anchor)) or self._present(
+                    track.anchor, foreground)
                 if stays:
                     track.last_seen = track.last_at_rest = ts
                     if match is not None:
@@ -102,7 +104,7 @@ class Tracker:
                     # a partial blob of this vehicle (split by a passer-by) is not a new vehicle
                     unmatched = [b for b in unmatched if covered(b, track.anchor) < 0.5]
                     continue
-                if match is None and ts - (track.last_at_rest or ts) < self.lost_s:
+                if ts - (track.last_at_rest or ts) < self.lost_s:
                     continue  # the empty street for a moment only (a glitch): confirm before deciding
                 left.append(track)
                 track.anchor = track.rest_since = None
