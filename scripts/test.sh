@@ -5,11 +5,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
-  echo "installing Debian's mosquitto (the tests start their own on a free port)"
+# Debian packages the tests start or call: mosquitto (brokers on free ports),
+# influxdb 1.6.7 (a real engine on free ports), docker-compose (`config` validation only).
+missing=()
+command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto mosquitto-clients)
+command -v influxd >/dev/null || [ -x /usr/bin/influxd ] || missing+=(influxdb)
+command -v docker-compose >/dev/null || missing+=(docker-compose)
+# the web console's browser tests: Debian's headless Chromium + driver, and a CJK font for the screenshots
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing Debian's ${missing[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq mosquitto mosquitto-clients >/dev/null
+  # no recommends: docker-compose would pull in the whole docker.io engine, which the tests never run
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 source scripts/venv.sh test
