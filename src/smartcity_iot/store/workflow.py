@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from ..model import Alert
+from ..sinks import Sinks
 from . import alerts as alert_store
 
 DISPOSITIONS = ("education", "warning", "penalty", "dismissed")
@@ -37,7 +38,7 @@ def squad_of(grid: str | None) -> str | None:
 
 def apply(
     conn: sqlite3.Connection, alert_id: str, action: str, actor: str,
-    disposition: str | None = None, note: str | None = None,
+    disposition: str | None = None, note: str | None = None, influx_spool: bool = False,
 ) -> Alert:
     if action not in TRANSITIONS:
         raise WorkflowError(f"unknown action {action!r}")
@@ -66,8 +67,8 @@ def apply(
         alert.workflow = target
         alert.revision += 1
         alert.updated_at = now
-        alert_store.save_alert(conn, alert)
-        alert_store.enqueue(conn, alert)
+        # the same sink as the pipelines: row, alerts/{kind} outbox, and InfluxDB when configured
+        Sinks(conn, influx_spool=influx_spool).alert(alert)
         conn.execute(
             "INSERT INTO alert_events(alert_id, at, action, actor, detail) VALUES (?, ?, ?, ?, ?)",
             (alert_id, now, action, actor, json.dumps(detail, ensure_ascii=False)),

@@ -90,7 +90,7 @@ def alert_detail(alert_id: str, user: Operator, conn: Conn, request: Request) ->
         {"url": f"/api/operator/alerts/{alert_id}/evidence/{i}", "ts": item.get("ts"), "label": item.get("label")}
         for i, item in enumerate(alert.evidence) if _image_path(data_dir, item)
     ]
-    track = history.track_around(conn, alert) if alert.kind in DOG_KINDS + HEALTH_KINDS else []
+    track = history.track_around(conn, alert, request.app.state.settings) if alert.kind in DOG_KINDS + HEALTH_KINDS else []
     return {"alert": asdict(alert), "events": workflow.events(conn, alert_id), "track": track,
             "images": images, "squad": workflow.squad_of(alert.grid)}
 
@@ -108,10 +108,11 @@ def evidence_image(alert_id: str, index: Annotated[int, PathParam(ge=0, le=1000)
     return FileResponse(path, media_type="image/jpeg")
 
 
-def _step(conn: Conn, alert_id: str, action: str, user: accounts.User,
+def _step(conn: Conn, alert_id: str, action: str, user: accounts.User, request: Request,
           disposition: str | None = None, note: str | None = None) -> dict:
+    spool = bool(request.app.state.settings.influx_url)
     try:
-        return asdict(workflow.apply(conn, alert_id, action, f"operator:{user.login}", disposition, note))
+        return asdict(workflow.apply(conn, alert_id, action, f"operator:{user.login}", disposition, note, spool))
     except workflow.AlertNotFound:
         raise HTTPException(404, "no such alert") from None
     except workflow.WorkflowError as exc:
@@ -122,20 +123,20 @@ STEP_RESPONSES: dict[int | str, dict[str, Any]] = {**NOT_FOUND, 409: {"descripti
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut, responses=STEP_RESPONSES)
-def acknowledge(alert_id: str, user: Operator, conn: Conn, body: ActionIn | None = None) -> dict:
-    return _step(conn, alert_id, "acknowledge", user, note=body.note if body else None)
+def acknowledge(alert_id: str, user: Operator, conn: Conn, request: Request, body: ActionIn | None = None) -> dict:
+    return _step(conn, alert_id, "acknowledge", user, request, note=body.note if body else None)
 
 
 @router.post("/alerts/{alert_id}/dispatch", response_model=AlertOut, responses=STEP_RESPONSES)
-def dispatch(alert_id: str, user: Operator, conn: Conn, body: ActionIn | None = None) -> dict:
+def dispatch(alert_id: str, user: Operator, conn: Conn, request: Request, body: ActionIn | None = None) -> dict:
     """Send the alert to the squad that owns its grid."""
-    return _step(conn, alert_id, "dispatch", user, note=body.note if body else None)
+    return _step(conn, alert_id, "dispatch", user, request, note=body.note if body else None)
 
 
 @router.post("/alerts/{alert_id}/close", response_model=AlertOut, responses=STEP_RESPONSES)
-def close(alert_id: str, body: CloseIn, user: Operator, conn: Conn) -> dict:
+def close(alert_id: str, body: CloseIn, user: Operator, conn: Conn, request: Request) -> dict:
     """Close the handling with a disposition (education, warning, penalty, dismissed)."""
-    return _step(conn, alert_id, "close", user, body.disposition, body.note)
+    return _step(conn, alert_id, "close", user, request, body.disposition, body.note)
 
 
 @router.get("/tag-requests", response_model=list[OperatorTagRequest])
