@@ -62,6 +62,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         sim_state.update(stats, done=True)
 
     threading.Thread(target=simulate, name="tag-simulator", daemon=True).start()
+    cameras = _start_cameras(settings, args.seed, sim_state, out)
     print("alerts appear below as the service raises them (Ctrl-C to stop); list them any time with "
           f"`smartcity-iot alerts --data-dir {settings.data_dir}`", file=out)
     from .cli import stop_on_signals
@@ -71,7 +72,8 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     try:
         while not stop.wait(1.0):
             done = " (simulation finished)" if sim_state.get("done") else ""
-            printer.status = (f"sim {sim_state['published']:,}/{len(messages):,}{done} | "
+            frames = f" frames sent {sim_state.get('frames', 0):,} |" if cameras else ""
+            printer.status = (f"sim {sim_state['published']:,}/{len(messages):,}{done} |{frames} "
                               + service.status_line())
             printer.redraw()
             if not printer.tty and int(time.monotonic() - began) % 10 == 0:
@@ -87,6 +89,33 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         print(file=out)
         print(service.status_line(), file=out)
     return 0
+
+
+def _start_cameras(settings: Settings, seed: int, sim_state: dict[str, Any], out: Any) -> int:
+    """Simulated enforcement cameras, live: one frame a second each, captured now.
+    Frames go out in real time, so their arrival is their capture time even on the
+    embedded broker, which has no MQTT v5 user properties to carry it."""
+    from firmware_sim.cameras import CameraScene, camera_messages
+    from firmware_sim.publisher import publish_stream
+
+    paths = sorted((settings.geofences / "cameras").glob("*.json"))
+    if not paths:
+        return 0
+    now = datetime.now(settings.tz)
+    scenes = [CameraScene(p, seed + i, now, 12 * 3600, fps=1.0, tz=settings.timezone,
+                          scenario="violations" if i == 0 else "mixed") for i, p in enumerate(paths)]
+    first = min((t["violation_start"] for s in scenes for t in s.truth() if t["violation"]), default=None)
+    when = f"; the first parking violation is due about {first - now.timestamp():.0f} s from now" if first else ""
+    print(f"{len(scenes)} simulated cameras, 1 frame/s each{when}; evidence photos under "
+          f"{settings.data_dir / 'evidence'}", file=out)
+
+    def run() -> None:
+        publish_stream(camera_messages(scenes), settings.mqtt_url, protocol=settings.mqtt_protocol, speed=1.0,
+                       client_id="demo-camera-simulator", ts_property=settings.mqtt_protocol == "5", queue_limit=16,
+                       progress=lambda st: sim_state.update(frames=st.get("published", 0)))
+
+    threading.Thread(target=run, name="camera-simulator", daemon=True).start()
+    return len(scenes)
 
 
 def _start_web(settings: Settings, out: Any) -> Any:
