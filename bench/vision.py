@@ -39,8 +39,8 @@ def main() -> None:
     camera = sorted((REPO / "geofences" / "cameras").glob("*.json"))[0]
     start = datetime(2026, 11, 23, 8, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
     scene = CameraScene(camera, seed=3, start=start, duration_s=args.frames, fps=1.0)
-    frames = [f for _, f in zip(range(args.frames), scene.frames(), strict=False)]
-    stamps = [ts for ts, _ in zip(range(args.frames), scene.frames(), strict=False)]
+    captured = [frame for _, frame in zip(range(args.frames), scene.frames(), strict=False)]
+    frames = [jpeg for _, jpeg in captured]
     print(f"{len(frames)} frames of {camera.name}, {np.mean([len(f) for f in frames]) / 1024:.0f} KiB each",
           file=sys.stderr)
     results = {}
@@ -51,7 +51,7 @@ def main() -> None:
         decode = len(frames) / (time.perf_counter() - began)
         detector, tracker = ClassicalDetector(1280, 720), Tracker()
         began = time.perf_counter()
-        for (ts, _), jpeg in zip(scene_times(stamps), frames, strict=True):
+        for ts, jpeg in captured:
             d = detector.detect(decode_small(jpeg, 1280, 720), ts, tracker.protected())
             tracker.update(d.boxes, d.foreground, ts)
         pipeline = len(frames) / (time.perf_counter() - began)
@@ -64,10 +64,6 @@ def main() -> None:
     print(json.dumps(out, indent=2))
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
-
-
-def scene_times(stamps: list[float]) -> list[tuple[float, None]]:
-    return [(ts, None) for ts in stamps]
 
 
 if __name__ == "__main__":
