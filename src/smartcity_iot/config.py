@@ -59,6 +59,11 @@ class Settings(BaseModel):
         description="HOST:PORT of the web console",
         json_schema_extra={"common": True, "metavar": "HOST:PORT"},
     )
+    map_tiles: str | None = Field(
+        None,
+        description="tile server URL template for the console map, e.g. http://tiles.local/{z}/{x}/{y}.png "
+        "(default: zones drawn as vectors only, fully offline)",
+    )
     timezone: str = Field(
         "Asia/Shanghai",
         description="city time zone of walking hours and loading-spot windows",

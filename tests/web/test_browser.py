@@ -121,3 +121,57 @@ def test_an_owner_goes_from_sign_up_to_an_active_tag(
     shot(b, "owner-tag-active")
     b.set_window_size(390, 844)  # a phone
     shot(b, "owner-tag-active-phone")
+
+
+def test_the_map_draws_tiles_only_from_a_configured_tile_server(
+        browser, settings, db: sqlite3.Connection, tmp_path) -> None:  # noqa: F811
+    """Offline by default; with --map-tiles the console loads tiles from that server (a
+    local one here, serving one PNG for every z/x/y) under the zone vectors."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import cv2
+    import numpy as np
+
+    from ..support import free_port
+
+    png = cv2.imencode(".png", np.full((256, 256, 3), 200, np.uint8))[1].tobytes()
+    requested: list[str] = []
+
+    class Tiles(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            requested.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.end_headers()
+            self.wfile.write(png)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    tiles = ThreadingHTTPServer(("127.0.0.1", free_port()), Tiles)
+    threading.Thread(target=tiles.serve_forever, daemon=True).start()
+    accounts.init(db)
+    accounts.create_operator(db, "duty", PASSWORD, "值班员")
+    def console_map(template: str | None) -> int:
+        server = WebServer(settings.model_copy(update={"http": f"127.0.0.1:{free_port()}", "map_tiles": template}))
+        server.start()
+        try:
+            log_in(browser, server.url, "duty", PASSWORD)
+            wait(browser).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#map path")))
+            images = browser.find_elements(By.CSS_SELECTOR, "#map image")
+            assert all("/16/" in i.get_attribute("href") for i in images)
+            if images:
+                wait(browser).until(lambda d: len(requested) >= len(images))
+                shot(browser, "operator-map-with-tiles")
+            log_out(browser)
+            return len(images)
+        finally:
+            server.stop()
+
+    try:
+        assert console_map(None) == 0 and requested == [], "offline by default"
+        assert console_map(f"http://127.0.0.1:{tiles.server_port}/{{z}}/{{x}}/{{y}}.png") > 0
+        assert requested
+    finally:
+        tiles.shutdown()

@@ -34,6 +34,11 @@ SECURITY_HEADERS = {
 
 def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
     feed = AlertFeed(settings.db_path)
+    headers = dict(SECURITY_HEADERS)
+    if settings.map_tiles:  # the configured tile server is the one outside origin images may come from
+        tiles = urlsplit(settings.map_tiles)
+        headers["Content-Security-Policy"] = headers["Content-Security-Policy"].replace(
+            "img-src 'self' data:", f"img-src 'self' data: {tiles.scheme}://{tiles.netloc}")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -61,7 +66,7 @@ def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
     @app.get("/api/zones", tags=["map"], responses={401: {"description": "not logged in"}})
     def zones(who: AnyUser) -> dict[str, Any]:
         """The zones as one GeoJSON FeatureCollection, for drawing the map client-side."""
-        return _zones_geojson(settings.geofences)
+        return {**_zones_geojson(settings.geofences), "tiles": settings.map_tiles}
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -70,7 +75,7 @@ def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
         if unsafe and origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
             return JSONResponse({"detail": "cross-site request refused"}, status_code=403)
         response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
+        for name, value in headers.items():
             response.headers.setdefault(name, value)
         if request.url.path.startswith("/api/"):
             response.headers.setdefault("Cache-Control", "no-store")

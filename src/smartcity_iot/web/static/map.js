@@ -1,9 +1,32 @@
 // Vector map drawn client-side in SVG: zones from /api/zones, alert dots and a track.
-// No tiles, so it works offline; coordinates are lon, lat, projected equirectangularly.
+// Works offline: tiles are drawn under the vectors only when the server names a tile
+// server (--map-tiles). Coordinates are lon, lat, projected equirectangularly.
 "use strict";
 
 const SCMap = {
   NS: "http://www.w3.org/2000/svg",
+
+  // Web Mercator tiles (z/x/y) covering the zones, each placed by its corners; over a
+  // tile's few hundred metres the difference between the projections is negligible.
+  tiles(m, template, lons, lats, z = 16) {
+    const n = 2 ** z;
+    const tx = (lon) => Math.floor((lon + 180) / 360 * n);
+    const ty = (lat) => Math.floor((1 - Math.asinh(Math.tan(lat * Math.PI / 180)) / Math.PI) / 2 * n);
+    const lonOf = (x) => x / n * 360 - 180;
+    const latOf = (y) => Math.atan(Math.sinh(Math.PI * (1 - 2 * y / n))) * 180 / Math.PI;
+    for (let x = tx(Math.min(...lons)); x <= tx(Math.max(...lons)); x++) {
+      for (let y = ty(Math.max(...lats)); y <= ty(Math.min(...lats)); y++) {
+        const [x0, y0] = m.project([lonOf(x), latOf(y)]);
+        const [x1, y1] = m.project([lonOf(x + 1), latOf(y + 1)]);
+        const img = document.createElementNS(SCMap.NS, "image");
+        img.setAttribute("href", template.replace("{z}", z).replace("{x}", x).replace("{y}", y));
+        img.setAttribute("x", x0); img.setAttribute("y", y0);
+        img.setAttribute("width", x1 - x0); img.setAttribute("height", y1 - y0);
+        img.setAttribute("preserveAspectRatio", "none");
+        m.layers.tiles.append(img);
+      }
+    }
+  },
 
   create(svg, zones) {
     const m = { svg, zones, layers: {} };
@@ -20,10 +43,11 @@ const SCMap = {
     svg.setAttribute("viewBox", m.box.join(" "));
     svg.setAttribute("preserveAspectRatio", "xMidYMid meet");
     svg.replaceChildren();
-    for (const name of ["zones", "track", "alerts"]) {
+    for (const name of ["tiles", "zones", "track", "alerts"]) {
       m.layers[name] = document.createElementNS(SCMap.NS, "g");
       svg.append(m.layers[name]);
     }
+    if (zones.tiles) SCMap.tiles(m, zones.tiles, lons, lats);
     for (const f of zones.features) {
       const p = f.properties || {};
       const cls = p.rule === "dogs" ? (p.walking_hours && p.walking_hours.length ? "zone-dogs zone-hours" : "zone-dogs") : `zone-${p.rule}`;
