@@ -5,10 +5,13 @@
 #   MQTT_SIM_PASSWORD            optional: users sim-tags and sim-cameras
 #   MQTT_ALERTS_READER_PASSWORD  optional: user alerts-reader
 #   devices file                 optional: one "device_id:password" a line (# comments)
+#   tag password file            optional: tags activated in the web portal, already hashed:
+#                                `smartcity-iot users tag-passwords > deploy/mosquitto/tags.passwd`
 set -eu
 CONF=${MOSQUITTO_CONF:-/mosquitto/config/mosquitto.conf}
 PASSWD=${MOSQUITTO_PASSWD_FILE:-/mosquitto/data/passwd}
 DEVICES=${MOSQUITTO_DEVICES_FILE:-/mosquitto/devices/devices.txt}
+TAGS=${MOSQUITTO_TAG_PASSWD_FILE:-/mosquitto/devices/tags.passwd}
 
 umask 077
 plain="$PASSWD.plain"
@@ -25,6 +28,9 @@ if [ -f "$DEVICES" ]; then
   grep -v '^[[:space:]]*#' "$DEVICES" | grep ':' >> "$plain" || true
 fi
 mosquitto_passwd -U "$plain"   # hashes every line in place (sha512-pbkdf2 on 2.0)
+if [ -f "$TAGS" ]; then
+  grep -v '^[[:space:]]*#' "$TAGS" | grep ':' >> "$plain" || true   # hashed by the portal already
+fi
 mv "$plain" "$PASSWD"
 if [ "$(id -u)" = 0 ] && id mosquitto >/dev/null 2>&1; then
   chown mosquitto:mosquitto "$PASSWD"   # the broker drops to this user before reading it

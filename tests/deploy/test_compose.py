@@ -99,7 +99,12 @@ class Broker:
         tmp.mkdir(parents=True, exist_ok=True)
         devices = tmp / "devices.txt"
         devices.write_text("# test fleet\nTAG-0001:pw-0001\nTAG-0002:pw-0002\n")
+        from smartcity_iot.store.accounts import mosquitto_hash
+
+        tags = tmp / "tags.passwd"  # a tag activated in the web portal: hashed by the service
+        tags.write_text(f"# from smartcity-iot users tag-passwords\nTAG-0003:{mosquitto_hash('pw-0003')}\n")
         env = {**os.environ, "MOSQUITTO_PASSWD_FILE": str(tmp / "passwd"), "MOSQUITTO_DEVICES_FILE": str(devices),
+               "MOSQUITTO_TAG_PASSWD_FILE": str(tags),
                "MQTT_SERVICE_PASSWORD": "svc-secret", "MQTT_ALERTS_READER_PASSWORD": "reader-secret"}
         subprocess.run(["sh", str(DEPLOY / "mosquitto" / "entrypoint.sh"), "--passwd-only"], env=env, check=True,
                        timeout=30)
@@ -188,6 +193,8 @@ def test_shipped_acl_keeps_devices_out_of_alerts_and_strangers_out(shipped_broke
     service.publish("alerts/dog_forbidden_zone", b"real", qos=1).wait_for_publish(5)
     assert wait_until(lambda: len(alerts_seen) >= 1, 5)
     assert alerts_seen == ["alerts/dog_forbidden_zone"]
+    _, portal_tag = shipped_broker.connect("TAG-0003", "pw-0003")  # activated in the portal
+    assert portal_tag is not None and not portal_tag.is_failure
     _, anonymous = shipped_broker.connect(None, None)
     _, wrong = shipped_broker.connect("TAG-0001", "pw-0002")
     assert anonymous is None or anonymous.is_failure
