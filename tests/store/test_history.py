@@ -111,3 +111,35 @@ def test_history_with_influxdb_unreachable_says_so(tmp_path: Path) -> None:
     assert r.returncode == 1 and "unreachable" in r.stderr and "Traceback" not in r.stderr
     bad = cli("track", "TAG-0001", "--from", "yesterday", settings=settings)
     assert bad.returncode == 2 and "--from 'yesterday' is not an ISO date-time" in bad.stderr
+
+
+def test_the_console_reads_history_from_influxdb_when_configured(tmp_path: Path, influx: InfluxUnderTest) -> None:
+    """With --influx-url the operator's track and per-day statistics come from InfluxDB:
+    the embedded copies are altered after shipping, and the console does not see it."""
+    from fastapi.testclient import TestClient
+
+    from smartcity_iot.store import accounts
+    from smartcity_iot.web.app import create_app
+    from smartcity_iot.web.security import Limits
+
+    t0 = time.time() - 7200
+    settings = influx_settings(tmp_path, influx.url)
+    run_stream(settings, t0)
+    writer = influx_store.InfluxWriter(settings, settings.db_path)
+    while writer.drain_once():
+        pass
+    conn = connect(settings.db_path)
+    conn.execute("DELETE FROM fixes")  # the embedded track is gone (retention, say)
+    conn.execute("INSERT INTO alerts(id, kind, status, device_id, grid, started_at, updated_at) "
+                 "VALUES ('only-here', 'tag_offline', 'open', 'TAG-0001', 'G-09', ?, ?)", (t0, t0))
+    accounts.init(conn)
+    accounts.create_operator(conn, "op1", "correct horse battery staple", "值班员")
+    with TestClient(create_app(settings, Limits())) as web:
+        me = web.post("/api/auth/login", json={"login": "op1", "password": "correct horse battery staple"}).json()
+        web.headers["X-CSRF-Token"] = me["csrf_token"]
+        alert = next(a for a in web.get("/api/operator/alerts").json() if a["device_id"] == "TAG-0001"
+                     and a["kind"] == "dog_forbidden_zone")
+        detail = web.get(f"/api/operator/alerts/{alert['id']}").json()
+        assert len(detail["track"]) > 10, "the track came from InfluxDB"
+        per_day = web.get("/api/operator/stats?days=2").json()["per_day"]
+        assert sum(d["count"] for d in per_day) == 5 and all(d["grid"] != "G-09" for d in per_day)

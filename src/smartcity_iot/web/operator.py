@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 from ..model import ALERT_KINDS, DOG_KINDS, HEALTH_KINDS
 from ..store import accounts, workflow
 from ..store.alerts import get_alert, row_to_alert
+from ..store.history import HistoryError, open_history
 from ..store.registry import RegistryError
 from . import history, stats
 from .feed import AlertFeed
@@ -198,4 +199,9 @@ def devices(user: Operator, conn: Conn, request: Request) -> dict[str, Any]:
 def statistics(user: Operator, conn: Conn, request: Request,
                days: Annotated[int, Query(ge=1, le=366)] = 30) -> dict[str, Any]:
     """Alerts per local day by kind and grid; dispositions against the 721 shares."""
-    return stats.statistics(conn, request.app.state.settings.tz, days)
+    settings = request.app.state.settings
+    history = open_history(settings, conn) if settings.influx_url else None
+    try:
+        return stats.statistics(conn, settings.tz, days, history)
+    except HistoryError as exc:
+        raise HTTPException(503, f"the history store did not answer: {exc}") from None

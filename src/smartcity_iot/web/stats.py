@@ -11,10 +11,14 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..store.history import History
+
 TARGET_721 = {"education": 0.7, "warning": 0.2, "penalty": 0.1}
 
 
-def statistics(conn: sqlite3.Connection, tz: ZoneInfo, days: int = 30) -> dict[str, Any]:
+def statistics(conn: sqlite3.Connection, tz: ZoneInfo, days: int = 30, history: History | None = None) -> dict[str, Any]:
+    """`history` (InfluxDB when configured) answers the per-day counts; the dispositions,
+    which operators set in the embedded database, come from there."""
     since = time.time() - days * 86400
     rows = conn.execute(
         "SELECT kind, grid, started_at, disposition FROM alerts WHERE started_at >= ? ORDER BY started_at", (since,)
@@ -32,6 +36,8 @@ def statistics(conn: sqlite3.Connection, tz: ZoneInfo, days: int = 30) -> dict[s
          "target": target}
         for k, target in TARGET_721.items()
     ]
+    if history is not None:
+        per_day = Counter({(c.day, c.kind, c.grid or "-"): c.count for c in history.alert_counts(since, time.time())})
     return {
         "days": days,
         "per_day": [{"day": d, "kind": k, "grid": g, "count": n} for (d, k, g), n in sorted(per_day.items())],
