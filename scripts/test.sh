@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite on a fresh clone: installs what it needs (Debian's
-# mosquitto when missing, the package and its test extras in .venv), then runs
-# the linters, the type checker and pytest. Extra arguments go to pytest.
+# The whole test suite on a fresh clone: installs what it needs (the Debian
+# packages below when missing, the package and its test extras in .venv), then
+# runs the linters, the type checker and pytest. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
