@@ -23,7 +23,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-source scripts/venv.sh test
+VENV_EXTRAS=test source scripts/venv.sh
 
 echo "== ruff"; ruff check src firmware_sim tests bench
 echo "== mypy"; mypy

@@ -1,6 +1,6 @@
 # Sourced by scripts/*.sh: a project virtualenv in .venv with the package installed
-# (editable) plus the optional extras named in $1. Re-installs only when pyproject.toml changes.
-extras="${1:-}"
+# (editable) plus the optional extras named in $VENV_EXTRAS. Re-installs only when pyproject.toml changes.
+extras="${VENV_EXTRAS:-}"  # not $1: a sourced script sees its caller's arguments
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv --system-site-packages .venv
 fi
