@@ -104,3 +104,13 @@ def test_demo_shows_alerts_within_a_minute(tmp_path: Path) -> None:
     assert opened, r.stderr[-2000:]
     conn = connect(tmp_path / "smartcity.db")
     assert conn.execute("SELECT COUNT(*) FROM alerts WHERE kind LIKE 'dog_%'").fetchone()[0] >= len(opened) > 0
+
+
+def test_the_readme_demo_script_passes_its_flags_to_the_demo() -> None:
+    """./scripts/demo.sh is the README's first command; its flags must reach `smartcity-iot demo`."""
+    from .support import REPO
+
+    r = subprocess.run(["bash", str(REPO / "scripts" / "demo.sh"), "--help"], capture_output=True, text=True,
+                       timeout=300, cwd=REPO)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "usage: smartcity-iot demo" in r.stdout and "--tags" in r.stdout
