@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 import time
@@ -29,7 +30,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
 
     out = sys.stderr
     broker = None
-    if args.mqtt_url is None and env_name("mqtt_url") not in _environ():
+    if args.mqtt_url is None and env_name("mqtt_url") not in os.environ:
         broker = EmbeddedBroker()
         broker.start()
         # amqtt speaks MQTT 3.1.1 only
@@ -135,11 +136,6 @@ def _start_web(settings: Settings, out: Any) -> Any:
     print(f"web console: {web.url}  (operator log-in: operator / {password}; owners sign up there)", file=out)
     return web
 
-
-def _environ() -> dict[str, str]:
-    import os
-
-    return dict(os.environ)
 
 
 class _AlertPrinter:

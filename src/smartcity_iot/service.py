@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 from .camera_pipeline import CameraPipeline
 from .config import Settings
@@ -13,7 +12,7 @@ from .counters import Counters
 from .geo.cameras import load_cameras
 from .geo.zones import load_zones
 from .ingest.mqtt import FrameRoute, MqttSession, OutboxPublisher
-from .pipeline import Inbound, TagPipeline
+from .pipeline import TagPipeline
 from .sinks import Sinks
 from .store import deadletters
 from .store.influx import InfluxWriter
@@ -48,7 +47,6 @@ class Service:
                                    on_idle=self.pipeline.sweep, frames=frames)
         self.publisher = OutboxPublisher(self.session, settings.db_path)
         self.influx = InfluxWriter(settings, settings.db_path, self.counters) if settings.influx_url else None
-        self.started_at = time.time()
 
     def _wake_publisher(self) -> None:
         self.publisher.wake.set()
@@ -98,5 +96,3 @@ def run_forever(service: Service, stop: threading.Event, progress_every_s: float
         if counts:
             print("rejects by reason: " + ", ".join(f"{r} {n}" for r, n in counts.items()), file=out)
 
-
-__all__ = ["Service", "run_forever", "Inbound"]
