@@ -63,7 +63,12 @@ class Mosquitto:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.conf = workdir / "mosquitto.conf"
-        self.conf.write_text(MOSQUITTO_CONF.format(port=self.port, data=workdir))
+        conf = MOSQUITTO_CONF.format(port=self.port, data=workdir)
+        if os.geteuid() == 0:
+            # As root, mosquitto drops to user "mosquitto", which cannot write pytest's 0700
+            # temp dirs: persistence would silently fail and a restart would lose every session.
+            conf += "user root\n"
+        self.conf.write_text(conf)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property

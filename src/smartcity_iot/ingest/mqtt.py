@@ -106,6 +106,11 @@ class MqttSession:
             self._frame_worker = threading.Thread(target=self._work_frames, name="vision-worker", daemon=True)
             self._frame_worker.start()
 
+    @property
+    def connections(self) -> int:
+        """How many times the session has connected (reconnects included)."""
+        return self._generation
+
     def stop(self) -> None:
         self._stop.set()
         for worker in (self._worker, self._frame_worker):
