@@ -10,8 +10,9 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import paho.mqtt.client as mqtt
 
@@ -22,6 +23,7 @@ from .store.registry import register_active_tag
 from .store.sqlite import connect
 
 SIM_HOURS = 6.0
+T = TypeVar("T")
 
 
 def run_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -55,15 +57,18 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     web = _start_web(settings, out)
     printer = _AlertPrinter(settings, out)
     sim_state: dict[str, Any] = {"published": 0}
+    halt = threading.Event()  # stops the simulators before the service, so none is mid-frame at exit
 
     def simulate() -> None:
-        stats = publish_stream(messages, settings.mqtt_url, protocol=settings.mqtt_protocol, speed=args.speed,
-                               client_id="demo-tag-simulator",
+        stats = publish_stream(_until(halt, messages), settings.mqtt_url, protocol=settings.mqtt_protocol,
+                               speed=args.speed, client_id="demo-tag-simulator", total=len(messages),
                                progress=lambda s: sim_state.update(published=s.get("published", 0)))
         sim_state.update(stats, done=True)
 
-    threading.Thread(target=simulate, name="tag-simulator", daemon=True).start()
-    cameras = _start_cameras(settings, args.seed, sim_state, out)
+    simulators = [threading.Thread(target=simulate, name="tag-simulator", daemon=True)]
+    simulators[0].start()
+    simulators += _start_cameras(settings, args.seed, sim_state, out, halt)
+    cameras = len(simulators) > 1
     print("alerts appear below as the service raises them (Ctrl-C to stop); list them any time with "
           f"`smartcity-iot alerts --data-dir {settings.data_dir}`", file=out)
     from .cli import stop_on_signals
@@ -82,6 +87,9 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
             if args.duration and time.monotonic() - began >= args.duration:
                 break
     finally:
+        halt.set()
+        for thread in simulators:
+            thread.join(timeout=15)
         printer.close()
         service.stop()
         web.stop()
@@ -92,7 +100,15 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _start_cameras(settings: Settings, seed: int, sim_state: dict[str, Any], out: Any) -> int:
+def _until(halt: threading.Event, items: Iterable[T]) -> Iterator[T]:
+    for item in items:
+        if halt.is_set():
+            return
+        yield item
+
+
+def _start_cameras(settings: Settings, seed: int, sim_state: dict[str, Any], out: Any,
+                   halt: threading.Event) -> list[threading.Thread]:
     """Simulated enforcement cameras, live: one frame a second each, captured now.
     Frames go out in real time, so their arrival is their capture time even on the
     embedded broker, which has no MQTT v5 user properties to carry it."""
@@ -101,7 +117,7 @@ def _start_cameras(settings: Settings, seed: int, sim_state: dict[str, Any], out
 
     paths = sorted((settings.geofences / "cameras").glob("*.json"))
     if not paths:
-        return 0
+        return []
     now = datetime.now(settings.tz)
     scenes = [CameraScene(p, seed + i, now, 12 * 3600, fps=1.0, tz=settings.timezone,
                           scenario="violations" if i == 0 else "mixed") for i, p in enumerate(paths)]
@@ -111,12 +127,13 @@ def _start_cameras(settings: Settings, seed: int, sim_state: dict[str, Any], out
           f"{settings.data_dir / 'evidence'}", file=out)
 
     def run() -> None:
-        publish_stream(camera_messages(scenes), settings.mqtt_url, protocol=settings.mqtt_protocol, speed=1.0,
+        publish_stream(_until(halt, camera_messages(scenes)), settings.mqtt_url, protocol=settings.mqtt_protocol, speed=1.0,
                        client_id="demo-camera-simulator", ts_property=settings.mqtt_protocol == "5", queue_limit=16,
                        progress=lambda st: sim_state.update(frames=st.get("published", 0)))
 
-    threading.Thread(target=run, name="camera-simulator", daemon=True).start()
-    return len(scenes)
+    thread = threading.Thread(target=run, name="camera-simulator", daemon=True)
+    thread.start()
+    return [thread]
 
 
 def _start_web(settings: Settings, out: Any) -> Any:
