@@ -6,8 +6,10 @@ import argparse
 import re
 import sys
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import cameras as cams
@@ -135,7 +137,8 @@ def _progress(stats: dict) -> None:
     sys.stderr.flush()
 
 
-def run_tags(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def _checked_start(args: argparse.Namespace, parser: argparse.ArgumentParser) -> datetime:
+    """The flags both simulators share, checked; returns the simulated start instant."""
     try:
         ZoneInfo(args.timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -144,17 +147,39 @@ def run_tags(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         start = parse_start(args.start, args.timezone)
     except argparse.ArgumentTypeError as exc:
         parser.error(str(exc))
+    for flag, value in (("--speed", args.speed), ("--rate", args.rate)):
+        if value is not None and value <= 0:
+            parser.error(f"{flag} {value}: must be positive")
+    if not args.dry_run:
+        try:
+            parse_mqtt_url(args.mqtt_url)
+        except ValueError as exc:
+            parser.error(str(exc))
+    return start
+
+
+def _publish(messages: Iterable[tuple[float, str, bytes]], args: argparse.Namespace, **options: Any) -> int:
+    """Publish with the shared flags, report, and turn the outcome into an exit code."""
+    try:
+        stats = publish_stream(messages, args.mqtt_url, protocol=args.protocol, qos=args.qos,
+                               rate=args.rate, speed=args.speed, client_id=args.client_id,
+                               progress=_progress, **options)  # fmt: skip
+    except ConnectionError as exc:
+        print(f"error: {exc} (check --mqtt-url)", file=sys.stderr)
+        return 2
+    print(f"published {stats['published']}, acked {stats['acked']}, failed {stats['failed']} "
+          f"in {stats['seconds']:.1f} s")  # fmt: skip
+    return 0 if stats["failed"] == 0 else 1
+
+
+def run_tags(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    start = _checked_start(args, parser)
     for flag, value in (("--violation-share", args.violation_share),
                         ("--owntracks-share", args.owntracks_share)):  # fmt: skip
         if not 0 <= value <= 1:
             parser.error(f"{flag} {value}: must be between 0 and 1")
     if args.tags < 1:
         parser.error(f"--tags {args.tags}: need at least one tag")
-    if not args.dry_run:
-        try:
-            parse_mqtt_url(args.mqtt_url)
-        except ValueError as exc:
-            parser.error(str(exc))
     if not args.geofences.is_dir():
         parser.error(f"--geofences {args.geofences}: not a directory")
     try:
@@ -174,37 +199,13 @@ def run_tags(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
           + "".join(f"\n  {k}: {n}" for k, n in sorted(kinds.items())))  # fmt: skip
     if args.dry_run:
         return 0
-    try:
-        stats = publish_stream(messages, args.mqtt_url, protocol=args.protocol, qos=args.qos,
-                               rate=args.rate, speed=args.speed, client_id=args.client_id,
-                               progress=_progress)  # fmt: skip
-    except ConnectionError as exc:
-        print(f"error: {exc} (check --mqtt-url)", file=sys.stderr)
-        return 2
-    print(f"published {stats['published']}, acked {stats['acked']}, failed {stats['failed']} "
-          f"in {stats['seconds']:.1f} s")  # fmt: skip
-    return 0 if stats["failed"] == 0 else 1
+    return _publish(messages, args)
 
 
 def run_cameras(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    try:
-        ZoneInfo(args.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        parser.error(f"--timezone {args.timezone!r} is not a known IANA time zone")
-    try:
-        start = parse_start(args.start, args.timezone)
-    except argparse.ArgumentTypeError as exc:
-        parser.error(str(exc))
+    start = _checked_start(args, parser)
     if not 0 < args.fps <= 30:
         parser.error(f"--fps {args.fps}: must be within (0, 30]")
-    for flag, value in (("--speed", args.speed), ("--rate", args.rate)):
-        if value is not None and value <= 0:
-            parser.error(f"{flag} {value}: must be positive")
-    if not args.dry_run:
-        try:
-            parse_mqtt_url(args.mqtt_url)
-        except ValueError as exc:
-            parser.error(str(exc))
     scenes = []
     for path in args.camera:
         if not path.is_file():
@@ -240,17 +241,8 @@ def run_cameras(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         return 0
     if (why := cams.pacing_warning(args.protocol, args.speed)) is not None:
         print(f"warning: {why}", file=sys.stderr)
-    try:
-        stats = publish_stream(cams.camera_messages(scenes), args.mqtt_url, protocol=args.protocol,
-                               qos=args.qos, rate=args.rate, speed=args.speed,
-                               client_id=args.client_id, progress=_progress, total=total,
-                               ts_property=True, queue_limit=cams.FRAME_QUEUE_LIMIT)  # fmt: skip
-    except ConnectionError as exc:
-        print(f"error: {exc} (check --mqtt-url)", file=sys.stderr)
-        return 2
-    print(f"published {stats['published']}, acked {stats['acked']}, failed {stats['failed']} "
-          f"in {stats['seconds']:.1f} s")  # fmt: skip
-    return 0 if stats["failed"] == 0 else 1
+    return _publish(cams.camera_messages(scenes), args, total=total, ts_property=True,
+                    queue_limit=cams.FRAME_QUEUE_LIMIT)
 
 
 def main(argv: list[str] | None = None) -> int:
