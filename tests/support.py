@@ -54,6 +54,15 @@ def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 
     return predicate()
 
 
+def listening(port: int) -> bool:
+    """Something accepts TCP connections on 127.0.0.1:port."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
 class Mosquitto:
     def __init__(self, workdir: Path) -> None:
         self.binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -83,15 +92,8 @@ class Mosquitto:
     def start(self) -> None:
         self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
-        if not wait_until(self._listening, 10):
+        if not wait_until(lambda: listening(self.port), 10):
             raise RuntimeError(f"mosquitto did not start on port {self.port}: {self.log}")
-
-    def _listening(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                return True
-        except OSError:
-            return False
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc and self.proc.poll() is None:

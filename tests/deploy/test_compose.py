@@ -9,7 +9,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import threading
 from pathlib import Path
@@ -22,7 +21,7 @@ from smartcity_iot.model import Alert, Fix
 from smartcity_iot.store import lineproto
 
 from ..influxd import Influxd
-from ..support import REPO, free_port, wait_until
+from ..support import REPO, free_port, listening, wait_until
 
 DEPLOY = REPO / "deploy"
 ENV_EXAMPLE = DEPLOY / "env.example"
@@ -120,14 +119,7 @@ class Broker:
         self.log = tmp / "mosquitto.log"
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen([binary, "-c", str(tmp / "mosquitto.conf")], stdout=log, stderr=log)
-        assert wait_until(self._listening, 10), self.log.read_text()
-
-    def _listening(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                return True
-        except OSError:
-            return False
+        assert wait_until(lambda: listening(self.port), 10), self.log.read_text()
 
     def stop(self) -> None:
         self.proc.terminate()
