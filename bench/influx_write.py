@@ -41,9 +41,18 @@ T0_MS = 1_795_000_000_000
 
 def make_fixes(n: int, tags: int = 1000) -> list[Fix]:
     """n fixes of `tags` tags, 1 s apart per tag, like a city fleet."""
-    return [Fix(f"QZT-{i % tags:06d}", (T0_MS + (i // tags) * 1000 + i % tags) / 1000, 28.95 + (i % 997) * 1e-5,
-                118.86 + (i % 991) * 1e-5, acc=5.0 + i % 20, batt=float(100 - i % 80), seq=i // tags)
-            for i in range(n)]
+    return [
+        Fix(
+            f"QZT-{i % tags:06d}",
+            (T0_MS + (i // tags) * 1000 + i % tags) / 1000,
+            28.95 + (i % 997) * 1e-5,
+            118.86 + (i % 991) * 1e-5,
+            acc=5.0 + i % 20,
+            batt=float(100 - i % 80),
+            seq=i // tags,
+        )
+        for i in range(n)
+    ]
 
 
 def raw_posts(port: int, path: str, db_param: str, db: str, lines: list[str]) -> float:
@@ -53,7 +62,9 @@ def raw_posts(port: int, path: str, db_param: str, db: str, lines: list[str]) ->
     target = path + "?" + urllib.parse.urlencode({db_param: db, "precision": "ms"})
     start = time.perf_counter()
     for body in bodies:
-        conn.request("POST", target, body=body, headers={"Content-Type": "text/plain; charset=utf-8"})
+        conn.request(
+            "POST", target, body=body, headers={"Content-Type": "text/plain; charset=utf-8"}
+        )
         resp = conn.getresponse()
         resp.read()
         if resp.status >= 300:
@@ -65,8 +76,14 @@ def raw_posts(port: int, path: str, db_param: str, db: str, lines: list[str]) ->
 
 def service_writer(work: Path, url: str, db: str, lines: list[str]) -> float:
     """Spool the points (untimed: that is the pipeline's cost), then time the writer draining them."""
-    settings = Settings(data_dir=work, influx_url=url, influx_bucket=db, influx_org="bench", influx_token="t",
-                        influx_batch_points=BATCH)
+    settings = Settings(
+        data_dir=work,
+        influx_url=url,
+        influx_bucket=db,
+        influx_org="bench",
+        influx_token="t",
+        influx_batch_points=BATCH,
+    )
     conn = connect(settings.db_path)
     conn.execute("BEGIN IMMEDIATE")
     influx.spool(conn, lines)
@@ -96,9 +113,19 @@ def format_rates(fixes: list[Fix]) -> tuple[float, float]:
     ours = len(sample) / (time.perf_counter() - start)
     start = time.perf_counter()
     for f in sample:
-        (Point("tag_fix").tag("device_id", f.tag_id).field("lat", f.lat).field("lon", f.lon).field("acc", f.acc)
-         .field("batt", f.batt).field("seq", f.seq).field("late", False).field("source", f.source)
-         .time(f.ts_ms, WritePrecision.MS).to_line_protocol())
+        (
+            Point("tag_fix")
+            .tag("device_id", f.tag_id)
+            .field("lat", f.lat)
+            .field("lon", f.lon)
+            .field("acc", f.acc)
+            .field("batt", f.batt)
+            .field("seq", f.seq)
+            .field("late", False)
+            .field("source", f.source)
+            .time(f.ts_ms, WritePrecision.MS)
+            .to_line_protocol()
+        )
     point = len(sample) / (time.perf_counter() - start)
     return ours, point
 
@@ -140,12 +167,17 @@ def main() -> int:
     results = {
         "machine": f"{platform.node()} {platform.machine()}, python {platform.python_version()}",
         "engine": "influxd 1.6.7 (Debian), v2 writes through tests/influx_v2_write_adapter.py",
-        "points": args.points, "batch": BATCH, "reps": args.reps,
+        "points": args.points,
+        "batch": BATCH,
+        "reps": args.reps,
         "points_per_s": {k: [round(x) for x in v] for k, v in runs.items()},
         "median_points_per_s": {k: round(v) for k, v in med.items()},
         "ratio_service_vs_raw_same_path": round(med["service"] / med["raw_adapter"], 3),
         "ratio_service_vs_raw_direct": round(med["service"] / med["raw_direct"], 3),
-        "line_format_per_s": {"lineproto.fix_line": round(ours), "influxdb_client.Point": round(point)},
+        "line_format_per_s": {
+            "lineproto.fix_line": round(ours),
+            "influxdb_client.Point": round(point),
+        },
     }
     print(json.dumps(results, indent=2))
     if args.json:

@@ -84,8 +84,15 @@ class LoadGenerator:
         self.sock.close()
 
 
-def latency_load(port: int, rate: float, seconds: float, home: list[tuple[str, bytes]],
-                 trigger_tags: list[str], inside: tuple[float, float], every_s: float = 0.25) -> dict[str, float]:
+def latency_load(
+    port: int,
+    rate: float,
+    seconds: float,
+    home: list[tuple[str, bytes]],
+    trigger_tags: list[str],
+    inside: tuple[float, float],
+    every_s: float = 0.25,
+) -> dict[str, float]:
     """Background fixes at `rate`; every `every_s` one tag of `trigger_tags` proves
     its dwell inside a never-allowed zone. Returns tag -> wall time the dwell-proving
     fix was sent. Runs in its own process so it never competes for the service's GIL."""
@@ -104,7 +111,13 @@ def latency_load(port: int, rate: float, seconds: float, home: list[tuple[str, b
         if elapsed >= trigger * every_s + 1 and trigger < len(trigger_tags):
             tag = trigger_tags[trigger]
             for dt in (0.0, 2.5):  # enters, then 2.5 s later (fix time) has proved the 2 s dwell
-                doc = {"ts": now0 + elapsed + dt, "lat": inside[1], "lon": inside[0], "acc": 3, "seq": 100_000 + int(dt)}
+                doc = {
+                    "ts": now0 + elapsed + dt,
+                    "lat": inside[1],
+                    "lon": inside[0],
+                    "acc": 3,
+                    "seq": 100_000 + int(dt),
+                }
                 if dt:
                     sent[tag] = time.time()
                 gen.send(f"tags/{tag}/fix", json.dumps(doc).encode())

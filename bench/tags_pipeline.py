@@ -57,9 +57,14 @@ def make_fixes(n: int, t0: float, seed: int = 1) -> list[tuple[str, bytes]]:
         k = i % N_TAGS
         lon[k] += rng.normal(0, 0.00008)
         lat[k] += rng.normal(0, 0.00008)
-        doc = {"ts": round(t0 + (i // N_TAGS) * 10 + k * 0.01, 3), "lat": round(float(lat[k]), 7),
-               "lon": round(float(lon[k]), 7), "acc": round(float(rng.uniform(4, 25)), 1),
-               "batt": 80, "seq": i // N_TAGS}
+        doc = {
+            "ts": round(t0 + (i // N_TAGS) * 10 + k * 0.01, 3),
+            "lat": round(float(lat[k]), 7),
+            "lon": round(float(lon[k]), 7),
+            "acc": round(float(rng.uniform(4, 25)), 1),
+            "batt": 80,
+            "seq": i // N_TAGS,
+        }
         out.append((f"tags/BENCH-{k:05d}/fix", json.dumps(doc).encode()))
     return out
 
@@ -78,8 +83,12 @@ def bare_subscriber_drain(port: int, msgs: list[tuple[str, bytes]]) -> float:
             done.set()
 
     def make() -> mqtt.Client:
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-bare", protocol=mqtt.MQTTv5,
-                        manual_ack=True)
+        c = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id="bench-bare",
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
         c.on_message = on_message
         return c
 
@@ -109,8 +118,13 @@ def bare_subscriber_drain(port: int, msgs: list[tuple[str, bytes]]) -> float:
 
 
 def service_settings(broker: Mosquitto, data: Path) -> Settings:
-    return Settings(mqtt_url=broker.url, data_dir=data, geofences=GEOFENCES, mqtt_client_id="bench-service",
-                    offline_after_s=1e9)
+    return Settings(
+        mqtt_url=broker.url,
+        data_dir=data,
+        geofences=GEOFENCES,
+        mqtt_client_id="bench-service",
+        offline_after_s=1e9,
+    )
 
 
 def register_all(settings: Settings) -> None:
@@ -136,7 +150,9 @@ def service_drain(broker: Mosquitto, data: Path, msgs: list[tuple[str, bytes]]) 
     svc.stop()
     stored = connect(settings.db_path).execute("SELECT COUNT(*) FROM fixes").fetchone()[0]
     if not ok or stored != n:
-        raise RuntimeError(f"service accepted {svc.counters.get('accepted')} and stored {stored} of {n}")
+        raise RuntimeError(
+            f"service accepted {svc.counters.get('accepted')} and stored {stored} of {n}"
+        )
     return n / elapsed
 
 
@@ -163,7 +179,9 @@ def zone_checks(n_vec: int = 200_000, n_naive: int = 5_000) -> dict[str, float]:
     return {"vectorised_per_s": vec, "naive_per_s": naive, "zones": len(zones)}
 
 
-def alert_latency(broker: Mosquitto, data: Path, rate: float, seconds: float = 20.0) -> dict[str, float]:
+def alert_latency(
+    broker: Mosquitto, data: Path, rate: float, seconds: float = 20.0
+) -> dict[str, float]:
     """Background fixes at `rate` msgs/s from a separate process (as devices would be);
     every 0.25 s a tag completes a 2 s dwell inside a school. Latency = the dwell-proving
     fix sent -> its alert received on alerts/#."""
@@ -198,14 +216,22 @@ def alert_latency(broker: Mosquitto, data: Path, rate: float, seconds: float = 2
         lis.subscribe("alerts/#", qos=1)
         lis.loop_start()
         ready.wait(10)
-        sent = pool.apply(latency_load, (broker.port, rate, seconds, home, triggers, (inside.x, inside.y)))
+        sent = pool.apply(
+            latency_load, (broker.port, rate, seconds, home, triggers, (inside.x, inside.y))
+        )
         published = int(sent.pop("_published"))
         wait_until(lambda: all(t in received for t in sent), 30)
         lis.loop_stop()
         svc.stop()
     lat_ms = sorted((received[t] - sent[t]) * 1000 for t in sent if t in received)
-    return {"p50_ms": statistics.median(lat_ms), "p99_ms": lat_ms[min(len(lat_ms) - 1, int(len(lat_ms) * 0.99))],
-            "samples": len(lat_ms), "lost": len(sent) - len(lat_ms), "rate": rate, "published": published}
+    return {
+        "p50_ms": statistics.median(lat_ms),
+        "p99_ms": lat_ms[min(len(lat_ms) - 1, int(len(lat_ms) * 0.99))],
+        "samples": len(lat_ms),
+        "lost": len(sent) - len(lat_ms),
+        "rate": rate,
+        "published": published,
+    }
 
 
 def _load(port: int, msgs: list[tuple[str, bytes]]) -> None:
@@ -218,14 +244,24 @@ def _load(port: int, msgs: list[tuple[str, bytes]]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--fixes", type=int, default=60_000, help="messages per throughput run")
     parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--latency-rate", type=float, help="msgs/s for the latency run (default: half the ceiling)")
-    parser.add_argument("--only-latency", action="store_true", help="skip the throughput runs (needs --latency-rate)")
+    parser.add_argument(
+        "--latency-rate", type=float, help="msgs/s for the latency run (default: half the ceiling)"
+    )
+    parser.add_argument(
+        "--only-latency",
+        action="store_true",
+        help="skip the throughput runs (needs --latency-rate)",
+    )
     args = parser.parse_args()
-    results: dict[str, object] = {"machine": f"{platform.node()} {platform.processor() or platform.machine()}, "
-                                             f"Python {platform.python_version()}"}
+    results: dict[str, object] = {
+        "machine": f"{platform.node()} {platform.processor() or platform.machine()}, "
+        f"Python {platform.python_version()}"
+    }
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         msgs = make_fixes(args.fixes, time.time() - 86400)
@@ -246,13 +282,19 @@ def main() -> None:
         b.start()
         lat = alert_latency(b, work / "lat", ceiling / 2)
         b.stop()
-    results.update({
-        "fixes": len(msgs), "ceiling_msg_s": round(ceiling), "service_msg_s": round(whole),
-        "service_vs_ceiling": round(whole / ceiling, 3),
-        "zone_checks": {k: round(v) for k, v in zc.items()},
-        "vectorised_vs_naive": round(zc["vectorised_per_s"] / zc["naive_per_s"], 1),
-        "alert_latency": {k: round(v, 1) if isinstance(v, float) else v for k, v in lat.items()},
-    })
+    results.update(
+        {
+            "fixes": len(msgs),
+            "ceiling_msg_s": round(ceiling),
+            "service_msg_s": round(whole),
+            "service_vs_ceiling": round(whole / ceiling, 3),
+            "zone_checks": {k: round(v) for k, v in zc.items()},
+            "vectorised_vs_naive": round(zc["vectorised_per_s"] / zc["naive_per_s"], 1),
+            "alert_latency": {
+                k: round(v, 1) if isinstance(v, float) else v for k, v in lat.items()
+            },
+        }
+    )
     print(json.dumps(results, indent=2))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

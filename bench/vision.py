@@ -31,7 +31,9 @@ from smartcity_iot.vision.track import Tracker  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--frames", type=int, default=600)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -41,8 +43,10 @@ def main() -> None:
     scene = CameraScene(camera, seed=3, start=start, duration_s=args.frames, fps=1.0)
     captured = [frame for _, frame in zip(range(args.frames), scene.frames(), strict=False)]
     frames = [jpeg for _, jpeg in captured]
-    print(f"{len(frames)} frames of {camera.name}, {np.mean([len(f) for f in frames]) / 1024:.0f} KiB each",
-          file=sys.stderr)
+    print(
+        f"{len(frames)} frames of {camera.name}, {np.mean([len(f) for f in frames]) / 1024:.0f} KiB each",
+        file=sys.stderr,
+    )
     results = {}
     for rep in range(3):
         began = time.perf_counter()
@@ -56,11 +60,19 @@ def main() -> None:
             tracker.update(d.boxes, d.foreground, ts)
         pipeline = len(frames) / (time.perf_counter() - began)
         results[rep] = (decode, pipeline)
-        print(f"run {rep}: decode {decode:,.0f} fps, pipeline {pipeline:,.0f} fps, ratio {pipeline / decode:.2f}",
-              file=sys.stderr)
+        print(
+            f"run {rep}: decode {decode:,.0f} fps, pipeline {pipeline:,.0f} fps, ratio {pipeline / decode:.2f}",
+            file=sys.stderr,
+        )
     decode, pipeline = (float(np.median([r[i] for r in results.values()])) for i in (0, 1))
-    out = {"frames": len(frames), "decode_only_fps": round(decode), "pipeline_fps": round(pipeline),
-           "ratio": round(pipeline / decode, 2), "target": ">= 0.33", "threads": 1}
+    out = {
+        "frames": len(frames),
+        "decode_only_fps": round(decode),
+        "pipeline_fps": round(pipeline),
+        "ratio": round(pipeline / decode, 2),
+        "target": ">= 0.33",
+        "threads": 1,
+    }
     print(json.dumps(out, indent=2))
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))

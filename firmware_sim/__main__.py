@@ -158,7 +158,9 @@ def _checked_start(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
     return start
 
 
-def _publish(messages: Iterable[tuple[float, str, bytes]], args: argparse.Namespace, **options: Any) -> int:
+def _publish(
+    messages: Iterable[tuple[float, str, bytes]], args: argparse.Namespace, **options: Any
+) -> int:
     """Publish with the shared flags, report, and turn the outcome into an exit code."""
     try:
         stats = publish_stream(messages, args.mqtt_url, protocol=args.protocol, qos=args.qos,
@@ -241,8 +243,13 @@ def run_cameras(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         return 0
     if (why := cams.pacing_warning(args.protocol, args.speed)) is not None:
         print(f"warning: {why}", file=sys.stderr)
-    return _publish(cams.camera_messages(scenes), args, total=total, ts_property=True,
-                    queue_limit=cams.FRAME_QUEUE_LIMIT)
+    return _publish(
+        cams.camera_messages(scenes),
+        args,
+        total=total,
+        ts_property=True,
+        queue_limit=cams.FRAME_QUEUE_LIMIT,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

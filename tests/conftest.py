@@ -16,7 +16,9 @@ from smartcity_iot.store.sqlite import connect
 from .support import TEST_ZONES, Mosquitto
 
 # Shared 2-core machines: judge properties, not generation speed.
-hypothesis_settings.register_profile("shared", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.register_profile(
+    "shared", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 hypothesis_settings.load_profile("shared")
 
 
@@ -30,8 +32,12 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
 
 @pytest.fixture
 def settings(tmp_path: Path, broker: Mosquitto) -> Settings:
-    return Settings(mqtt_url=broker.url, data_dir=tmp_path / "data", geofences=TEST_ZONES,
-                    mqtt_client_id=f"test-ingest-{broker.port}")
+    return Settings(
+        mqtt_url=broker.url,
+        data_dir=tmp_path / "data",
+        geofences=TEST_ZONES,
+        mqtt_client_id=f"test-ingest-{broker.port}",
+    )
 
 
 @pytest.fixture

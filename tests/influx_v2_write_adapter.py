@@ -57,7 +57,9 @@ class InfluxV2WriteAdapter:
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="influx-adapter", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="influx-adapter", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -71,7 +73,11 @@ class InfluxV2WriteAdapter:
         params = dict(urllib.parse.parse_qsl(url.query))
         length = int(req.headers.get("Content-Length") or 0)
         body = req.rfile.read(length) if length else b""
-        headers = {k: v for k, v in req.headers.items() if k.lower() in ("content-type", "content-encoding", "accept")}
+        headers = {
+            k: v
+            for k, v in req.headers.items()
+            if k.lower() in ("content-type", "content-encoding", "accept")
+        }
         if url.path == "/api/v2/write" and method == "POST":
             bucket = params.get("bucket")
             if not bucket:
@@ -83,7 +89,9 @@ class InfluxV2WriteAdapter:
         elif url.path in ("/query", "/ping"):
             target = req.path
         else:
-            return self._reply(req, 404, {"code": "not found", "message": f"{url.path} is not adapted"})
+            return self._reply(
+                req, 404, {"code": "not found", "message": f"{url.path} is not adapted"}
+            )
         try:
             conn = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=30)
             conn.request(method, target, body=body, headers=headers)
@@ -93,7 +101,9 @@ class InfluxV2WriteAdapter:
         except OSError as exc:
             with self._lock:
                 self.writes_failed += url.path == "/api/v2/write"
-            return self._reply(req, 503, {"code": "unavailable", "message": f"influxd unreachable: {exc}"})
+            return self._reply(
+                req, 503, {"code": "unavailable", "message": f"influxd unreachable: {exc}"}
+            )
         if url.path == "/api/v2/write":
             with self._lock:
                 if 200 <= resp.status < 300:
@@ -101,7 +111,9 @@ class InfluxV2WriteAdapter:
                     self.lines_acknowledged += sum(1 for line in body.split(b"\n") if line.strip())
                 else:
                     self.writes_failed += 1
-            if resp.status >= 400:  # 1.x says {"error": ...}; the v2 client reads {"code", "message"}
+            if (
+                resp.status >= 400
+            ):  # 1.x says {"error": ...}; the v2 client reads {"code", "message"}
                 try:
                     message = json.loads(data).get("error", "")
                 except ValueError:

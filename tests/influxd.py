@@ -59,7 +59,9 @@ class Influxd:
     def __init__(self, workdir: Path) -> None:
         self.binary = shutil.which("influxd") or "/usr/bin/influxd"
         if not os.path.exists(self.binary):
-            raise RuntimeError("influxd is not installed: run scripts/test.sh, which installs Debian's influxdb")
+            raise RuntimeError(
+                "influxd is not installed: run scripts/test.sh, which installs Debian's influxdb"
+            )
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -73,9 +75,13 @@ class Influxd:
 
     def start(self) -> None:
         with open(self.workdir / "influxd.log", "ab") as log:
-            self.proc = subprocess.Popen([self.binary, "-config", str(self.conf)], stdout=log, stderr=log)
+            self.proc = subprocess.Popen(
+                [self.binary, "-config", str(self.conf)], stdout=log, stderr=log
+            )
         if not wait_until(self.ping, 30, 0.1):
-            raise RuntimeError(f"influxd did not start on {self.url}: {(self.workdir / 'influxd.log').read_text()}")
+            raise RuntimeError(
+                f"influxd did not start on {self.url}: {(self.workdir / 'influxd.log').read_text()}"
+            )
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -90,8 +90,11 @@ class Mosquitto:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [self.binary, "-c", str(self.conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         if not wait_until(lambda: listening(self.port), 10):
             raise RuntimeError(f"mosquitto did not start on port {self.port}: {self.log}")
 
@@ -106,15 +109,20 @@ class Mosquitto:
 
 
 def client(url_port: int, client_id: str = "", v5: bool = True) -> mqtt.Client:
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                    protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311)
+    c = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+    )
     c.max_queued_messages_set(1000)
     c.connect("127.0.0.1", url_port)
     c.loop_start()
     return c
 
 
-def publish_all(c: mqtt.Client, messages: list[tuple[str, bytes]], qos: int = 1, timeout: float = 60) -> None:
+def publish_all(
+    c: mqtt.Client, messages: list[tuple[str, bytes]], qos: int = 1, timeout: float = 60
+) -> None:
     """Publish and wait for every PUBACK; fails loudly instead of losing a message."""
     infos = []
     for topic, payload in messages:
@@ -162,7 +170,14 @@ class AlertListener:
         self.client.loop_stop()
 
 
-def fix_payload(ts: float, lat: float, lon: float, acc: float = 5, batt: float | None = 80, seq: int | None = None) -> bytes:
+def fix_payload(
+    ts: float,
+    lat: float,
+    lon: float,
+    acc: float = 5,
+    batt: float | None = 80,
+    seq: int | None = None,
+) -> bytes:
     doc = {"ts": ts, "lat": lat, "lon": lon, "acc": acc}
     if batt is not None:
         doc["batt"] = batt
@@ -173,5 +188,9 @@ def fix_payload(ts: float, lat: float, lon: float, acc: float = 5, batt: float |
 
 def service_process(settings_env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
     env = dict(os.environ, **settings_env, PYTHONUNBUFFERED="1")
-    return subprocess.Popen([sys.executable, "-m", "smartcity_iot.cli", "serve"], env=env,
-                            stdout=open(log_path, "ab"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "smartcity_iot.cli", "serve"],
+        env=env,
+        stdout=open(log_path, "ab"),
+        stderr=subprocess.STDOUT,
+    )

@@ -31,11 +31,14 @@ START_TOLERANCE_S = 60  # the circle may be wholly inside a fix or two before/af
 
 @pytest.fixture(scope="module")
 def fleet() -> TagFleet:
-    return TagFleet(REPO / "geofences", 30, 11, START, 12 * 3600, violation_share=0.4, owntracks_share=0.1)
+    return TagFleet(
+        REPO / "geofences", 30, 11, START, 12 * 3600, violation_share=0.4, owntracks_share=0.1
+    )
 
 
 def test_simulated_fleet_alerts_match_ground_truth_exactly(
-        fleet: TagFleet, broker: Mosquitto, settings: Settings, db: sqlite3.Connection, tmp_path: Path) -> None:
+    fleet: TagFleet, broker: Mosquitto, settings: Settings, db: sqlite3.Connection, tmp_path: Path
+) -> None:
     truth = fleet.truth()
     kinds = {t["kind"] for t in truth}
     assert kinds == set(DOG_KINDS), "the scenario must stage both kinds"
@@ -53,15 +56,26 @@ def test_simulated_fleet_alerts_match_ground_truth_exactly(
     assert wait_until(lambda: sum(service.counters.get(k) for k in handled) >= len(messages), 120)
     assert wait_until(lambda: db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0, 30)
     service.stop()
-    assert service.counters.rejected() == {}, "the simulator speaks the SPEC: nothing may be rejected"
+    assert service.counters.rejected() == {}, (
+        "the simulator speaks the SPEC: nothing may be rejected"
+    )
 
-    alerts = [dict(r) for r in db.execute(
-        f"SELECT * FROM alerts WHERE kind IN ({','.join('?' * len(DOG_KINDS))})", DOG_KINDS)]
+    alerts = [
+        dict(r)
+        for r in db.execute(
+            f"SELECT * FROM alerts WHERE kind IN ({','.join('?' * len(DOG_KINDS))})", DOG_KINDS
+        )
+    ]
     matched: set[str] = set()
     missed = []
     for t in truth:
-        hits = [a for a in alerts if (a["device_id"], a["zone_id"], a["kind"]) == (t["tag_id"], t["zone_id"], t["kind"])
-                and abs(a["started_at"] - t["start"]) <= START_TOLERANCE_S and a["id"] not in matched]
+        hits = [
+            a
+            for a in alerts
+            if (a["device_id"], a["zone_id"], a["kind"]) == (t["tag_id"], t["zone_id"], t["kind"])
+            and abs(a["started_at"] - t["start"]) <= START_TOLERANCE_S
+            and a["id"] not in matched
+        ]
         if hits:
             matched.add(hits[0]["id"])
         else:
@@ -69,14 +83,20 @@ def test_simulated_fleet_alerts_match_ground_truth_exactly(
     false_alarms = [a for a in alerts if a["id"] not in matched]
     recall = (len(truth) - len(missed)) / len(truth)
     precision = len(matched) / len(alerts) if alerts else 0.0
-    print(f"{len(messages)} fixes, {len(truth)} staged violations, {len(alerts)} alerts: "
-          f"recall {recall:.3f}, precision {precision:.3f}")
+    print(
+        f"{len(messages)} fixes, {len(truth)} staged violations, {len(alerts)} alerts: "
+        f"recall {recall:.3f}, precision {precision:.3f}"
+    )
     assert not missed, f"staged but not alerted: {missed}"
     assert not false_alarms, f"alerted but not staged: {false_alarms}"
     # Every incident closed when the dog left, at about the truth's end.
     for a in alerts:
-        t = next(t for t in truth if (t["tag_id"], t["zone_id"]) == (a["device_id"], a["zone_id"])
-                 and abs(a["started_at"] - t["start"]) <= START_TOLERANCE_S)
+        t = next(
+            t
+            for t in truth
+            if (t["tag_id"], t["zone_id"]) == (a["device_id"], a["zone_id"])
+            and abs(a["started_at"] - t["start"]) <= START_TOLERANCE_S
+        )
         assert a["status"] == "closed" and abs(a["ended_at"] - t["end"]) <= START_TOLERANCE_S
     # alerts/# carried every revision of every alert.
     time.sleep(0.5)

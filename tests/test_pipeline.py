@@ -40,8 +40,15 @@ def pipe(tmp_path: Path) -> TagPipeline:
     return TagPipeline(settings, conn, load_zones(TEST_ZONES, settings.tz))
 
 
-def feed(pipe: TagPipeline, tag: str, points: list[tuple[float, tuple[float, float]]], **kw: object) -> None:
-    pipe.process([Inbound(f"tags/{tag}/fix", fix_payload(ts, lat, lon, **kw), ts) for ts, (lat, lon) in points])
+def feed(
+    pipe: TagPipeline, tag: str, points: list[tuple[float, tuple[float, float]]], **kw: object
+) -> None:
+    pipe.process(
+        [
+            Inbound(f"tags/{tag}/fix", fix_payload(ts, lat, lon, **kw), ts)
+            for ts, (lat, lon) in points
+        ]
+    )
 
 
 def visit(t: float, where: tuple[float, float], minutes: float, step: float = 15) -> list:
@@ -55,18 +62,38 @@ def alerts(conn: sqlite3.Connection) -> list:
 def test_visit_to_a_forbidden_zone_opens_then_closes_one_alert(pipe: TagPipeline) -> None:
     feed(pipe, "TAG-0001", visit(T0, SCHOOL, 5) + visit(T0 + 310, HOME, 3))
     [a] = alerts(pipe.conn)
-    assert (a.kind, a.zone_id, a.grid, a.status) == ("dog_forbidden_zone", "school", "G-01", "closed")
+    assert (a.kind, a.zone_id, a.grid, a.status) == (
+        "dog_forbidden_zone",
+        "school",
+        "G-01",
+        "closed",
+    )
     assert a.started_at == T0 and a.ended_at == T0 + 310
     assert a.escalation == "education" and a.offence_number == 1
     outbox = [json.loads(r["payload"]) for r in alert_store.pending_outbox(pipe.conn)]
-    assert [(m["id"], m["status"], m["revision"]) for m in outbox] == [(a.id, "open", 1), (a.id, "closed", 2)]
+    assert [(m["id"], m["status"], m["revision"]) for m in outbox] == [
+        (a.id, "open", 1),
+        (a.id, "closed", 2),
+    ]
 
 
 def test_spec_alert_fields_are_all_present(pipe: TagPipeline) -> None:
     feed(pipe, "TAG-0001", visit(T0, SCHOOL, 2))
     msg = json.loads(alert_store.pending_outbox(pipe.conn)[0]["payload"])
-    for field in ("id", "kind", "status", "device_id", "zone_id", "grid", "started_at", "ended_at", "lat", "lon",
-                  "escalation", "evidence"):
+    for field in (
+        "id",
+        "kind",
+        "status",
+        "device_id",
+        "zone_id",
+        "grid",
+        "started_at",
+        "ended_at",
+        "lat",
+        "lon",
+        "escalation",
+        "evidence",
+    ):
         assert field in msg
     assert msg["ended_at"] is None and msg["evidence"][0]["type"] == "track"
 
@@ -78,13 +105,23 @@ def test_escalation_counts_the_owners_violations_across_dogs(pipe: TagPipeline) 
         t += 3600
     feed(pipe, "TAG-0003", visit(t, SCHOOL, 3))
     steps = [(a.device_id, a.escalation) for a in alerts(pipe.conn)]
-    assert steps == [("TAG-0001", "education"), ("TAG-0002", "warning"), ("TAG-0001", "penalty"),
-                     ("TAG-0002", "strict"), ("TAG-0001", "strict"), ("TAG-0003", "education")]
+    assert steps == [
+        ("TAG-0001", "education"),
+        ("TAG-0002", "warning"),
+        ("TAG-0001", "penalty"),
+        ("TAG-0002", "strict"),
+        ("TAG-0001", "strict"),
+        ("TAG-0003", "education"),
+    ]
 
 
 def test_violations_older_than_twelve_months_do_not_escalate(pipe: TagPipeline) -> None:
     year = 365 * 86400
-    feed(pipe, "TAG-0001", visit(T0 - year - 86400, SCHOOL, 3) + visit(T0 - year - 86400 + 190, HOME, 1))
+    feed(
+        pipe,
+        "TAG-0001",
+        visit(T0 - year - 86400, SCHOOL, 3) + visit(T0 - year - 86400 + 190, HOME, 1),
+    )
     feed(pipe, "TAG-0001", visit(T0, SCHOOL, 3))
     assert [a.escalation for a in alerts(pipe.conn)] == ["education", "education"]
 
@@ -106,12 +143,16 @@ def test_duplicates_by_ts_and_by_seq_are_ignored(pipe: TagPipeline) -> None:
     msgs = [Inbound("tags/TAG-0001/fix", fix_payload(T0 + i, *HOME, seq=i), 0) for i in range(5)]
     pipe.process(msgs)
     pipe.process(msgs)  # a QoS 1 redelivery
-    pipe.process([Inbound("tags/TAG-0001/fix", fix_payload(T0 + 2.5, *HOME, seq=3), 0)])  # re-sent seq
+    pipe.process(
+        [Inbound("tags/TAG-0001/fix", fix_payload(T0 + 2.5, *HOME, seq=3), 0)]
+    )  # re-sent seq
     assert pipe.conn.execute("SELECT COUNT(*) FROM fixes").fetchone()[0] == 5
     assert pipe.counters.get("duplicate") == 6
 
 
-def test_late_fix_is_kept_in_the_track_but_never_reopens_a_closed_incident(pipe: TagPipeline) -> None:
+def test_late_fix_is_kept_in_the_track_but_never_reopens_a_closed_incident(
+    pipe: TagPipeline,
+) -> None:
     feed(pipe, "TAG-0001", visit(T0, SCHOOL, 3) + visit(T0 + 190, HOME, 3))
     [closed] = alerts(pipe.conn)
     assert closed.status == "closed"
@@ -119,14 +160,20 @@ def test_late_fix_is_kept_in_the_track_but_never_reopens_a_closed_incident(pipe:
     feed(pipe, "TAG-0001", [(T0 + 181, SCHOOL), (T0 + 182, SCHOOL), (T0 + 183, SCHOOL)])
     assert [a.status for a in alerts(pipe.conn)] == ["closed"]
     assert pipe.counters.get("late") == 3
-    state = pipe.conn.execute("SELECT last_ts, lat FROM tag_state WHERE tag_id='TAG-0001'").fetchone()
-    assert state["last_ts"] == T0 + 190 + 180 and state["lat"] == HOME[0], "latest position never moves back"
+    state = pipe.conn.execute(
+        "SELECT last_ts, lat FROM tag_state WHERE tag_id='TAG-0001'"
+    ).fetchone()
+    assert state["last_ts"] == T0 + 190 + 180 and state["lat"] == HOME[0], (
+        "latest position never moves back"
+    )
     assert pipe.conn.execute("SELECT COUNT(*) FROM fixes WHERE late = 1").fetchone()[0] == 3
 
 
 def test_out_of_order_fixes_within_a_batch_are_judged_in_capture_order(pipe: TagPipeline) -> None:
     points = visit(T0, SCHOOL, 3) + visit(T0 + 190, HOME, 2)
-    pipe.process([Inbound("tags/TAG-0001/fix", fix_payload(ts, *p), 0) for ts, p in reversed(points)])
+    pipe.process(
+        [Inbound("tags/TAG-0001/fix", fix_payload(ts, *p), 0) for ts, p in reversed(points)]
+    )
     [a] = alerts(pipe.conn)
     assert a.started_at == T0 and a.status == "closed"
     assert pipe.counters.get("late") == 0
@@ -134,19 +181,30 @@ def test_out_of_order_fixes_within_a_batch_are_judged_in_capture_order(pipe: Tag
 
 def test_unknown_and_inactive_tags_are_rejected_and_counted(pipe: TagPipeline) -> None:
     pipe.conn.execute("UPDATE tags SET status = 'inactive' WHERE tag_id = 'TAG-0003'")
-    pipe.process([Inbound("tags/NOPE-9999/fix", fix_payload(T0, *HOME), 0),
-                  Inbound("tags/TAG-0003/fix", fix_payload(T0, *HOME), 0)])
+    pipe.process(
+        [
+            Inbound("tags/NOPE-9999/fix", fix_payload(T0, *HOME), 0),
+            Inbound("tags/TAG-0003/fix", fix_payload(T0, *HOME), 0),
+        ]
+    )
     assert deadletters.counts(pipe.conn) == {"inactive_device": 1, "unknown_device": 1}
 
 
 def test_low_battery_opens_once_and_closes_after_recovery(pipe: TagPipeline) -> None:
     levels = [30, 21, 19, 20, 19.5, 18, 24, 26, 19]
-    pipe.process([Inbound("tags/TAG-0001/fix", fix_payload(T0 + i, *HOME, batt=b), 0) for i, b in enumerate(levels)])
+    pipe.process(
+        [
+            Inbound("tags/TAG-0001/fix", fix_payload(T0 + i, *HOME, batt=b), 0)
+            for i, b in enumerate(levels)
+        ]
+    )
     lows = [a for a in alerts(pipe.conn) if a.kind == "tag_low_battery"]
     assert [(a.started_at - T0, a.status) for a in lows] == [(2, "closed"), (8, "open")]
 
 
-def test_tag_that_stops_reporting_gets_an_offline_notice_closed_by_its_next_fix(pipe: TagPipeline) -> None:
+def test_tag_that_stops_reporting_gets_an_offline_notice_closed_by_its_next_fix(
+    pipe: TagPipeline,
+) -> None:
     pipe.process([Inbound("tags/TAG-0001/fix", fix_payload(T0, *HOME), 1000.0)])
     pipe.sweep(now=1000.0 + 1799)
     assert not alerts(pipe.conn)
@@ -167,17 +225,31 @@ def test_state_survives_a_new_pipeline_on_the_same_database(pipe: TagPipeline) -
     assert a.started_at == T0, "the dwell timer carried over the restart"
 
 
-def test_seq_duplicates_are_recognised_after_a_restart_but_a_reset_counter_is_not(pipe: TagPipeline) -> None:
-    pipe.process([Inbound("tags/TAG-0001/fix", fix_payload(T0 + i, *HOME, seq=i), 0) for i in range(5)])
+def test_seq_duplicates_are_recognised_after_a_restart_but_a_reset_counter_is_not(
+    pipe: TagPipeline,
+) -> None:
+    pipe.process(
+        [Inbound("tags/TAG-0001/fix", fix_payload(T0 + i, *HOME, seq=i), 0) for i in range(5)]
+    )
     again = TagPipeline(pipe.settings, connect(pipe.settings.db_path), load_zones(TEST_ZONES, SH))
-    again.process([Inbound("tags/TAG-0001/fix", fix_payload(T0 + 30, *HOME, seq=4), 0)])  # re-stamped resend
+    again.process(
+        [Inbound("tags/TAG-0001/fix", fix_payload(T0 + 30, *HOME, seq=4), 0)]
+    )  # re-stamped resend
     assert again.counters.get("duplicate") == 1
-    again.process([Inbound("tags/TAG-0001/fix", fix_payload(T0 + 3600, *HOME, seq=0), 0)])  # rebooted tag
+    again.process(
+        [Inbound("tags/TAG-0001/fix", fix_payload(T0 + 3600, *HOME, seq=0), 0)]
+    )  # rebooted tag
     assert again.counters.get("accepted") == 1
 
 
-@given(st.lists(st.tuples(st.floats(-60, 60), st.floats(-80, 80), st.floats(1, 40)), min_size=1, max_size=40))
-def test_fixes_straddling_a_boundary_never_open_an_incident(fixes: list[tuple[float, float, float]]) -> None:
+@given(
+    st.lists(
+        st.tuples(st.floats(-60, 60), st.floats(-80, 80), st.floats(1, 40)), min_size=1, max_size=40
+    )
+)
+def test_fixes_straddling_a_boundary_never_open_an_incident(
+    fixes: list[tuple[float, float, float]],
+) -> None:
     """Fixes near the school's west edge whose accuracy circle (acc + 5 m margin) crosses it."""
     import tempfile
 
@@ -195,7 +267,13 @@ def test_fixes_straddling_a_boundary_never_open_an_incident(fixes: list[tuple[fl
             if abs(dx) >= acc + settings.hysteresis_m:
                 continue  # not straddling: the circle is wholly on one side
             lon, lat = proj.to_lonlat(float(x_edge) + dx, float(y_mid) + dy)
-            batch.append(Inbound("tags/TAG-0001/fix", fix_payload(T0 + i * 30, float(lat), float(lon), acc=acc), 0))
+            batch.append(
+                Inbound(
+                    "tags/TAG-0001/fix",
+                    fix_payload(T0 + i * 30, float(lat), float(lon), acc=acc),
+                    0,
+                )
+            )
         if batch:
             pipe.process(batch)
         assert alerts(conn) == []

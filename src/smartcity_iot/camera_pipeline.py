@@ -69,9 +69,13 @@ def capture_time(user_properties: list[tuple[str, str]] | None, received_at: flo
             try:
                 ms = float(value)
             except ValueError:
-                raise Rejected("bad_field", f"user property ts={value!r} is not milliseconds since the epoch") from None
+                raise Rejected(
+                    "bad_field", f"user property ts={value!r} is not milliseconds since the epoch"
+                ) from None
             if not 1_420_070_400_000 <= ms <= (received_at + 86400) * 1000:
-                raise Rejected("out_of_range", f"user property ts={value!r} is not a plausible capture time")
+                raise Rejected(
+                    "out_of_range", f"user property ts={value!r} is not a plausible capture time"
+                )
             return ms / 1000
     return received_at
 
@@ -126,13 +130,18 @@ class CameraPipeline:
         if alerts:
             self.on_commit()
 
-    def _decode(self, msg: Inbound, props: list[tuple[str, str]] | None) -> tuple[CameraState, float, np.ndarray]:
+    def _decode(
+        self, msg: Inbound, props: list[tuple[str, str]] | None
+    ) -> tuple[CameraState, float, np.ndarray]:
         levels = msg.topic.split("/")
         if len(levels) != 3 or levels[0] != "cameras" or levels[2] != "frame":
             raise Rejected("bad_topic", f"topic {msg.topic!r} is not cameras/{{camera_id}}/frame")
         cam = self.cameras.get(levels[1])
         if cam is None:
-            raise Rejected("unknown_device", f"camera {levels[1]!r} has no file in {self.settings.geofences}/cameras")
+            raise Rejected(
+                "unknown_device",
+                f"camera {levels[1]!r} has no file in {self.settings.geofences}/cameras",
+            )
         if len(msg.payload) > MAX_FRAME_BYTES:
             raise Rejected("oversized", f"{len(msg.payload)} bytes > limit {MAX_FRAME_BYTES}")
         ts = capture_time(props, msg.received_at)
@@ -151,7 +160,9 @@ class CameraPipeline:
             self.evidence.save(cam.camera.id, aid, "first_seen", jpeg, box, ts)
             cam.latest_saved[track.id] = ts
 
-    def _still_at_rest(self, cam: CameraState, track: Track, jpeg: bytes, ts: float, counts: Counter[str]) -> list[Alert]:
+    def _still_at_rest(
+        self, cam: CameraState, track: Track, jpeg: bytes, ts: float, counts: Counter[str]
+    ) -> list[Alert]:
         stop = cam.stops.get(track.id)
         if stop is None:
             return []
@@ -160,14 +171,28 @@ class CameraPipeline:
         box = _full(track.anchor or track.box)
         if opened is not None:
             first = self.evidence.path(cam.camera.id, aid, "first_seen")
-            evidence = [{"type": "image", "role": "first_seen", "path": str(first.relative_to(self.evidence.root)),
-                         "ts": stop.rest_since, "box": list(box)}] if first.exists() else []
+            evidence = (
+                [
+                    {
+                        "type": "image",
+                        "role": "first_seen",
+                        "path": str(first.relative_to(self.evidence.root)),
+                        "ts": stop.rest_since,
+                        "box": list(box),
+                    }
+                ]
+                if first.exists()
+                else []
+            )
             evidence.append(self.evidence.save(cam.camera.id, aid, "dwell_exceeded", jpeg, box, ts))
             evidence.append(self.evidence.save(cam.camera.id, aid, "latest", jpeg, box, ts))
             cam.latest_saved[track.id] = ts
             counts["alerts_opened"] += 1
             return [self._new_alert(cam, stop, aid, opened, evidence)]
-        if stop.violation_at is not None and ts - cam.latest_saved.get(track.id, 0) >= LATEST_EVERY_S:
+        if (
+            stop.violation_at is not None
+            and ts - cam.latest_saved.get(track.id, 0) >= LATEST_EVERY_S
+        ):
             self.evidence.save(cam.camera.id, aid, "latest", jpeg, box, ts)
             cam.latest_saved[track.id] = ts
         return []
@@ -209,15 +234,34 @@ class CameraPipeline:
     def _alert_id(self, cam: CameraState, stop: parking.Stop) -> str:
         return alert_store.alert_id(KIND, cam.camera.id, _zone(cam.camera, stop), stop.rest_since)
 
-    def _new_alert(self, cam: CameraState, stop: parking.Stop, aid: str, opened: parking.ParkingOpened,
-                   evidence: list[dict]) -> Alert:
+    def _new_alert(
+        self,
+        cam: CameraState,
+        stop: parking.Stop,
+        aid: str,
+        opened: parking.ParkingOpened,
+        evidence: list[dict],
+    ) -> Alert:
         c = cam.camera
         return Alert(
-            id=aid, kind=KIND, status="open", device_id=c.id, zone_id=_zone(c, stop), grid=c.grid,
-            started_at=opened.started_at, ended_at=None, lat=c.lat, lon=c.lon,
+            id=aid,
+            kind=KIND,
+            status="open",
+            device_id=c.id,
+            zone_id=_zone(c, stop),
+            grid=c.grid,
+            started_at=opened.started_at,
+            ended_at=None,
+            lat=c.lat,
+            lon=c.lon,
             # The party is the vehicle, known once a plate is read: until then no escalation step.
-            escalation=None, offence_number=None, party=None, zone_name=c.name,
-            opened_at=opened.opened_at, updated_at=time.time(), evidence=evidence,
+            escalation=None,
+            offence_number=None,
+            party=None,
+            zone_name=c.name,
+            opened_at=opened.opened_at,
+            updated_at=time.time(),
+            evidence=evidence,
         )
 
     # -- persistence --------------------------------------------------------------
@@ -250,7 +294,9 @@ class CameraPipeline:
 
     def _restore(self, camera: Camera) -> CameraState:
         cam = CameraState(camera, ClassicalDetector(camera.width, camera.height))
-        row = self.conn.execute("SELECT state FROM camera_state WHERE camera_id = ?", (camera.id,)).fetchone()
+        row = self.conn.execute(
+            "SELECT state FROM camera_state WHERE camera_id = ?", (camera.id,)
+        ).fetchone()
         path = self._background_path(camera.id)
         if row is None or not path.exists():
             return cam

@@ -54,22 +54,38 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    demo = sub.add_parser("demo", help="everything on one machine: broker, service, simulated tags", epilog=EPILOG)
+    demo = sub.add_parser(
+        "demo", help="everything on one machine: broker, service, simulated tags", epilog=EPILOG
+    )
     demo.add_argument("--tags", type=int, default=40, help="simulated dog tags (default 40)")
     demo.add_argument("--seed", type=int, default=7, help="simulation seed (default 7)")
-    demo.add_argument("--speed", type=float, default=60.0,
-                      help="simulated seconds per real second (default 60: an hour of walks a minute)")
-    demo.add_argument("--duration", type=float, default=0,
-                      help="stop after this many real seconds (default: run until Ctrl-C)")
+    demo.add_argument(
+        "--speed",
+        type=float,
+        default=60.0,
+        help="simulated seconds per real second (default 60: an hour of walks a minute)",
+    )
+    demo.add_argument(
+        "--duration",
+        type=float,
+        default=0,
+        help="stop after this many real seconds (default: run until Ctrl-C)",
+    )
     _add_settings(demo, common_only=False)
 
-    serve = sub.add_parser("serve", help="run the service against an external broker", epilog=EPILOG)
+    serve = sub.add_parser(
+        "serve", help="run the service against an external broker", epilog=EPILOG
+    )
     _add_settings(serve, common_only=False)
 
     tags = sub.add_parser("tags", help="the tag registry")
     tags_sub = tags.add_subparsers(dest="tags_command", metavar="ACTION", required=True)
-    reg = tags_sub.add_parser("register", help="register an active tag (owner identified by phone)", epilog=EPILOG)
-    reg.add_argument("tag_id", metavar="TAG_ID", help="serial printed on the tag (4-32 of A-Z a-z 0-9 - _)")
+    reg = tags_sub.add_parser(
+        "register", help="register an active tag (owner identified by phone)", epilog=EPILOG
+    )
+    reg.add_argument(
+        "tag_id", metavar="TAG_ID", help="serial printed on the tag (4-32 of A-Z a-z 0-9 - _)"
+    )
     reg.add_argument("--dog", required=True, help="the dog's name")
     reg.add_argument("--owner", required=True, help="the owner's name")
     reg.add_argument("--phone", required=True, help="the owner's phone: one phone = one owner")
@@ -79,37 +95,58 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings(lst, common_only=True)
 
     alerts = sub.add_parser("alerts", help="list stored alerts, newest first", epilog=EPILOG)
-    alerts.add_argument("--json", action="store_true", help="one JSON array (SPEC 3.4 alert objects)")
+    alerts.add_argument(
+        "--json", action="store_true", help="one JSON array (SPEC 3.4 alert objects)"
+    )
     alerts.add_argument("--kind", help="only this alert kind")
     alerts.add_argument("--limit", type=int, default=100, help="how many (default 100)")
     _add_settings(alerts, common_only=True)
 
-    rejects = sub.add_parser("rejects", help="rejected input: counts by reason and recent dead letters", epilog=EPILOG)
-    rejects.add_argument("--limit", type=int, default=20, help="recent dead letters to show (default 20)")
+    rejects = sub.add_parser(
+        "rejects", help="rejected input: counts by reason and recent dead letters", epilog=EPILOG
+    )
+    rejects.add_argument(
+        "--limit", type=int, default=20, help="recent dead letters to show (default 20)"
+    )
     _add_settings(rejects, common_only=True)
 
     users = sub.add_parser("users", help="web console accounts")
     users_sub = users.add_subparsers(dest="users_command", metavar="ACTION", required=True)
-    op = users_sub.add_parser("create-operator", help="create a command-center operator account", epilog=EPILOG)
+    op = users_sub.add_parser(
+        "create-operator", help="create a command-center operator account", epilog=EPILOG
+    )
     op.add_argument("name", metavar="NAME", help="the operator's login name")
-    op.add_argument("--password-file", required=True, metavar="FILE",
-                    help="file whose first line is the password ('-' reads standard input)")
+    op.add_argument(
+        "--password-file",
+        required=True,
+        metavar="FILE",
+        help="file whose first line is the password ('-' reads standard input)",
+    )
     op.add_argument("--display-name", help="name shown in the console (default NAME)")
     _add_settings(op, common_only=True)
-    pw = users_sub.add_parser("tag-passwords", help="Mosquitto password_file lines of every activated tag",
-                              epilog=EPILOG)
+    pw = users_sub.add_parser(
+        "tag-passwords", help="Mosquitto password_file lines of every activated tag", epilog=EPILOG
+    )
     _add_settings(pw, common_only=True)
 
-    history = sub.add_parser("history", help="tracks and alert statistics (InfluxDB when configured, else embedded)")
+    history = sub.add_parser(
+        "history", help="tracks and alert statistics (InfluxDB when configured, else embedded)"
+    )
     history_sub = history.add_subparsers(dest="history_command", metavar="QUERY", required=True)
     track = history_sub.add_parser("track", help="a dog's track over a time range", epilog=EPILOG)
     track.add_argument("tag_id", metavar="TAG_ID", help="the tag's serial")
-    track.add_argument("--from", dest="start", help="ISO date-time, city time zone unless given (default: 24 h ago)")
+    track.add_argument(
+        "--from",
+        dest="start",
+        help="ISO date-time, city time zone unless given (default: 24 h ago)",
+    )
     track.add_argument("--to", dest="end", help="ISO date-time (default: now)")
     track.add_argument("--json", action="store_true", help="machine-readable output")
     _add_settings(track, common_only=True)
     counts = history_sub.add_parser("counts", help="alerts per day, kind and grid", epilog=EPILOG)
-    counts.add_argument("--days", type=int, default=7, help="this many local days up to today (default 7)")
+    counts.add_argument(
+        "--days", type=int, default=7, help="this many local days up to today (default 7)"
+    )
     counts.add_argument("--json", action="store_true", help="machine-readable output")
     _add_settings(counts, common_only=True)
     return parser
@@ -166,7 +203,10 @@ def _serve(settings: Settings) -> int:
     from .web.server import WebServer
 
     service = Service(settings)
-    print(f"serving {len(service.zones)} zones from {settings.geofences}; broker {settings.mqtt_url}", file=sys.stderr)
+    print(
+        f"serving {len(service.zones)} zones from {settings.geofences}; broker {settings.mqtt_url}",
+        file=sys.stderr,
+    )
     web = WebServer(settings)
     web.start()
     print(f"web console: {web.url}", file=sys.stderr)
@@ -187,12 +227,15 @@ def _users(args: argparse.Namespace, settings: Settings) -> int:
         print(accounts.mosquitto_password_file(conn), end="")
         return 0
     try:
-        source = sys.stdin if args.password_file == "-" else open(args.password_file, encoding="utf-8")  # noqa: SIM115
+        stdin = args.password_file == "-"
+        source = sys.stdin if stdin else open(args.password_file, encoding="utf-8")  # noqa: SIM115
         with source:
             password = source.readline().rstrip("\r\n")
     except OSError as exc:
-        print(f"smartcity-iot: error: cannot read --password-file {args.password_file}: {exc.strerror}",
-              file=sys.stderr)
+        print(
+            f"smartcity-iot: error: cannot read --password-file {args.password_file}: {exc.strerror}",
+            file=sys.stderr,
+        )
         return 2
     try:
         user = accounts.create_operator(conn, args.name, password, args.display_name)
@@ -210,11 +253,15 @@ def _tags(args: argparse.Namespace, settings: Settings) -> int:
     conn = connect(settings.db_path)
     if args.tags_command == "register":
         try:
-            result = registry.register_active_tag(conn, args.tag_id, args.dog, args.owner, args.phone)
+            result = registry.register_active_tag(
+                conn, args.tag_id, args.dog, args.owner, args.phone
+            )
         except registry.RegistryError as exc:
             print(f"smartcity-iot: error: {exc}", file=sys.stderr)
             return 2
-        print(f"tag {result['tag_id']} active for dog #{result['dog_id']} of owner #{result['owner_id']}")
+        print(
+            f"tag {result['tag_id']} active for dog #{result['dog_id']} of owner #{result['owner_id']}"
+        )
         return 0
     rows = conn.execute(
         "SELECT t.tag_id, t.status, d.name AS dog, o.name AS owner, o.phone FROM tags t "
@@ -224,7 +271,9 @@ def _tags(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps([dict(r) for r in rows], ensure_ascii=False, indent=2))
     else:
         for r in rows:
-            print(f"{r['tag_id']:<20} {r['status']:<10} {r['dog'] or '-':<12} {r['owner'] or '-'} {r['phone'] or ''}")
+            print(
+                f"{r['tag_id']:<20} {r['status']:<10} {r['dog'] or '-':<12} {r['owner'] or '-'} {r['phone'] or ''}"
+            )
     return 0
 
 
@@ -245,8 +294,10 @@ def _alerts(args: argparse.Namespace, settings: Settings) -> int:
         start = datetime.fromtimestamp(a.started_at, tz).strftime("%Y-%m-%d %H:%M:%S")
         end = datetime.fromtimestamp(a.ended_at, tz).strftime("%H:%M:%S") if a.ended_at else "open"
         where = a.zone_name or a.zone_id or "-"
-        print(f"{start}-{end:<8} {a.kind:<26} {a.device_id:<14} {where:<16} {a.grid or '-':<5} "
-              f"{a.escalation or '-':<9} {a.status}")
+        print(
+            f"{start}-{end:<8} {a.kind:<26} {a.device_id:<14} {where:<16} {a.grid or '-':<5} "
+            f"{a.escalation or '-':<9} {a.status}"
+        )
     return 0
 
 

@@ -50,10 +50,18 @@ class Settings(BaseModel):
         description="embedded database, evidence images, dead letters",
         json_schema_extra={"common": True, "metavar": "DIR"},
     )
-    influx_url: str | None = Field(None, description="InfluxDB URL", json_schema_extra={"common": True})
-    influx_token: str | None = Field(None, description="InfluxDB token", json_schema_extra={"common": True})
-    influx_org: str | None = Field(None, description="InfluxDB organisation", json_schema_extra={"common": True})
-    influx_bucket: str | None = Field(None, description="InfluxDB bucket", json_schema_extra={"common": True})
+    influx_url: str | None = Field(
+        None, description="InfluxDB URL", json_schema_extra={"common": True}
+    )
+    influx_token: str | None = Field(
+        None, description="InfluxDB token", json_schema_extra={"common": True}
+    )
+    influx_org: str | None = Field(
+        None, description="InfluxDB organisation", json_schema_extra={"common": True}
+    )
+    influx_bucket: str | None = Field(
+        None, description="InfluxDB bucket", json_schema_extra={"common": True}
+    )
     http: str = Field(
         "127.0.0.1:8080",
         description="HOST:PORT of the web console",
@@ -70,28 +78,51 @@ class Settings(BaseModel):
         json_schema_extra={"common": True},
     )
     dwell_s: float = Field(60.0, gt=0, description="default minimum dwell before an incident opens")
-    grace_s: float = Field(60.0, ge=0, description="default time out (or allowed) before an incident closes")
+    grace_s: float = Field(
+        60.0, ge=0, description="default time out (or allowed) before an incident closes"
+    )
     hysteresis_m: float = Field(
         5.0, ge=0, description="metres added to a fix's accuracy radius for in/out decisions"
     )
-    default_accuracy_m: float = Field(15.0, ge=0, description="accuracy assumed when a fix has none")
-    low_battery_pct: float = Field(20.0, ge=0, le=100, description="battery below this opens tag_low_battery")
-    battery_recover_pct: float = Field(25.0, ge=0, le=100, description="battery at or above this closes it")
-    offline_after_s: float = Field(1800.0, gt=0, description="no fix received for this long opens tag_offline")
-    future_tolerance_s: float = Field(86400.0, ge=0, description="fixes further in the future are rejected")
+    default_accuracy_m: float = Field(
+        15.0, ge=0, description="accuracy assumed when a fix has none"
+    )
+    low_battery_pct: float = Field(
+        20.0, ge=0, le=100, description="battery below this opens tag_low_battery"
+    )
+    battery_recover_pct: float = Field(
+        25.0, ge=0, le=100, description="battery at or above this closes it"
+    )
+    offline_after_s: float = Field(
+        1800.0, gt=0, description="no fix received for this long opens tag_offline"
+    )
+    future_tolerance_s: float = Field(
+        86400.0, ge=0, description="fixes further in the future are rejected"
+    )
     max_payload_bytes: int = Field(4096, gt=0, description="largest accepted tag fix payload")
-    dead_letter_max: int = Field(10000, gt=0, description="dead letters kept (oldest dropped first)")
-    frame_queue_max: int = Field(8, gt=0, description="camera frames waiting for vision; more are skipped (counted)")
+    dead_letter_max: int = Field(
+        10000, gt=0, description="dead letters kept (oldest dropped first)"
+    )
+    frame_queue_max: int = Field(
+        8, gt=0, description="camera frames waiting for vision; more are skipped (counted)"
+    )
     batch_max: int = Field(1000, gt=0, description="most messages processed in one transaction")
     batch_wait_ms: float = Field(10.0, ge=0, description="how long a batch waits to fill")
-    track_retention_days: float = Field(30.0, gt=0, description="days of tag fixes kept in the embedded database")
+    track_retention_days: float = Field(
+        30.0, gt=0, description="days of tag fixes kept in the embedded database"
+    )
     influx_spool_max: int = Field(
-        2_000_000, gt=0,
+        2_000_000,
+        gt=0,
         description="points kept on disk while InfluxDB is unreachable; beyond it the oldest are dropped (counted)",
     )
     influx_batch_points: int = Field(5000, gt=0, description="most points in one InfluxDB write")
-    influx_flush_ms: float = Field(1000.0, ge=0, description="how long points gather before a partial InfluxDB write")
-    influx_retry_max_s: float = Field(30.0, gt=0, description="longest pause between InfluxDB retries")
+    influx_flush_ms: float = Field(
+        1000.0, ge=0, description="how long points gather before a partial InfluxDB write"
+    )
+    influx_retry_max_s: float = Field(
+        30.0, gt=0, description="longest pause between InfluxDB retries"
+    )
     influx_timeout_s: float = Field(10.0, gt=0, description="InfluxDB HTTP request timeout")
 
     @field_validator("timezone")
@@ -100,7 +131,9 @@ class Settings(BaseModel):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)") from exc
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)"
+            ) from exc
         return value
 
     @field_validator("mqtt_url")
@@ -156,7 +189,9 @@ def field_is_common(name: str) -> bool:
     return isinstance(extra, dict) and bool(extra.get("common"))
 
 
-def load_settings(overrides: dict[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+def load_settings(
+    overrides: dict[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
     """Defaults < SMARTCITY_* environment < explicit overrides (CLI flags)."""
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}

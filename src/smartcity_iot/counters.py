@@ -32,7 +32,11 @@ class Counters:
             return dict(self._counts)
 
     def rejected(self) -> dict[str, int]:
-        return {k.removeprefix("rejected."): v for k, v in self.snapshot().items() if k.startswith("rejected.")}
+        return {
+            k.removeprefix("rejected."): v
+            for k, v in self.snapshot().items()
+            if k.startswith("rejected.")
+        }
 
 
 class RejectLog:
@@ -47,7 +51,13 @@ class RejectLog:
     def rejected(self, reason: str, topic: str, detail: str) -> None:
         if reason not in self._seen:
             self._seen.add(reason)
-            log.warning("rejected %s on %s: %s (further %s rejects are summarised)", reason, topic, detail, reason)
+            log.warning(
+                "rejected %s on %s: %s (further %s rejects are summarised)",
+                reason,
+                topic,
+                detail,
+                reason,
+            )
         else:
             self._pending[reason] += 1
         self.flush()

@@ -40,14 +40,25 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         print(f"embedded MQTT broker on {broker.url}", file=out)
 
     start = datetime.now(settings.tz) - timedelta(hours=SIM_HOURS)
-    fleet = TagFleet(settings.geofences, args.tags, args.seed, start, SIM_HOURS * 3600,
-                     violation_share=0.4, owntracks_share=0.1, tz=settings.timezone)
+    fleet = TagFleet(
+        settings.geofences,
+        args.tags,
+        args.seed,
+        start,
+        SIM_HOURS * 3600,
+        violation_share=0.4,
+        owntracks_share=0.1,
+        tz=settings.timezone,
+    )
     conn = connect(settings.db_path)
     for tag in fleet.fleet():
         register_active_tag(conn, tag["tag_id"], tag["dog"], tag["owner"], tag["phone"])
     messages = fleet.messages()
-    print(f"{args.tags} simulated tags, {len(messages):,} fixes over the last {SIM_HOURS:g} h, "
-          f"replayed at {args.speed:g}x; database {settings.db_path}", file=out)
+    print(
+        f"{args.tags} simulated tags, {len(messages):,} fixes over the last {SIM_HOURS:g} h, "
+        f"replayed at {args.speed:g}x; database {settings.db_path}",
+        file=out,
+    )
 
     service = Service(settings)
     service.start()
@@ -57,20 +68,31 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     web = _start_web(settings, out)
     printer = _AlertPrinter(settings, out)
     sim_state: dict[str, Any] = {"published": 0}
-    halt = threading.Event()  # stops the simulators before the service, so none is mid-frame at exit
+    halt = (
+        threading.Event()
+    )  # stops the simulators before the service, so none is mid-frame at exit
 
     def simulate() -> None:
-        stats = publish_stream(_until(halt, messages), settings.mqtt_url, protocol=settings.mqtt_protocol,
-                               speed=args.speed, client_id="demo-tag-simulator", total=len(messages),
-                               progress=lambda s: sim_state.update(published=s.get("published", 0)))
+        stats = publish_stream(
+            _until(halt, messages),
+            settings.mqtt_url,
+            protocol=settings.mqtt_protocol,
+            speed=args.speed,
+            client_id="demo-tag-simulator",
+            total=len(messages),
+            progress=lambda s: sim_state.update(published=s.get("published", 0)),
+        )
         sim_state.update(stats, done=True)
 
     simulators = [threading.Thread(target=simulate, name="tag-simulator", daemon=True)]
     simulators[0].start()
     simulators += _start_cameras(settings, args.seed, sim_state, out, halt)
     cameras = len(simulators) > 1
-    print("alerts appear below as the service raises them (Ctrl-C to stop); list them any time with "
-          f"`smartcity-iot alerts --data-dir {settings.data_dir}`", file=out)
+    print(
+        "alerts appear below as the service raises them (Ctrl-C to stop); list them any time with "
+        f"`smartcity-iot alerts --data-dir {settings.data_dir}`",
+        file=out,
+    )
     from .cli import stop_on_signals
 
     stop = stop_on_signals()
@@ -79,8 +101,10 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         while not stop.wait(1.0):
             done = " (simulation finished)" if sim_state.get("done") else ""
             frames = f" frames sent {sim_state.get('frames', 0):,} |" if cameras else ""
-            printer.status = (f"sim {sim_state['published']:,}/{len(messages):,}{done} |{frames} "
-                              + service.status_line())
+            printer.status = (
+                f"sim {sim_state['published']:,}/{len(messages):,}{done} |{frames} "
+                + service.status_line()
+            )
             printer.redraw()
             if not printer.tty and int(time.monotonic() - began) % 10 == 0:
                 print(printer.status, file=out, flush=True)
@@ -107,8 +131,9 @@ def _until(halt: threading.Event, items: Iterable[T]) -> Iterator[T]:
         yield item
 
 
-def _start_cameras(settings: Settings, seed: int, sim_state: dict[str, Any], out: Any,
-                   halt: threading.Event) -> list[threading.Thread]:
+def _start_cameras(
+    settings: Settings, seed: int, sim_state: dict[str, Any], out: Any, halt: threading.Event
+) -> list[threading.Thread]:
     """Simulated enforcement cameras, live: one frame a second each, captured now.
     Frames go out in real time, so their arrival is their capture time even on the
     embedded broker, which has no MQTT v5 user properties to carry it."""
@@ -119,17 +144,43 @@ def _start_cameras(settings: Settings, seed: int, sim_state: dict[str, Any], out
     if not paths:
         return []
     now = datetime.now(settings.tz)
-    scenes = [CameraScene(p, seed + i, now, 12 * 3600, fps=1.0, tz=settings.timezone,
-                          scenario="violations" if i == 0 else "mixed") for i, p in enumerate(paths)]
-    first = min((t["violation_start"] for s in scenes for t in s.truth() if t["violation"]), default=None)
-    when = f"; the first parking violation is due about {first - now.timestamp():.0f} s from now" if first else ""
-    print(f"{len(scenes)} simulated cameras, 1 frame/s each{when}; evidence photos under "
-          f"{settings.data_dir / 'evidence'}", file=out)
+    scenes = [
+        CameraScene(
+            p,
+            seed + i,
+            now,
+            12 * 3600,
+            fps=1.0,
+            tz=settings.timezone,
+            scenario="violations" if i == 0 else "mixed",
+        )
+        for i, p in enumerate(paths)
+    ]
+    first = min(
+        (t["violation_start"] for s in scenes for t in s.truth() if t["violation"]), default=None
+    )
+    when = (
+        f"; the first parking violation is due about {first - now.timestamp():.0f} s from now"
+        if first
+        else ""
+    )
+    print(
+        f"{len(scenes)} simulated cameras, 1 frame/s each{when}; evidence photos under "
+        f"{settings.data_dir / 'evidence'}",
+        file=out,
+    )
 
     def run() -> None:
-        publish_stream(_until(halt, camera_messages(scenes)), settings.mqtt_url, protocol=settings.mqtt_protocol, speed=1.0,
-                       client_id="demo-camera-simulator", ts_property=settings.mqtt_protocol == "5", queue_limit=16,
-                       progress=lambda st: sim_state.update(frames=st.get("published", 0)))
+        publish_stream(
+            _until(halt, camera_messages(scenes)),
+            settings.mqtt_url,
+            protocol=settings.mqtt_protocol,
+            speed=1.0,
+            client_id="demo-camera-simulator",
+            ts_property=settings.mqtt_protocol == "5",
+            queue_limit=16,
+            progress=lambda st: sim_state.update(frames=st.get("published", 0)),
+        )
 
     thread = threading.Thread(target=run, name="camera-simulator", daemon=True)
     thread.start()
@@ -150,9 +201,11 @@ def _start_web(settings: Settings, out: Any) -> Any:
     accounts.set_operator(conn, "operator", password, "值班员 Duty operator")
     web = WebServer(settings)
     web.start()
-    print(f"web console: {web.url}  (operator log-in: operator / {password}; owners sign up there)", file=out)
+    print(
+        f"web console: {web.url}  (operator log-in: operator / {password}; owners sign up there)",
+        file=out,
+    )
     return web
-
 
 
 class _AlertPrinter:

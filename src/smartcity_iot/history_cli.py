@@ -19,8 +19,10 @@ def parse_instant(value: str, flag: str, settings: Settings) -> float:
     try:
         when = datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"{flag} {value!r} is not an ISO date-time (e.g. 2026-11-23T08:00 or "
-                         "2026-11-23T08:00:00+08:00)") from None
+        raise ValueError(
+            f"{flag} {value!r} is not an ISO date-time (e.g. 2026-11-23T08:00 or "
+            "2026-11-23T08:00:00+08:00)"
+        ) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=settings.tz)
     return when.timestamp()
@@ -60,7 +62,9 @@ def _counts(args: argparse.Namespace, settings: Settings, history: History) -> i
     if args.days < 1:
         raise ValueError("--days must be at least 1")
     now = datetime.now(settings.tz)
-    first_day = (now - timedelta(days=args.days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    first_day = (now - timedelta(days=args.days - 1)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
     counts = history.alert_counts(first_day.timestamp(), now.timestamp() + 1)
     if args.json:
         print(json.dumps([asdict(c) for c in counts], ensure_ascii=False))

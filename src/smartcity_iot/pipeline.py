@@ -135,7 +135,9 @@ class TagPipeline:
         s = self.settings
         for msg in batch:
             try:
-                fix = decode_fix(msg.topic, msg.payload, work.now, s.max_payload_bytes, s.future_tolerance_s)
+                fix = decode_fix(
+                    msg.topic, msg.payload, work.now, s.max_payload_bytes, s.future_tolerance_s
+                )
             except Rejected as rej:
                 self._reject(msg, rej, work)
                 continue
@@ -154,11 +156,15 @@ class TagPipeline:
             if fix.tag_id not in self._active:
                 status = registry.tag_status(self.conn, fix.tag_id)
                 reason = "unknown_device" if status is None else "inactive_device"
-                self._reject(msg, Rejected(reason, f"tag {fix.tag_id} is {status or 'not registered'}"), work)
+                self._reject(
+                    msg, Rejected(reason, f"tag {fix.tag_id} is {status or 'not registered'}"), work
+                )
                 continue
             state = self._state(fix.tag_id)
             late = state.last_ts is not None and fix.ts <= state.last_ts
-            if tracks.seq_seen(state, fix) or (late and not self.sinks.late_fix(fix, msg.received_at)):
+            if tracks.seq_seen(state, fix) or (
+                late and not self.sinks.late_fix(fix, msg.received_at)
+            ):
                 work.counts["duplicate"] += 1
                 continue
             tracks.remember_seq(state, fix)
@@ -181,7 +187,9 @@ class TagPipeline:
         s = self.settings
         lon = np.fromiter((f.lon for _, f in fixes), float, len(fixes))
         lat = np.fromiter((f.lat for _, f in fixes), float, len(fixes))
-        acc = np.fromiter((s.default_accuracy_m if f.acc is None else f.acc for _, f in fixes), float, len(fixes))
+        acc = np.fromiter(
+            (s.default_accuracy_m if f.acc is None else f.acc for _, f in fixes), float, len(fixes)
+        )
         m = self.index.classify(lon, lat, acc + s.hysteresis_m)
         out: dict[int, dict[int, int]] = {}
         for fi, zi, st in zip(m.fix.tolist(), m.zone.tolist(), m.state.tolist(), strict=True):
@@ -216,12 +224,30 @@ class TagPipeline:
             party = self._active[fix.tag_id].party
             offence = alert_store.offences_in_year(self.conn, party, event.started_at) + 1
             alert = Alert(
-                id=aid, kind=kind, status="open", device_id=fix.tag_id, zone_id=zone.id, grid=zone.grid,
-                started_at=event.started_at, ended_at=None, lat=fix.lat, lon=fix.lon,
-                escalation=escalation_step(offence), offence_number=offence, party=party,
-                zone_name=zone.name, opened_at=event.opened_at, updated_at=work.now,
-                evidence=[{"type": "track", "device_id": fix.tag_id,
-                           "from": event.started_at - TRACK_EVIDENCE_MARGIN_S, "to": None}],
+                id=aid,
+                kind=kind,
+                status="open",
+                device_id=fix.tag_id,
+                zone_id=zone.id,
+                grid=zone.grid,
+                started_at=event.started_at,
+                ended_at=None,
+                lat=fix.lat,
+                lon=fix.lon,
+                escalation=escalation_step(offence),
+                offence_number=offence,
+                party=party,
+                zone_name=zone.name,
+                opened_at=event.opened_at,
+                updated_at=work.now,
+                evidence=[
+                    {
+                        "type": "track",
+                        "device_id": fix.tag_id,
+                        "from": event.started_at - TRACK_EVIDENCE_MARGIN_S,
+                        "to": None,
+                    }
+                ],
             )
             work.counts["alerts_opened"] += 1
         else:
@@ -247,7 +273,9 @@ class TagPipeline:
         s = self.settings
         if fix.batt is not None:
             state.batt = fix.batt
-        change = battery_change(state.low_battery_since is not None, fix.batt, s.low_battery_pct, s.battery_recover_pct)
+        change = battery_change(
+            state.low_battery_since is not None, fix.batt, s.low_battery_pct, s.battery_recover_pct
+        )
         if change == "open":
             state.low_battery_since = fix.ts
             self._emit(self._health_alert("tag_low_battery", fix.tag_id, fix.ts, work, fix), work)
@@ -261,7 +289,11 @@ class TagPipeline:
     def _sinks(self, work: _Batch) -> None:
         if work.changed:
             tracks.save_states(self.conn, list(work.changed.values()))
-        counts = {k.removeprefix("rejected."): v for k, v in work.counts.items() if k.startswith("rejected.")}
+        counts = {
+            k.removeprefix("rejected."): v
+            for k, v in work.counts.items()
+            if k.startswith("rejected.")
+        }
         if counts:
             deadletters.bump_counts(self.conn, counts)
             deadletters.trim(self.conn, self.settings.dead_letter_max)
@@ -282,9 +314,13 @@ class TagPipeline:
                 state = self._state(row["tag_id"])
                 if row["tag_id"] not in self._active or state.last_seen is None:
                     continue
-                if state.offline_since is None and is_offline(state.last_seen, work.now, self.settings.offline_after_s):
+                if state.offline_since is None and is_offline(
+                    state.last_seen, work.now, self.settings.offline_after_s
+                ):
                     state.offline_since = state.last_seen
-                    self._emit(self._health_alert("tag_offline", state.tag_id, state.last_seen, work), work)
+                    self._emit(
+                        self._health_alert("tag_offline", state.tag_id, state.last_seen, work), work
+                    )
                     work.changed[state.tag_id] = state
             if work.now - self._last_prune >= PRUNE_EVERY_S:  # a full scan: not on every sweep
                 tracks.prune(self.conn, work.now - self.settings.track_retention_days * 86400)
@@ -320,19 +356,35 @@ class TagPipeline:
             self._registry_version = version
             self._active = registry.active_tags(self.conn)
 
-    def _health_alert(self, kind: str, tag_id: str, started_at: float, work: _Batch, fix: Fix | None = None) -> Alert:
+    def _health_alert(
+        self, kind: str, tag_id: str, started_at: float, work: _Batch, fix: Fix | None = None
+    ) -> Alert:
         state = self.states.get(tag_id)
         lat = fix.lat if fix else (state.lat if state else None)
         lon = fix.lon if fix else (state.lon if state else None)
         active = self._active.get(tag_id)
         return Alert(
-            id=alert_store.alert_id(kind, tag_id, None, started_at), kind=kind, status="open", device_id=tag_id,
-            zone_id=None, grid=None, started_at=started_at, ended_at=None, lat=lat, lon=lon,
-            party=active.party if active else None, opened_at=work.now, updated_at=work.now,
+            id=alert_store.alert_id(kind, tag_id, None, started_at),
+            kind=kind,
+            status="open",
+            device_id=tag_id,
+            zone_id=None,
+            grid=None,
+            started_at=started_at,
+            ended_at=None,
+            lat=lat,
+            lon=lon,
+            party=active.party if active else None,
+            opened_at=work.now,
+            updated_at=work.now,
         )
 
-    def _close_health(self, kind: str, tag_id: str, started_at: float, ended_at: float, work: _Batch) -> None:
-        alert = alert_store.get_alert(self.conn, alert_store.alert_id(kind, tag_id, None, started_at))
+    def _close_health(
+        self, kind: str, tag_id: str, started_at: float, ended_at: float, work: _Batch
+    ) -> None:
+        alert = alert_store.get_alert(
+            self.conn, alert_store.alert_id(kind, tag_id, None, started_at)
+        )
         if alert is None or alert.status == "closed":
             return
         alert.status, alert.ended_at, alert.updated_at = "closed", ended_at, work.now

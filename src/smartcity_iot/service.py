@@ -31,29 +31,57 @@ class Service:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.zones = load_zones(settings.geofences, settings.tz)
         self.conn = connect(settings.db_path)
-        spool = bool(settings.influx_url)  # points spooled in each batch's transaction, shipped by self.influx
-        self.pipeline = TagPipeline(settings, self.conn, self.zones, self.counters, on_commit=self._wake_publisher,
-                                    sinks=Sinks(self.conn, influx_spool=spool))
+        spool = bool(
+            settings.influx_url
+        )  # points spooled in each batch's transaction, shipped by self.influx
+        self.pipeline = TagPipeline(
+            settings,
+            self.conn,
+            self.zones,
+            self.counters,
+            on_commit=self._wake_publisher,
+            sinks=Sinks(self.conn, influx_spool=spool),
+        )
         self.cameras = load_cameras(settings.geofences / "cameras", settings.tz)
         # The vision worker has its own connection: SQLite connections are not shared across threads.
         camera_conn = connect(settings.db_path)
-        self.camera_pipeline = CameraPipeline(settings, camera_conn, self.cameras, self.counters,
-                                              on_commit=self._wake_publisher,
-                                              sinks=Sinks(camera_conn, influx_spool=spool))
-        frames = FrameRoute(self.camera_pipeline.process, queue_max=settings.frame_queue_max,
-                            on_skip=lambda: self.counters.add("frames_skipped"),
-                            on_failure=lambda: self.counters.add("frames_failed"))
-        self.session = MqttSession(settings, TAG_TOPICS + CAMERA_TOPICS, self.pipeline.process_isolating,
-                                   on_idle=self.pipeline.sweep, frames=frames)
+        self.camera_pipeline = CameraPipeline(
+            settings,
+            camera_conn,
+            self.cameras,
+            self.counters,
+            on_commit=self._wake_publisher,
+            sinks=Sinks(camera_conn, influx_spool=spool),
+        )
+        frames = FrameRoute(
+            self.camera_pipeline.process,
+            queue_max=settings.frame_queue_max,
+            on_skip=lambda: self.counters.add("frames_skipped"),
+            on_failure=lambda: self.counters.add("frames_failed"),
+        )
+        self.session = MqttSession(
+            settings,
+            TAG_TOPICS + CAMERA_TOPICS,
+            self.pipeline.process_isolating,
+            on_idle=self.pipeline.sweep,
+            frames=frames,
+        )
         self.publisher = OutboxPublisher(self.session, settings.db_path)
-        self.influx = InfluxWriter(settings, settings.db_path, self.counters) if settings.influx_url else None
+        self.influx = (
+            InfluxWriter(settings, settings.db_path, self.counters) if settings.influx_url else None
+        )
 
     def _wake_publisher(self) -> None:
         self.publisher.wake.set()
 
     def start(self) -> None:
-        log.info("%d zones and %d cameras from %s; database %s", len(self.zones), len(self.cameras),
-                 self.settings.geofences, self.settings.db_path)
+        log.info(
+            "%d zones and %d cameras from %s; database %s",
+            len(self.zones),
+            len(self.cameras),
+            self.settings.geofences,
+            self.settings.db_path,
+        )
         self.publisher.start()
         if self.influx:
             self.influx.start()
@@ -76,11 +104,17 @@ class Service:
             f"closed {c.get('alerts_closed', 0):,}  rejected {rejected:,}  duplicates {c.get('duplicate', 0):,} "
             f"late {c.get('late', 0):,}  frames {c.get('frames', 0):,} skipped {c.get('frames_skipped', 0):,}  "
             f"published {self.publisher.published:,}"
-            + (f"  influx {c.get('influx_written', 0):,} dropped {c.get('influx_dropped', 0):,}" if self.influx else "")
+            + (
+                f"  influx {c.get('influx_written', 0):,} dropped {c.get('influx_dropped', 0):,}"
+                if self.influx
+                else ""
+            )
         )
 
 
-def run_forever(service: Service, stop: threading.Event, progress_every_s: float = 2.0, out=None) -> None:
+def run_forever(
+    service: Service, stop: threading.Event, progress_every_s: float = 2.0, out=None
+) -> None:
     """Run until `stop` is set, printing a live status line."""
     import sys
 
@@ -94,5 +128,6 @@ def run_forever(service: Service, stop: threading.Event, progress_every_s: float
         service.stop()
         counts = deadletters.counts(service.conn)
         if counts:
-            print("rejects by reason: " + ", ".join(f"{r} {n}" for r, n in counts.items()), file=out)
-
+            print(
+                "rejects by reason: " + ", ".join(f"{r} {n}" for r, n in counts.items()), file=out
+            )

@@ -17,7 +17,9 @@ from .store import influx, lineproto, tracks
 class Sinks:
     def __init__(self, conn: sqlite3.Connection, influx_spool: bool = False) -> None:
         self.conn = conn
-        self.influx_spool = influx_spool  # also append every fix and alert change as an InfluxDB point
+        self.influx_spool = (
+            influx_spool  # also append every fix and alert change as an InfluxDB point
+        )
 
     def alert(self, alert: Alert) -> None:
         """An alert opened or changed: store it and queue it for alerts/{kind}."""
@@ -28,7 +30,9 @@ class Sinks:
 
     def fixes(self, rows: list[tuple[Fix, float, bool]]) -> None:
         """Accepted in-order fixes as (fix, received_at, late=False): the dog's track."""
-        tracks.insert_in_order(self.conn, [tracks.fix_row(f, received_at, late) for f, received_at, late in rows])
+        tracks.insert_in_order(
+            self.conn, [tracks.fix_row(f, received_at, late) for f, received_at, late in rows]
+        )
         if self.influx_spool:
             influx.spool(self.conn, [lineproto.fix_line(f, late) for f, _, late in rows])
 

@@ -31,8 +31,14 @@ def compose(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     binary = shutil.which("docker-compose")
     assert binary, "docker-compose is not installed: run scripts/test.sh, which installs Debian's"
     clean = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
-    return subprocess.run([binary, "-f", str(REPO / "docker-compose.yml"), *args], capture_output=True, text=True,
-                          timeout=120, env={**clean, **(env or {})}, cwd=REPO)
+    return subprocess.run(
+        [binary, "-f", str(REPO / "docker-compose.yml"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**clean, **(env or {})},
+        cwd=REPO,
+    )
 
 
 def test_compose_file_validates_and_wires_every_part() -> None:
@@ -44,7 +50,11 @@ def test_compose_file_validates_and_wires_every_part() -> None:
     assert services["sim-tags"]["profiles"] == ["sim"]
     init = services["influxdb"]["environment"]
     assert init["DOCKER_INFLUXDB_INIT_MODE"] == "setup"
-    assert {"DOCKER_INFLUXDB_INIT_ORG", "DOCKER_INFLUXDB_INIT_BUCKET", "DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"} <= set(init)
+    assert {
+        "DOCKER_INFLUXDB_INIT_ORG",
+        "DOCKER_INFLUXDB_INIT_BUCKET",
+        "DOCKER_INFLUXDB_INIT_ADMIN_TOKEN",
+    } <= set(init)
     env = services["service"]["environment"]
     assert env["SMARTCITY_INFLUX_URL"] == "http://influxdb:8086"
     assert env["SMARTCITY_INFLUX_TOKEN"] == init["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"]
@@ -53,7 +63,9 @@ def test_compose_file_validates_and_wires_every_part() -> None:
     # every file or folder mounted from the repository exists
     for name, svc in services.items():
         for vol in svc.get("volumes", []):
-            source = vol["source"] if isinstance(vol, dict) else vol.split(":")[0]  # long or short syntax
+            source = (
+                vol["source"] if isinstance(vol, dict) else vol.split(":")[0]
+            )  # long or short syntax
             if source.startswith("/"):  # a bind mount (named volumes have no path)
                 assert Path(source).exists(), f"{name} mounts missing {source}"
     dockerfile = (DEPLOY / "Dockerfile").read_text()
@@ -81,12 +93,17 @@ def test_mosquitto_conf_requires_login_and_sizes_its_queues() -> None:
     assert conf["password_file"] and conf["acl_file"] == ["/mosquitto/config/acl"]
     assert int(conf["max_queued_messages"][0]) >= 1_000_000  # the default 1000 drops a backlog
     assert int(conf["max_queued_bytes"][0]) > 0  # but memory stays bounded
-    acl = [line.split() for line in (DEPLOY / "mosquitto" / "acl").read_text().splitlines()
-           if line.strip() and not line.startswith("#")]
+    acl = [
+        line.split()
+        for line in (DEPLOY / "mosquitto" / "acl").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     for words in acl:
         assert (words[0] == "user" and len(words) == 2) or (
-            words[0] in ("topic", "pattern") and words[1] in ("read", "write", "readwrite", "deny")
-            and len(words) == 3), words
+            words[0] in ("topic", "pattern")
+            and words[1] in ("read", "write", "readwrite", "deny")
+            and len(words) == 3
+        ), words
     assert ["pattern", "write", "tags/%u/fix"] in acl
 
 
@@ -101,32 +118,51 @@ class Broker:
         from smartcity_iot.store.accounts import mosquitto_hash
 
         tags = tmp / "tags.passwd"  # a tag activated in the web portal: hashed by the service
-        tags.write_text(f"# from smartcity-iot users tag-passwords\nTAG-0003:{mosquitto_hash('pw-0003')}\n")
-        env = {**os.environ, "MOSQUITTO_PASSWD_FILE": str(tmp / "passwd"), "MOSQUITTO_DEVICES_FILE": str(devices),
-               "MOSQUITTO_TAG_PASSWD_FILE": str(tags),
-               "MQTT_SERVICE_PASSWORD": "svc-secret", "MQTT_ALERTS_READER_PASSWORD": "reader-secret"}
-        subprocess.run(["sh", str(DEPLOY / "mosquitto" / "entrypoint.sh"), "--passwd-only"], env=env, check=True,
-                       timeout=30)
+        tags.write_text(
+            f"# from smartcity-iot users tag-passwords\nTAG-0003:{mosquitto_hash('pw-0003')}\n"
+        )
+        env = {
+            **os.environ,
+            "MOSQUITTO_PASSWD_FILE": str(tmp / "passwd"),
+            "MOSQUITTO_DEVICES_FILE": str(devices),
+            "MOSQUITTO_TAG_PASSWD_FILE": str(tags),
+            "MQTT_SERVICE_PASSWORD": "svc-secret",
+            "MQTT_ALERTS_READER_PASSWORD": "reader-secret",
+        }
+        subprocess.run(
+            ["sh", str(DEPLOY / "mosquitto" / "entrypoint.sh"), "--passwd-only"],
+            env=env,
+            check=True,
+            timeout=30,
+        )
         assert "svc-secret" not in (tmp / "passwd").read_text()  # hashed
         text = (DEPLOY / "mosquitto" / "mosquitto.conf").read_text()
         text = text.replace("listener 1883", f"listener {self.port} 127.0.0.1")
         text = text.replace("/mosquitto/config/acl", str(DEPLOY / "mosquitto" / "acl"))
         text = text.replace("/mosquitto/data/", f"{tmp}/")
-        if os.geteuid() == 0:  # pytest's 0700 temp dirs are closed to the unprivileged user mosquitto drops to
+        if (
+            os.geteuid() == 0
+        ):  # pytest's 0700 temp dirs are closed to the unprivileged user mosquitto drops to
             text += "\nuser root\n"
         (tmp / "mosquitto.conf").write_text(text)
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         self.log = tmp / "mosquitto.log"
         with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen([binary, "-c", str(tmp / "mosquitto.conf")], stdout=log, stderr=log)
+            self.proc = subprocess.Popen(
+                [binary, "-c", str(tmp / "mosquitto.conf")], stdout=log, stderr=log
+            )
         assert wait_until(lambda: listening(self.port), 10), self.log.read_text()
 
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(10)
 
-    def connect(self, user: str | None, password: str | None) -> tuple[mqtt.Client, mqtt.ReasonCode | None]:
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=user or "", protocol=mqtt.MQTTv5)
+    def connect(
+        self, user: str | None, password: str | None
+    ) -> tuple[mqtt.Client, mqtt.ReasonCode | None]:
+        c = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=user or "", protocol=mqtt.MQTTv5
+        )
         result: list = []
         done = threading.Event()
 
@@ -150,7 +186,9 @@ def shipped_broker(tmp_path: Path):  # type: ignore[no-untyped-def]
     b.stop()
 
 
-def subscriber(broker: Broker, user: str, password: str, topic: str) -> tuple[mqtt.Client, list[str]]:
+def subscriber(
+    broker: Broker, user: str, password: str, topic: str
+) -> tuple[mqtt.Client, list[str]]:
     got: list[str] = []
     subscribed = threading.Event()
     c, reason = broker.connect(user, password)
@@ -162,7 +200,9 @@ def subscriber(broker: Broker, user: str, password: str, topic: str) -> tuple[mq
     return c, got
 
 
-def test_shipped_acl_lets_a_device_publish_its_own_topic_and_not_another(shipped_broker: Broker) -> None:
+def test_shipped_acl_lets_a_device_publish_its_own_topic_and_not_another(
+    shipped_broker: Broker,
+) -> None:
     # given the service subscribed to every tag's fixes, as configured in the ACL
     _, seen = subscriber(shipped_broker, "smartcity-service", "svc-secret", "tags/#")
     device, reason = shipped_broker.connect("TAG-0001", "pw-0001")
@@ -193,12 +233,18 @@ def test_shipped_acl_keeps_devices_out_of_alerts_and_strangers_out(shipped_broke
     assert wrong is None or wrong.is_failure
 
 
-def test_grafana_provisioning_parses_and_its_dashboard_queries_run_on_influxdb(tmp_path: Path) -> None:
-    sources = yaml.safe_load((DEPLOY / "grafana/provisioning/datasources/influxdb.yaml").read_text())
+def test_grafana_provisioning_parses_and_its_dashboard_queries_run_on_influxdb(
+    tmp_path: Path,
+) -> None:
+    sources = yaml.safe_load(
+        (DEPLOY / "grafana/provisioning/datasources/influxdb.yaml").read_text()
+    )
     (source,) = sources["datasources"]
     assert source["type"] == "influxdb" and source["jsonData"]["version"] == "InfluxQL"
     assert source["secureJsonData"]["httpHeaderValue1"] == "Token ${INFLUXDB_TOKEN}"
-    providers = yaml.safe_load((DEPLOY / "grafana/provisioning/dashboards/smartcity.yaml").read_text())
+    providers = yaml.safe_load(
+        (DEPLOY / "grafana/provisioning/dashboards/smartcity.yaml").read_text()
+    )
     assert providers["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
     dashboard = json.loads((DEPLOY / "grafana/dashboards/alerts.json").read_text())
     targets = [t for p in dashboard["panels"] for t in p["targets"]]
@@ -209,17 +255,33 @@ def test_grafana_provisioning_parses_and_its_dashboard_queries_run_on_influxdb(t
     try:
         engine.create_db("smartcity")
         t0 = 1_795_000_000.0
-        alert = Alert(id="a1", kind="dog_forbidden_zone", status="open", device_id="TAG-0001", zone_id="school",
-                      grid="G-01", started_at=t0, ended_at=None, lat=28.97, lon=118.87, zone_name="实验小学")
-        lines = [lineproto.alert_line(alert)] + [lineproto.fix_line(Fix("TAG-0001", t0 + i, 28.97, 118.87))
-                                                 for i in range(5)]
+        alert = Alert(
+            id="a1",
+            kind="dog_forbidden_zone",
+            status="open",
+            device_id="TAG-0001",
+            zone_id="school",
+            grid="G-01",
+            started_at=t0,
+            ended_at=None,
+            lat=28.97,
+            lon=118.87,
+            zone_name="实验小学",
+        )
+        lines = [lineproto.alert_line(alert)] + [
+            lineproto.fix_line(Fix("TAG-0001", t0 + i, 28.97, 118.87)) for i in range(5)
+        ]
         body = "\n".join(lines).encode()
         import urllib.request
 
-        urllib.request.urlopen(urllib.request.Request(f"{engine.url}/write?db=smartcity&precision=ms", data=body),
-                               timeout=10).close()
+        urllib.request.urlopen(
+            urllib.request.Request(f"{engine.url}/write?db=smartcity&precision=ms", data=body),
+            timeout=10,
+        ).close()
         for t in targets:
-            q = t["query"].replace("$timeFilter", f"time >= {int(t0 * 1000) - 1000}ms AND time <= now()")
+            q = t["query"].replace(
+                "$timeFilter", f"time >= {int(t0 * 1000) - 1000}ms AND time <= now()"
+            )
             assert engine.query(q, "smartcity"), f"no result for {t['query']}"
     finally:
         engine.stop()

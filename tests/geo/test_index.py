@@ -71,7 +71,9 @@ def test_batch_classification_equals_one_by_one() -> None:
     lat = rng.uniform(28.968, 28.976, 500)
     r = rng.uniform(1, 60, 500)
     batch = INDEX.classify(lon, lat, r)
-    together = {(int(f), int(z)): int(s) for f, z, s in zip(batch.fix, batch.zone, batch.state, strict=True)}
+    together = {
+        (int(f), int(z)): int(s) for f, z, s in zip(batch.fix, batch.zone, batch.state, strict=True)
+    }
     single = {}
     for i in range(500):
         m = INDEX.classify(lon[i : i + 1], lat[i : i + 1], r[i : i + 1])

@@ -11,12 +11,17 @@ from smartcity_iot.geo.zones import ZoneFileError, load_zones
 from ..support import REPO, TEST_ZONES
 
 SH = ZoneInfo("Asia/Shanghai")
-SQUARE = {"type": "Polygon", "coordinates": [[[118.0, 28.0], [118.001, 28.0], [118.001, 28.001], [118.0, 28.0]]]}
+SQUARE = {
+    "type": "Polygon",
+    "coordinates": [[[118.0, 28.0], [118.001, 28.0], [118.001, 28.001], [118.0, 28.0]]],
+}
 
 
 def write(tmp_path: Path, props: dict, geometry: dict | None = None) -> Path:
-    doc = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": props,
-                                                      "geometry": geometry or SQUARE}]}
+    doc = {
+        "type": "FeatureCollection",
+        "features": [{"type": "Feature", "properties": props, "geometry": geometry or SQUARE}],
+    }
     (tmp_path / "bad.geojson").write_text(json.dumps(doc))
     return tmp_path
 
@@ -35,7 +40,9 @@ def test_shipped_sample_district_is_valid_and_rich_enough() -> None:
     assert len(dogs) >= 12
     assert all(z.grid and z.grade for z in dogs)
     assert any(z.schedule.never_allowed for z in dogs)
-    assert any(w.end_min < w.start_min for z in dogs for w in z.schedule.windows), "a window across midnight"
+    assert any(w.end_min < w.start_min for z in dogs for w in z.schedule.windows), (
+        "a window across midnight"
+    )
 
 
 @pytest.mark.parametrize(
@@ -45,16 +52,29 @@ def test_shipped_sample_district_is_valid_and_rich_enough() -> None:
         ({"id": "z1", "rule": "dogs", "walking_hours": ["7-9"]}, None, "HH:MM-HH:MM"),
         ({"id": "z1", "rule": "dogs", "days": ["funday"]}, None, "funday"),
         ({"rule": "dogs"}, None, "property id"),
-        ({"id": "z1", "rule": "dogs"}, {"type": "Point", "coordinates": [118, 28]}, "Polygon or MultiPolygon"),
-        ({"id": "z1", "rule": "dogs"}, {"type": "Polygon", "coordinates": [[[28.0, 118.0], [28.1, 118.0],
-                                                                            [28.1, 118.1], [28.0, 118.0]]]},
-         "lon, lat"),
-        ({"id": "bow", "rule": "dogs"}, {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]},
-         "invalid polygon"),
+        (
+            {"id": "z1", "rule": "dogs"},
+            {"type": "Point", "coordinates": [118, 28]},
+            "Polygon or MultiPolygon",
+        ),
+        (
+            {"id": "z1", "rule": "dogs"},
+            {
+                "type": "Polygon",
+                "coordinates": [[[28.0, 118.0], [28.1, 118.0], [28.1, 118.1], [28.0, 118.0]]],
+            },
+            "lon, lat",
+        ),
+        (
+            {"id": "bow", "rule": "dogs"},
+            {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]},
+            "invalid polygon",
+        ),
     ],
 )
-def test_bad_zone_errors_name_file_feature_and_problem(tmp_path: Path, props: dict, geometry: dict | None,
-                                                       message: str) -> None:
+def test_bad_zone_errors_name_file_feature_and_problem(
+    tmp_path: Path, props: dict, geometry: dict | None, message: str
+) -> None:
     with pytest.raises(ZoneFileError) as err:
         load_zones(write(tmp_path, props, geometry), SH)
     text = str(err.value)

@@ -20,13 +20,25 @@ def decode(topic: str, doc: object) -> object:
 
 
 def test_spec_fix_decodes() -> None:
-    fix = decode("tags/QZT-000001/fix", {"ts": NOW - 5, "lat": 28.97, "lon": 118.87, "acc": 8, "batt": 77, "seq": 4})
-    assert (fix.tag_id, fix.lat, fix.lon, fix.acc, fix.batt, fix.seq) == ("QZT-000001", 28.97, 118.87, 8, 77, 4)
+    fix = decode(
+        "tags/QZT-000001/fix",
+        {"ts": NOW - 5, "lat": 28.97, "lon": 118.87, "acc": 8, "batt": 77, "seq": 4},
+    )
+    assert (fix.tag_id, fix.lat, fix.lon, fix.acc, fix.batt, fix.seq) == (
+        "QZT-000001",
+        28.97,
+        118.87,
+        8,
+        77,
+        4,
+    )
 
 
 def test_owntracks_location_is_a_fix_of_the_device() -> None:
-    fix = decode("owntracks/zhang/QZT-000002", {"_type": "location", "tst": int(NOW), "lat": 28.9, "lon": 118.8,
-                                                 "acc": 12, "batt": 50})
+    fix = decode(
+        "owntracks/zhang/QZT-000002",
+        {"_type": "location", "tst": int(NOW), "lat": 28.9, "lon": 118.8, "acc": 12, "batt": 50},
+    )
     assert fix.tag_id == "QZT-000002" and fix.source == "owntracks" and fix.ts == int(NOW)
 
 
@@ -56,7 +68,9 @@ def test_owntracks_other_types_are_ignored_not_rejected() -> None:
         ("tags/QZT-000001/fix", b"x" * 5000, "oversized"),
     ],
 )
-def test_bad_input_is_rejected_with_a_reason_naming_the_problem(topic: str, payload: object, reason: str) -> None:
+def test_bad_input_is_rejected_with_a_reason_naming_the_problem(
+    topic: str, payload: object, reason: str
+) -> None:
     with pytest.raises(Rejected) as err:
         decode(topic, payload)
     assert err.value.reason == reason
@@ -69,8 +83,12 @@ def test_arbitrary_bytes_never_crash_the_decoder(payload: bytes) -> None:
         decode("tags/QZT-000001/fix", payload)
 
 
-@given(st.dictionaries(st.sampled_from(["ts", "lat", "lon", "acc", "batt", "seq", "x"]),
-                       st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=5))))
+@given(
+    st.dictionaries(
+        st.sampled_from(["ts", "lat", "lon", "acc", "batt", "seq", "x"]),
+        st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=5)),
+    )
+)
 def test_arbitrary_objects_are_accepted_or_rejected_never_crash(doc: dict) -> None:
     with contextlib.suppress(Rejected):
         decode_fix("tags/QZT-000001/fix", json.dumps(doc).encode(), NOW, 4096, 86400)

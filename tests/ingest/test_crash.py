@@ -48,18 +48,24 @@ def register(conn: sqlite3.Connection) -> None:
         register_active_tag(conn, tag, f"dog{i}", f"owner{i}", f"1390000000{i}")
 
 
-def reference_alerts(tmp: Path, msgs: list[tuple[str, bytes]], zones_dir: Path) -> set[tuple[str, int, str]]:
+def reference_alerts(
+    tmp: Path, msgs: list[tuple[str, bytes]], zones_dir: Path
+) -> set[tuple[str, int, str]]:
     settings = Settings(data_dir=tmp, geofences=zones_dir)
     conn = connect(settings.db_path)
     register(conn)
     pipe = TagPipeline(settings, conn, load_zones(zones_dir, SH))
     for i in range(0, len(msgs), 500):
         pipe.process([Inbound(t, p, 0) for t, p in msgs[i : i + 500]])
-    return {(r["id"], r["revision"], r["status"]) for r in conn.execute("SELECT id, revision, status FROM alerts")}
+    return {
+        (r["id"], r["revision"], r["status"])
+        for r in conn.execute("SELECT id, revision, status FROM alerts")
+    }
 
 
-def test_sigkill_mid_stream_loses_no_fix_and_duplicates_no_alert(tmp_path: Path, broker: Mosquitto,
-                                                                  settings: Settings) -> None:
+def test_sigkill_mid_stream_loses_no_fix_and_duplicates_no_alert(
+    tmp_path: Path, broker: Mosquitto, settings: Settings
+) -> None:
     msgs = stream()
     expected = reference_alerts(tmp_path / "reference", msgs, settings.geofences)
     assert len(expected) > 20, "the stream must produce incidents worth checking"
@@ -75,21 +81,29 @@ def test_sigkill_mid_stream_loses_no_fix_and_duplicates_no_alert(tmp_path: Path,
         half = len(msgs) // 2
         publish_all(pub, msgs[:half])
         # Kill while it is working through the stream: some fixes stored, some not.
-        assert wait_until(lambda: db.execute("SELECT COUNT(*) FROM fixes").fetchone()[0] > half // 3, 60)
+        assert wait_until(
+            lambda: db.execute("SELECT COUNT(*) FROM fixes").fetchone()[0] > half // 3, 60
+        )
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         stored_at_kill = db.execute("SELECT COUNT(*) FROM fixes").fetchone()[0]
         publish_all(pub, msgs[half:])  # the broker queues them for the dead service's session
         proc = service_process(env, log)
-        assert wait_until(lambda: db.execute("SELECT COUNT(*) FROM fixes").fetchone()[0] == len(msgs), 120), (
+        assert wait_until(
+            lambda: db.execute("SELECT COUNT(*) FROM fixes").fetchone()[0] == len(msgs), 120
+        ), (
             f"stored {db.execute('SELECT COUNT(*) FROM fixes').fetchone()[0]} of {len(msgs)}; "
-            f"{stored_at_kill} at the kill")
+            f"{stored_at_kill} at the kill"
+        )
         assert wait_until(lambda: db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0, 30)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(10)
     assert stored_at_kill < len(msgs)
-    got = {(r["id"], r["revision"], r["status"]) for r in db.execute("SELECT id, revision, status FROM alerts")}
+    got = {
+        (r["id"], r["revision"], r["status"])
+        for r in db.execute("SELECT id, revision, status FROM alerts")
+    }
     assert got == expected, "same alerts as an uninterrupted run: none lost, none doubled"
     # Every revision of every stored alert went out on alerts/# (at least once; consumers dedupe on id+revision).
     wanted = {(i, rev) for i, last, _ in got for rev in range(1, last + 1)}

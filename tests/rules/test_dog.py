@@ -33,7 +33,9 @@ def test_incident_opens_after_the_dwell_with_entry_as_start() -> None:
 
 def test_short_visit_opens_nothing() -> None:
     track = ZoneTrack()
-    assert run(track, NEVER, [(T0, "in"), (T0 + 50, "in"), (T0 + 70, "out"), (T0 + 200, "out")]) == []
+    assert (
+        run(track, NEVER, [(T0, "in"), (T0 + 50, "in"), (T0 + 70, "out"), (T0 + 200, "out")]) == []
+    )
     assert track.idle
 
 
@@ -47,14 +49,19 @@ def test_incident_closes_after_grace_with_exit_as_end() -> None:
     track = ZoneTrack()
     run(track, NEVER, [(T0, "in"), (T0 + 60, "in")])
     assert run(track, NEVER, [(T0 + 90, "out"), (T0 + 120, "out")]) == []
-    assert run(track, NEVER, [(T0 + 150, "out")]) == [IncidentClosed(started_at=T0, ended_at=T0 + 90)]
+    assert run(track, NEVER, [(T0 + 150, "out")]) == [
+        IncidentClosed(started_at=T0, ended_at=T0 + 90)
+    ]
     assert track.idle
 
 
 def test_return_within_grace_continues_the_same_incident() -> None:
     track = ZoneTrack()
-    events = run(track, NEVER, [(T0, "in"), (T0 + 60, "in"), (T0 + 90, "out"), (T0 + 120, "in"),
-                                (T0 + 300, "in")])
+    events = run(
+        track,
+        NEVER,
+        [(T0, "in"), (T0 + 60, "in"), (T0 + 90, "out"), (T0 + 120, "in"), (T0 + 300, "in")],
+    )
     assert events == [IncidentOpened(T0, T0 + 60)]
 
 
@@ -108,7 +115,9 @@ def test_incidents_alternate_and_close_after_they_open(seq: list[tuple[float, st
         ts += gap
         events += step(track, ts, obs, NEVER, DWELL, GRACE)  # type: ignore[arg-type]
     kinds = [type(e) for e in events]
-    assert kinds == [IncidentOpened, IncidentClosed] * (len(kinds) // 2) + [IncidentOpened] * (len(kinds) % 2)
+    assert kinds == [IncidentOpened, IncidentClosed] * (len(kinds) // 2) + [IncidentOpened] * (
+        len(kinds) % 2
+    )
     for e in events:
         if isinstance(e, IncidentOpened):
             assert e.opened_at - e.started_at >= DWELL

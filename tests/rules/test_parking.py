@@ -78,11 +78,20 @@ def test_grade_sets_the_default_dwell(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("change", "message"),
-    [({"grade": "highway"}, "field grade"), ({"sidewalk": [[[0, 0], [10, 0]]]}, "field sidewalk"),
-     ({"sidewalk": [[[0, 470], [1400, 470], [1400, 720], [0, 720]]]}, "outside the 1280x720 image"),
-     ({"lat": 128}, "field lat"), ({"image": {"width": 1280}}, "field image.height")],
+    [
+        ({"grade": "highway"}, "field grade"),
+        ({"sidewalk": [[[0, 0], [10, 0]]]}, "field sidewalk"),
+        (
+            {"sidewalk": [[[0, 470], [1400, 470], [1400, 720], [0, 720]]]},
+            "outside the 1280x720 image",
+        ),
+        ({"lat": 128}, "field lat"),
+        ({"image": {"width": 1280}}, "field image.height"),
+    ],
 )
-def test_bad_camera_files_name_file_camera_and_field(tmp_path: Path, change: dict, message: str) -> None:
+def test_bad_camera_files_name_file_camera_and_field(
+    tmp_path: Path, change: dict, message: str
+) -> None:
     import json
 
     doc = json.loads((TEST_ZONES / "cameras" / "cam-test-01.json").read_text())
@@ -90,7 +99,11 @@ def test_bad_camera_files_name_file_camera_and_field(tmp_path: Path, change: dic
     (tmp_path / "bad.json").write_text(json.dumps(doc))
     with pytest.raises(CameraFileError) as err:
         load_camera(tmp_path / "bad.json", SH)
-    assert "bad.json" in str(err.value) and "cam-test-01" in str(err.value) and message in str(err.value)
+    assert (
+        "bad.json" in str(err.value)
+        and "cam-test-01" in str(err.value)
+        and message in str(err.value)
+    )
 
 
 def test_loading_spot_outside_the_sidewalk_is_rejected(tmp_path: Path) -> None:

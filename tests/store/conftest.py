@@ -46,7 +46,14 @@ def influx(tmp_path: Path) -> Iterator[InfluxUnderTest]:
 
 
 def influx_settings(tmp_path: Path, url: str, **kw: object) -> Settings:
-    values: dict = dict(data_dir=tmp_path / "data", geofences=TEST_ZONES, influx_url=url, influx_bucket=DB,
-                        influx_org="city", influx_token="test-token", influx_flush_ms=50)
+    values: dict = dict(
+        data_dir=tmp_path / "data",
+        geofences=TEST_ZONES,
+        influx_url=url,
+        influx_bucket=DB,
+        influx_org="city",
+        influx_token="test-token",
+        influx_flush_ms=50,
+    )
     values.update(kw)
     return Settings(**values)

@@ -36,8 +36,13 @@ def school_visits(tag: str, t0: float, visits: int) -> list[Inbound]:
     out = []
     for v in range(visits):
         base = t0 + v * 360
-        out += [Inbound(f"tags/{tag}/fix", fix_payload(base + i * 15, *SCHOOL), 0) for i in range(12)]
-        out += [Inbound(f"tags/{tag}/fix", fix_payload(base + 180 + i * 15, *HOME), 0) for i in range(12)]
+        out += [
+            Inbound(f"tags/{tag}/fix", fix_payload(base + i * 15, *SCHOOL), 0) for i in range(12)
+        ]
+        out += [
+            Inbound(f"tags/{tag}/fix", fix_payload(base + 180 + i * 15, *HOME), 0)
+            for i in range(12)
+        ]
     return out
 
 
@@ -45,7 +50,9 @@ def run_stream(settings: Settings, t0: float) -> None:
     conn = connect(settings.db_path)
     register_active_tag(conn, "TAG-0001", "旺财", "张三", "13900000001")
     register_active_tag(conn, "TAG-0002", "小白", "李四", "13900000002")
-    pipe = TagPipeline(settings, conn, load_zones(TEST_ZONES, SH), sinks=Sinks(conn, influx_spool=True))
+    pipe = TagPipeline(
+        settings, conn, load_zones(TEST_ZONES, SH), sinks=Sinks(conn, influx_spool=True)
+    )
     pipe.process(school_visits("TAG-0001", t0, 3) + school_visits("TAG-0002", t0 + 7, 2))
 
 
@@ -53,7 +60,9 @@ def cli(*args: str, settings: Settings) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SMARTCITY_DATA_DIR": str(settings.data_dir)}
     if settings.influx_url:
         env.update(SMARTCITY_INFLUX_URL=settings.influx_url, SMARTCITY_INFLUX_BUCKET=DB)
-    return subprocess.run([*CLI, "history", *args], capture_output=True, text=True, timeout=60, env=env)
+    return subprocess.run(
+        [*CLI, "history", *args], capture_output=True, text=True, timeout=60, env=env
+    )
 
 
 def test_influxdb_and_embedded_history_agree(tmp_path: Path, influx: InfluxUnderTest) -> None:
@@ -70,15 +79,20 @@ def test_influxdb_and_embedded_history_agree(tmp_path: Path, influx: InfluxUnder
     track = embedded.track("TAG-0001", t0, t0 + 3600)
     assert len(track) == 72 and track[0].ts == t0 and track[0].acc == 5 and track[0].batt == 80
     assert remote.track("TAG-0001", t0, t0 + 3600) == track
-    assert remote.track("TAG-0001", t0 + 60, t0 + 120) == embedded.track("TAG-0001", t0 + 60, t0 + 120)
+    assert remote.track("TAG-0001", t0 + 60, t0 + 120) == embedded.track(
+        "TAG-0001", t0 + 60, t0 + 120
+    )
     counts = embedded.alert_counts(t0 - 86400, t0 + 86400)
-    assert counts == [AlertCount("2026-11-20", "dog_forbidden_zone", "G-01", 4),
-                      AlertCount("2026-11-21", "dog_forbidden_zone", "G-01", 1)]
+    assert counts == [
+        AlertCount("2026-11-20", "dog_forbidden_zone", "G-01", 4),
+        AlertCount("2026-11-21", "dog_forbidden_zone", "G-01", 1),
+    ]
     assert remote.alert_counts(t0 - 86400, t0 + 86400) == counts
 
 
-def test_history_commands_read_the_embedded_database_and_influxdb_alike(tmp_path: Path,
-                                                                       influx: InfluxUnderTest) -> None:
+def test_history_commands_read_the_embedded_database_and_influxdb_alike(
+    tmp_path: Path, influx: InfluxUnderTest
+) -> None:
     # given recent activity (counts are per local day up to today)
     t0 = time.time() - 7200
     settings = influx_settings(tmp_path, influx.url)
@@ -88,7 +102,9 @@ def test_history_commands_read_the_embedded_database_and_influxdb_alike(tmp_path
         pass
     embedded = settings.model_copy(update={"influx_url": None})
     start = datetime.fromtimestamp(t0 - 1, SH).isoformat(timespec="seconds")
-    end = datetime.fromtimestamp(t0 + 3600, SH).replace(tzinfo=None).isoformat()  # local time without offset
+    end = (
+        datetime.fromtimestamp(t0 + 3600, SH).replace(tzinfo=None).isoformat()
+    )  # local time without offset
     # when both run the same commands
     out = {}
     for name, s in (("embedded", embedded), ("influx", settings)):
@@ -100,7 +116,9 @@ def test_history_commands_read_the_embedded_database_and_influxdb_alike(tmp_path
     assert out["influx"] == out["embedded"]
     track, counts = out["embedded"]
     assert len(track) == 48 and track[0]["ts"] == round(t0 + 7, 3)
-    assert sum(c["count"] for c in counts) == 5 and {c["kind"] for c in counts} == {"dog_forbidden_zone"}
+    assert sum(c["count"] for c in counts) == 5 and {c["kind"] for c in counts} == {
+        "dog_forbidden_zone"
+    }
     text = cli("counts", settings=embedded)
     assert "dog_forbidden_zone" in text.stdout and "G-01" in text.stdout
 
@@ -113,7 +131,9 @@ def test_history_with_influxdb_unreachable_says_so(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "--from 'yesterday' is not an ISO date-time" in bad.stderr
 
 
-def test_the_console_reads_history_from_influxdb_when_configured(tmp_path: Path, influx: InfluxUnderTest) -> None:
+def test_the_console_reads_history_from_influxdb_when_configured(
+    tmp_path: Path, influx: InfluxUnderTest
+) -> None:
     """With --influx-url the operator's track and per-day statistics come from InfluxDB:
     the embedded copies are altered after shipping, and the console does not see it."""
     from fastapi.testclient import TestClient
@@ -130,15 +150,23 @@ def test_the_console_reads_history_from_influxdb_when_configured(tmp_path: Path,
         pass
     conn = connect(settings.db_path)
     conn.execute("DELETE FROM fixes")  # the embedded track is gone (retention, say)
-    conn.execute("INSERT INTO alerts(id, kind, status, device_id, grid, started_at, updated_at) "
-                 "VALUES ('only-here', 'tag_offline', 'open', 'TAG-0001', 'G-09', ?, ?)", (t0, t0))
+    conn.execute(
+        "INSERT INTO alerts(id, kind, status, device_id, grid, started_at, updated_at) "
+        "VALUES ('only-here', 'tag_offline', 'open', 'TAG-0001', 'G-09', ?, ?)",
+        (t0, t0),
+    )
     accounts.init(conn)
     accounts.create_operator(conn, "op1", "correct horse battery staple", "值班员")
     with TestClient(create_app(settings, Limits())) as web:
-        me = web.post("/api/auth/login", json={"login": "op1", "password": "correct horse battery staple"}).json()
+        me = web.post(
+            "/api/auth/login", json={"login": "op1", "password": "correct horse battery staple"}
+        ).json()
         web.headers["X-CSRF-Token"] = me["csrf_token"]
-        alert = next(a for a in web.get("/api/operator/alerts").json() if a["device_id"] == "TAG-0001"
-                     and a["kind"] == "dog_forbidden_zone")
+        alert = next(
+            a
+            for a in web.get("/api/operator/alerts").json()
+            if a["device_id"] == "TAG-0001" and a["kind"] == "dog_forbidden_zone"
+        )
         detail = web.get(f"/api/operator/alerts/{alert['id']}").json()
         assert len(detail["track"]) > 10, "the track came from InfluxDB"
         per_day = web.get("/api/operator/stats?days=2").json()["per_day"]

@@ -45,12 +45,22 @@ def count(conn: sqlite3.Connection, sql: str) -> int:
 
 @pytest.mark.slow
 def test_influxdb_outage_mid_stream_every_point_arrives_exactly_once(
-        tmp_path: Path, broker: Mosquitto, influx: InfluxUnderTest) -> None:
+    tmp_path: Path, broker: Mosquitto, influx: InfluxUnderTest
+) -> None:
     # given the service writing to InfluxDB through the real client, and three tags streaming
-    settings = Settings(mqtt_url=broker.url, data_dir=tmp_path / "data", geofences=Path(__file__).parents[1]
-                        / "data" / "zones", mqtt_client_id=f"test-ingest-{broker.port}", influx_url=influx.url,
-                        influx_bucket=DB, influx_org="city", influx_token="t", influx_flush_ms=100,
-                        influx_batch_points=500, influx_retry_max_s=1)
+    settings = Settings(
+        mqtt_url=broker.url,
+        data_dir=tmp_path / "data",
+        geofences=Path(__file__).parents[1] / "data" / "zones",
+        mqtt_client_id=f"test-ingest-{broker.port}",
+        influx_url=influx.url,
+        influx_bucket=DB,
+        influx_org="city",
+        influx_token="t",
+        influx_flush_ms=100,
+        influx_batch_points=500,
+        influx_retry_max_s=1,
+    )
     db = connect(settings.db_path)
     for i, tag in enumerate(TAGS):
         register_active_tag(db, tag, f"dog{i}", f"owner{i}", f"1390000000{i}")
@@ -66,35 +76,48 @@ def test_influxdb_outage_mid_stream_every_point_arrives_exactly_once(
 
         # when influxd stops (the adapter answers 503), then the adapter too (connection refused)
         influx.engine.stop()
-        publish_all(pub, msgs[third:2 * third])
+        publish_all(pub, msgs[third : 2 * third])
         assert wait_until(lambda: count(db, "SELECT COUNT(*) FROM fixes") == 2 * third, 30)
         spooled_in_outage = influx_store.spooled(db)
         assert spooled_in_outage > 0, "the outage must hold points back"
         influx.adapter.stop()
         retries = service.counters.get("influx_retries")
         assert wait_until(lambda: service.counters.get("influx_retries") >= retries + 2, 15)
-        assert count(db, "SELECT COUNT(*) FROM fixes") == 2 * third  # ingestion never waited for InfluxDB
+        assert (
+            count(db, "SELECT COUNT(*) FROM fixes") == 2 * third
+        )  # ingestion never waited for InfluxDB
 
         # and both come back while the rest of the stream flows
         influx.engine.start()
         influx.adapter.start()
-        publish_all(pub, msgs[2 * third:])
+        publish_all(pub, msgs[2 * third :])
         assert wait_until(lambda: count(db, "SELECT COUNT(*) FROM fixes") == len(msgs), 30)
         assert wait_until(lambda: influx_store.spooled(db) == 0, 60)
     finally:
         service.stop()
 
     # then every fix is in InfluxDB once: per tag, as many points and distinct timestamps as published
-    per_tag = {r["device_id"]: r["count"] for r in influx.rows('SELECT count("lat") FROM "tag_fix" GROUP BY "device_id"')}
+    per_tag = {
+        r["device_id"]: r["count"]
+        for r in influx.rows('SELECT count("lat") FROM "tag_fix" GROUP BY "device_id"')
+    }
     assert per_tag == {tag: PER_TAG for tag in TAGS}
     for tag in TAGS:
-        times = [r["time"] for r in influx.rows(f"SELECT \"lat\" FROM \"tag_fix\" WHERE \"device_id\" = '{tag}'")]
+        times = [
+            r["time"]
+            for r in influx.rows(f'SELECT "lat" FROM "tag_fix" WHERE "device_id" = \'{tag}\'')
+        ]
         assert len(set(times)) == PER_TAG
     # and every alert, in its final revision, as in the embedded database
-    stored = {(r["id"], r["revision"], r["status"]) for r in db.execute("SELECT id, revision, status FROM alerts")}
+    stored = {
+        (r["id"], r["revision"], r["status"])
+        for r in db.execute("SELECT id, revision, status FROM alerts")
+    }
     assert len(stored) >= 10
-    assert {(r["id"], r["revision"], r["status"])
-            for r in influx.rows('SELECT "id", "revision", "status" FROM "alert"')} == stored
+    assert {
+        (r["id"], r["revision"], r["status"])
+        for r in influx.rows('SELECT "id", "revision", "status" FROM "alert"')
+    } == stored
     # and nothing was sent twice: the engine acknowledged exactly one line per fix and per alert change
     changes = count(db, "SELECT SUM(revision) FROM alerts")
     assert influx.adapter.lines_acknowledged == len(msgs) + changes
@@ -103,4 +126,6 @@ def test_influxdb_outage_mid_stream_every_point_arrives_exactly_once(
     history = open_history(settings)
     embedded = SqliteHistory(db, SH)
     assert history.track("TAG-0002", T0, T0 + 3600) == embedded.track("TAG-0002", T0, T0 + 3600)
-    assert history.alert_counts(T0 - 86400, T0 + 86400) == embedded.alert_counts(T0 - 86400, T0 + 86400)
+    assert history.alert_counts(T0 - 86400, T0 + 86400) == embedded.alert_counts(
+        T0 - 86400, T0 + 86400
+    )

@@ -23,7 +23,10 @@ T0_MS = 1_795_000_000_000  # 2026-11-18
 
 
 def fixes(n: int, tag: str = "TAG-0001", t0_ms: int = T0_MS) -> list[Fix]:
-    return [Fix(tag, (t0_ms + i * 1000) / 1000, 28.97 + i * 1e-5, 118.87, acc=5, batt=80, seq=i) for i in range(n)]
+    return [
+        Fix(tag, (t0_ms + i * 1000) / 1000, 28.97 + i * 1e-5, 118.87, acc=5, batt=80, seq=i)
+        for i in range(n)
+    ]
 
 
 def spool_fixes(db: Path, fx: list[Fix]) -> None:
@@ -36,21 +39,35 @@ def spool_fixes(db: Path, fx: list[Fix]) -> None:
 def test_fix_line_is_plain_line_protocol_at_millisecond_precision() -> None:
     fix = Fix("TAG-0001", 1795000000.1234, 28.97, 118.87, acc=5, batt=None, seq=7)
     assert lineproto.fix_line(fix) == (
-        'tag_fix,device_id=TAG-0001 lat=28.97,lon=118.87,acc=5.0,seq=7i,late=false,source="tags" 1795000000123')
+        'tag_fix,device_id=TAG-0001 lat=28.97,lon=118.87,acc=5.0,seq=7i,late=false,source="tags" 1795000000123'
+    )
 
 
-def test_awkward_values_round_trip_through_the_real_client_and_engine(tmp_path: Path,
-                                                                       influx: InfluxUnderTest) -> None:
+def test_awkward_values_round_trip_through_the_real_client_and_engine(
+    tmp_path: Path, influx: InfluxUnderTest
+) -> None:
     # given tag values and field strings with Chinese, spaces, commas, quotes, '=' and backslashes
     awkward = [
         ("府山 公园,东门", "G 03,=北", '儿童乐园 "东区", a=b \\ c\\'),
-        ("zone=1 \"q\"", "G\\01", "end with backslash \\"),
+        ('zone=1 "q"', "G\\01", "end with backslash \\"),
         ("trailing\\", "x\\,y", 'quote " only'),
     ]
     alerts = [
-        Alert(id=f"a{i}", kind="dog_forbidden_zone", status="open", device_id="TAG-0001", zone_id=zone, grid=grid,
-              started_at=1_795_000_000 + i, ended_at=None, lat=28.97, lon=118.87, zone_name=name, escalation="warning",
-              offence_number=2)
+        Alert(
+            id=f"a{i}",
+            kind="dog_forbidden_zone",
+            status="open",
+            device_id="TAG-0001",
+            zone_id=zone,
+            grid=grid,
+            started_at=1_795_000_000 + i,
+            ended_at=None,
+            lat=28.97,
+            lon=118.87,
+            zone_name=name,
+            escalation="warning",
+            offence_number=2,
+        )
         for i, (zone, grid, name) in enumerate(awkward)
     ]
     settings = influx_settings(tmp_path, influx.url)
@@ -61,7 +78,9 @@ def test_awkward_values_round_trip_through_the_real_client_and_engine(tmp_path: 
     assert writer.drain_once() == 3
     # then every value reads back as written (a backslash line protocol cannot carry -- at the
     # end of a tag value or before , = or space -- is written as '/')
-    rows = influx.rows('SELECT "id", "zone_name", "zone_id", "grid", "escalation" FROM "alert" ORDER BY time')
+    rows = influx.rows(
+        'SELECT "id", "zone_name", "zone_id", "grid", "escalation" FROM "alert" ORDER BY time'
+    )
     assert [(r["zone_id"], r["grid"], r["zone_name"]) for r in rows] == [
         ("府山 公园,东门", "G 03,=北", '儿童乐园 "东区", a=b \\ c\\'),
         ('zone=1 "q"', "G\\01", "end with backslash \\"),
@@ -72,11 +91,15 @@ def test_awkward_values_round_trip_through_the_real_client_and_engine(tmp_path: 
     assert influx_store.spooled(conn) == 0
 
 
-def influx_writer(settings: Settings, counters: Counters | None = None) -> influx_store.InfluxWriter:
+def influx_writer(
+    settings: Settings, counters: Counters | None = None
+) -> influx_store.InfluxWriter:
     return influx_store.InfluxWriter(settings, settings.db_path, counters)
 
 
-def test_spool_drains_in_order_and_rows_leave_only_after_the_write(tmp_path: Path, influx: InfluxUnderTest) -> None:
+def test_spool_drains_in_order_and_rows_leave_only_after_the_write(
+    tmp_path: Path, influx: InfluxUnderTest
+) -> None:
     settings = influx_settings(tmp_path, influx.url, influx_batch_points=400)
     spool_fixes(settings.db_path, fixes(1000))
     writer = influx_writer(settings)
@@ -94,8 +117,9 @@ def test_spool_drains_in_order_and_rows_leave_only_after_the_write(tmp_path: Pat
     assert influx.adapter.lines_acknowledged == 1000  # each point sent once
 
 
-def test_full_spool_drops_the_oldest_points_and_counts_them(tmp_path: Path, influx: InfluxUnderTest,
-                                                            caplog: pytest.LogCaptureFixture) -> None:
+def test_full_spool_drops_the_oldest_points_and_counts_them(
+    tmp_path: Path, influx: InfluxUnderTest, caplog: pytest.LogCaptureFixture
+) -> None:
     # given 250 points spooled while the bound is 100
     settings = influx_settings(tmp_path, influx.url, influx_spool_max=100)
     spool_fixes(settings.db_path, fixes(250))
@@ -115,8 +139,9 @@ def test_full_spool_drops_the_oldest_points_and_counts_them(tmp_path: Path, infl
 
 def test_bound_holds_while_influxdb_is_down(tmp_path: Path) -> None:
     # given InfluxDB unreachable (nothing listens) and the writer thread running
-    settings = influx_settings(tmp_path, f"http://127.0.0.1:{free_port()}", influx_spool_max=50,
-                               influx_retry_max_s=0.5)
+    settings = influx_settings(
+        tmp_path, f"http://127.0.0.1:{free_port()}", influx_spool_max=50, influx_retry_max_s=0.5
+    )
     counters = Counters()
     writer = influx_writer(settings, counters)
     writer.start()
@@ -125,15 +150,18 @@ def test_bound_holds_while_influxdb_is_down(tmp_path: Path) -> None:
         spool_fixes(settings.db_path, fixes(80))
         # then the writer keeps retrying and trims to the bound
         conn = connect(settings.db_path)
-        assert wait_until(lambda: influx_store.spooled(conn) == 50 and counters.get("influx_retries") >= 2, 10)
+        assert wait_until(
+            lambda: influx_store.spooled(conn) == 50 and counters.get("influx_retries") >= 2, 10
+        )
         assert counters.get("influx_dropped") == 30
         assert conn.execute("SELECT MIN(seq), MAX(seq) FROM influx_spool").fetchone()[:] == (31, 80)
     finally:
         writer.stop()
 
 
-def test_a_point_influxdb_rejects_is_dead_lettered_and_the_rest_is_written(tmp_path: Path,
-                                                                          influx: InfluxUnderTest) -> None:
+def test_a_point_influxdb_rejects_is_dead_lettered_and_the_rest_is_written(
+    tmp_path: Path, influx: InfluxUnderTest
+) -> None:
     # given a batch with one point whose field type conflicts with the stored schema
     settings = influx_settings(tmp_path, influx.url)
     good = fixes(20)

@@ -25,10 +25,14 @@ def street(seed: int = 0) -> np.ndarray:
     return img
 
 
-def car(img: np.ndarray, x: float, y: float, w: int = 260, h: int = 120, colour=(40, 40, 160)) -> None:
+def car(
+    img: np.ndarray, x: float, y: float, w: int = 260, h: int = 120, colour=(40, 40, 160)
+) -> None:
     x, y = int(x), int(y)
     cv2.rectangle(img, (x, y), (x + w, y + h), colour, -1)
-    cv2.rectangle(img, (x + w // 4, y + 15), (x + 3 * w // 4, y + h - 15), (30, 30, 30), -1)  # windows/roof
+    cv2.rectangle(
+        img, (x + w // 4, y + 15), (x + 3 * w // 4, y + h - 15), (30, 30, 30), -1
+    )  # windows/roof
     for wx in (x + 30, x + w - 60):
         cv2.rectangle(img, (wx, y + h - 12), (wx + 30, y + h), (10, 10, 10), -1)
 
@@ -39,12 +43,16 @@ def person(img: np.ndarray, x: float, y: float) -> None:
     cv2.circle(img, (x + 15, y - 10), 12, (150, 170, 200), -1)
 
 
-def encode(img: np.ndarray, gain: float = 1.0, seed: int = 0, shadow: tuple[int, int] | None = None) -> bytes:
+def encode(
+    img: np.ndarray, gain: float = 1.0, seed: int = 0, shadow: tuple[int, int] | None = None
+) -> bytes:
     rng = np.random.default_rng(seed)
     out = img * gain
     if shadow:  # a soft cloud shadow band over part of the scene
         out[:, shadow[0] : shadow[1]] *= 0.65
     out += rng.normal(0, 4, out.shape)
-    ok, data = cv2.imencode(".jpg", np.clip(out, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 80])
+    ok, data = cv2.imencode(
+        ".jpg", np.clip(out, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 80]
+    )
     assert ok
     return data.tobytes()

@@ -24,7 +24,9 @@ from .scenes import car, encode, person, street
 BASE = street()
 
 
-def publish_frames(c: mqtt.Client, frames: list[tuple[float, bytes]], camera: str = "cam-test-01") -> None:
+def publish_frames(
+    c: mqtt.Client, frames: list[tuple[float, bytes]], camera: str = "cam-test-01"
+) -> None:
     for ts, jpeg in frames:
         props = Properties(PacketTypes.PUBLISH)
         props.UserProperty = ("ts", str(int(ts * 1000)))
@@ -47,17 +49,26 @@ def parked(x: int, stay_s: int, t0: float) -> list[tuple[float, bytes]]:
 
 
 def test_parked_car_is_one_alert_with_evidence_and_a_loading_stop_is_none(
-        broker: Mosquitto, service: Service, settings: Settings, db: sqlite3.Connection) -> None:
+    broker: Mosquitto, service: Service, settings: Settings, db: sqlite3.Connection
+) -> None:
     listener = AlertListener(broker.port)
     pub = client(broker.port)
     t0 = time.time() - 3600
     publish_frames(pub, parked(300, 90, t0))  # 90 s on the sidewalk, dwell 40 s
-    publish_frames(pub, parked(950, 90, t0 + 200))  # 90 s in the loading spot, hours all day, max 30 min
-    assert wait_until(lambda: service.counters.get("frames") >= 240, 60), service.counters.snapshot()
+    publish_frames(
+        pub, parked(950, 90, t0 + 200)
+    )  # 90 s in the loading spot, hours all day, max 30 min
+    assert wait_until(lambda: service.counters.get("frames") >= 240, 60), (
+        service.counters.snapshot()
+    )
     alerts = [a for a in list_alerts(db) if a.kind == "sidewalk_parking"]
     assert len(alerts) == 1, alerts
     a = alerts[0]
-    assert a.status == "closed" and a.zone_id == "cam-test-01/sidewalk" and a.device_id == "cam-test-01"
+    assert (
+        a.status == "closed"
+        and a.zone_id == "cam-test-01/sidewalk"
+        and a.device_id == "cam-test-01"
+    )
     assert abs(a.started_at - (t0 + 10)) <= 5, "timed from when it stopped, in capture time"
     assert abs(a.opened_at - (t0 + 10 + 40)) <= 5
     assert abs(a.ended_at - (t0 + 100)) <= 5
@@ -66,8 +77,13 @@ def test_parked_car_is_one_alert_with_evidence_and_a_loading_stop_is_none(
     for e in a.evidence:
         image = cv2.imread(str(settings.data_dir / e["path"]))
         assert image is not None and image.shape == (720, 1280, 3)
-    assert wait_until(lambda: {m["status"] for m in listener.snapshot() if m["kind"] == "sidewalk_parking"} == {
-        "open", "closed"}, 10)
+    assert wait_until(
+        lambda: (
+            {m["status"] for m in listener.snapshot() if m["kind"] == "sidewalk_parking"}
+            == {"open", "closed"}
+        ),
+        10,
+    )
     # no photos left behind by the lawful stop
     photos = list((settings.data_dir / "evidence").rglob("*.jpg"))
     assert len(photos) == 3
@@ -75,19 +91,24 @@ def test_parked_car_is_one_alert_with_evidence_and_a_loading_stop_is_none(
 
 
 def test_bad_frames_are_rejected_counted_and_survived(
-        broker: Mosquitto, service: Service, db: sqlite3.Connection) -> None:
+    broker: Mosquitto, service: Service, db: sqlite3.Connection
+) -> None:
     pub = client(broker.port)
     small = cv2.imencode(".jpg", np.zeros((240, 320, 3), np.uint8))[1].tobytes()
-    for topic, payload in [("cameras/cam-test-01/frame", b"not a jpeg"),
-                           ("cameras/cam-test-01/frame", small),
-                           ("cameras/cam-nobody/frame", small)]:
+    for topic, payload in [
+        ("cameras/cam-test-01/frame", b"not a jpeg"),
+        ("cameras/cam-test-01/frame", small),
+        ("cameras/cam-nobody/frame", small),
+    ]:
         pub.publish(topic, payload, qos=1).wait_for_publish(5)
     publish_frames(pub, [(time.time(), encode(BASE))])
     assert wait_until(lambda: service.counters.get("frames") == 1, 20)
     assert deadletters.counts(db) == {"undecodable_jpeg": 1, "wrong_size": 1, "unknown_device": 1}
 
 
-def test_tag_fixes_never_wait_behind_vision(broker: Mosquitto, service: Service, db: sqlite3.Connection) -> None:
+def test_tag_fixes_never_wait_behind_vision(
+    broker: Mosquitto, service: Service, db: sqlite3.Connection
+) -> None:
     """A flood of frames is skipped (counted) rather than delaying fixes."""
     from ..support import fix_payload, publish_all
 
@@ -99,12 +120,15 @@ def test_tag_fixes_never_wait_behind_vision(broker: Mosquitto, service: Service,
         pub.publish("cameras/cam-test-01/frame", jpeg, qos=1, properties=props)
     publish_all(pub, [("tags/TAG-0001/fix", fix_payload(time.time() - 5, 28.960, 118.875))])
     assert wait_until(lambda: db.execute("SELECT COUNT(*) FROM fixes").fetchone()[0] == 1, 5)
-    assert wait_until(lambda: service.counters.get("frames") + service.counters.get("frames_skipped") == 300, 60)
+    assert wait_until(
+        lambda: service.counters.get("frames") + service.counters.get("frames_skipped") == 300, 60
+    )
     assert service.counters.get("frames_skipped") > 0
 
 
 def test_restart_keeps_timing_the_parked_car(
-        broker: Mosquitto, settings: Settings, db: sqlite3.Connection) -> None:
+    broker: Mosquitto, settings: Settings, db: sqlite3.Connection
+) -> None:
     frames = parked(300, 100, time.time() - 3600)
     svc = Service(settings)
     svc.start()
@@ -121,5 +145,7 @@ def test_restart_keeps_timing_the_parked_car(
     svc.stop()
     [a] = [a for a in list_alerts(db) if a.kind == "sidewalk_parking"]
     assert abs(a.started_at - frames[10][0]) <= 5, "the stop was timed from before the restart"
-    assert abs(a.opened_at - (frames[10][0] + 40)) <= 5, "not restarted, not absorbed into the background"
+    assert abs(a.opened_at - (frames[10][0] + 40)) <= 5, (
+        "not restarted, not absorbed into the background"
+    )
     assert a.status == "closed"

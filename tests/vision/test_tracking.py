@@ -21,7 +21,9 @@ def run(frames: list[tuple[float, bytes]]) -> list[tuple[float, str, int]]:
     return log
 
 
-def stop_scene(stay_s: int, passers: bool = True, light: bool = True, shadow: bool = True) -> list[tuple[float, bytes]]:
+def stop_scene(
+    stay_s: int, passers: bool = True, light: bool = True, shadow: bool = True
+) -> list[tuple[float, bytes]]:
     frames = []
     for t in range(0, 40 + stay_s + 40):
         img = BASE.copy()

@@ -15,8 +15,16 @@ from ..support import REPO
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 SHOTS = REPO / "artifacts" / "screenshots"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage", "--lang=zh-CN"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+    "--lang=zh-CN",
+]
 
 
 def chromium_available() -> bool:
@@ -26,7 +34,9 @@ def chromium_available() -> bool:
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
     if not chromium_available():
-        pytest.fail("Debian's chromium and chromium-driver are not installed: run scripts/test.sh, which installs them")
+        pytest.fail(
+            "Debian's chromium and chromium-driver are not installed: run scripts/test.sh, which installs them"
+        )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service as DriverService
 

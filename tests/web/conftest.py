@@ -79,6 +79,7 @@ def signup(clients: Callable[[], TestClient]) -> Callable[..., User]:
         r = c.post("/api/auth/signup", json={"phone": phone, "name": name, "password": password})
         assert r.status_code == 201, r.text
         return User(c, r.json())
+
     return do
 
 
@@ -91,17 +92,29 @@ def operator(clients: Callable[[], TestClient], conn: sqlite3.Connection) -> Use
     return User(c, r.json())
 
 
-DOG = {"name": "旺财", "breed": "中华田园犬", "sex": "male", "birth_date": "2021-05-01", "rabies_cert": "QZ-2024-0001"}
+DOG = {
+    "name": "旺财",
+    "breed": "中华田园犬",
+    "sex": "male",
+    "birth_date": "2021-05-01",
+    "rabies_cert": "QZ-2024-0001",
+}
 
 
-def active_tag(owner: User, operator: User, address: str = "浙江省衢州市柯城区府山街道 1 号") -> dict:
+def active_tag(
+    owner: User, operator: User, address: str = "浙江省衢州市柯城区府山街道 1 号"
+) -> dict:
     """Walk an owner from a new dog to an active tag through the API."""
     dog = owner.post("/api/owner/dogs", DOG).json()
-    req = owner.post(f"/api/owner/dogs/{dog['id']}/tag-requests", {"postal_address": address}).json()
+    req = owner.post(
+        f"/api/owner/dogs/{dog['id']}/tag-requests", {"postal_address": address}
+    ).json()
     approval = operator.post(f"/api/operator/tag-requests/{req['id']}/approve", {}).json()
     assert operator.post(f"/api/operator/tag-requests/{req['id']}/ship").status_code == 200
-    r = owner.post("/api/owner/tags/activate",
-                   {"serial": approval["tag_id"], "activation_code": approval["activation_code"]})
+    r = owner.post(
+        "/api/owner/tags/activate",
+        {"serial": approval["tag_id"], "activation_code": approval["activation_code"]},
+    )
     assert r.status_code == 200, r.text
     return {"dog": dog, "request": req, "approval": approval, "activation": r.json()}
 
@@ -111,7 +124,13 @@ def school_visit(settings: Settings, conn: sqlite3.Connection, tag: str, t: floa
     produced by the real tag pipeline."""
     pipeline = TagPipeline(settings, conn, load_zones(settings.geofences, settings.tz))
     pts = [(t + i * 15, SCHOOL) for i in range(13)] + [(t + 200 + i * 15, HOME) for i in range(8)]
-    pipeline.process([
-        Inbound(f"tags/{tag}/fix", json.dumps({"ts": ts, "lat": p[0], "lon": p[1], "acc": 5, "batt": 80}).encode(), ts)
-        for ts, p in pts
-    ])
+    pipeline.process(
+        [
+            Inbound(
+                f"tags/{tag}/fix",
+                json.dumps({"ts": ts, "lat": p[0], "lon": p[1], "acc": 5, "batt": 80}).encode(),
+                ts,
+            )
+            for ts, p in pts
+        ]
+    )

@@ -37,7 +37,11 @@ def log_out(driver) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_operator_sees_an_alert_within_2s_of_the_fixes_and_handles_it(
-        browser, web: WebServer, broker: Mosquitto, db: sqlite3.Connection) -> None:  # noqa: F811
+    browser,
+    web: WebServer,
+    broker: Mosquitto,
+    db: sqlite3.Connection,
+) -> None:
     accounts.create_operator(db, "duty", PASSWORD, "值班员")
     log_in(browser, web.url, "duty", PASSWORD)
     wait(browser).until(EC.url_contains("/console"))
@@ -46,8 +50,11 @@ def test_operator_sees_an_alert_within_2s_of_the_fixes_and_handles_it(
 
     publish_all(client(broker.port), school_visit_messages("TAG-0001"))
     published = time.monotonic()
-    item = wait(browser, 5).until(EC.presence_of_element_located(
-        (By.CSS_SELECTOR, "#feed li[data-kind='dog_forbidden_zone']")))
+    item = wait(browser, 5).until(
+        EC.presence_of_element_located(
+            (By.CSS_SELECTOR, "#feed li[data-kind='dog_forbidden_zone']")
+        )
+    )
     assert time.monotonic() - published < 2.0
     wait(browser).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#map circle.alert-dot")))
     shot(browser, "operator-console-live-alert")
@@ -55,13 +62,19 @@ def test_operator_sees_an_alert_within_2s_of_the_fixes_and_handles_it(
     item.click()
     wait(browser).until(EC.url_contains("/console/alerts/"))
     wait(browser).until(EC.element_to_be_clickable((By.ID, "btn-acknowledge"))).click()
-    wait(browser).until(EC.presence_of_element_located((By.CSS_SELECTOR, "body[data-workflow='acknowledged']")))
+    wait(browser).until(
+        EC.presence_of_element_located((By.CSS_SELECTOR, "body[data-workflow='acknowledged']"))
+    )
     wait(browser).until(EC.element_to_be_clickable((By.ID, "btn-dispatch"))).click()
-    wait(browser).until(EC.presence_of_element_located((By.CSS_SELECTOR, "body[data-workflow='dispatched']")))
+    wait(browser).until(
+        EC.presence_of_element_located((By.CSS_SELECTOR, "body[data-workflow='dispatched']"))
+    )
     Select(browser.find_element(By.ID, "close-disposition")).select_by_value("education")
     browser.find_element(By.ID, "close-note").send_keys("首次，已现场教育")
     wait(browser).until(EC.element_to_be_clickable((By.ID, "btn-close"))).click()
-    wait(browser).until(EC.presence_of_element_located((By.CSS_SELECTOR, "body[data-workflow='resolved']")))
+    wait(browser).until(
+        EC.presence_of_element_located((By.CSS_SELECTOR, "body[data-workflow='resolved']"))
+    )
     assert len(browser.find_elements(By.CSS_SELECTOR, "#events tr")) == 3
     assert browser.find_elements(By.CSS_SELECTOR, "#map polyline.track")
     shot(browser, "operator-alert-resolved")
@@ -70,7 +83,10 @@ def test_operator_sees_an_alert_within_2s_of_the_fixes_and_handles_it(
 
 
 def test_an_owner_goes_from_sign_up_to_an_active_tag(
-        browser, web: WebServer, db: sqlite3.Connection) -> None:  # noqa: F811
+    browser,
+    web: WebServer,
+    db: sqlite3.Connection,
+) -> None:
     accounts.create_operator(db, "duty", PASSWORD, "值班员")
     b = browser
     b.get(web.url)
@@ -90,7 +106,11 @@ def test_an_owner_goes_from_sign_up_to_an_active_tag(
     wait(b).until(EC.text_to_be_present_in_element((By.ID, "dog-msg"), "豆豆"))
     b.find_element(By.ID, "request-address").send_keys("浙江省衢州市柯城区府山街道 71 号")
     b.find_element(By.ID, "request-submit").click()
-    wait(b).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#requests-table [data-status='requested']")))
+    wait(b).until(
+        EC.presence_of_element_located(
+            (By.CSS_SELECTOR, "#requests-table [data-status='requested']")
+        )
+    )
     shot(b, "owner-requested")
     log_out(b)
 
@@ -98,7 +118,9 @@ def test_an_owner_goes_from_sign_up_to_an_active_tag(
     wait(b).until(EC.url_contains("/console"))
     b.find_element(By.CSS_SELECTOR, "[data-tab='requests']").click()
     wait(b).until(EC.element_to_be_clickable((By.CSS_SELECTOR, "[data-approve]"))).click()
-    msg = wait(b).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#requests-msg[data-code]")))
+    msg = wait(b).until(
+        EC.presence_of_element_located((By.CSS_SELECTOR, "#requests-msg[data-code]"))
+    )
     serial, code = msg.get_attribute("data-serial"), msg.get_attribute("data-code")
     wait(b).until(EC.element_to_be_clickable((By.CSS_SELECTOR, "[data-ship]"))).click()
     wait(b).until(EC.text_to_be_present_in_element((By.ID, "requests-msg"), "shipped"))
@@ -107,16 +129,24 @@ def test_an_owner_goes_from_sign_up_to_an_active_tag(
 
     log_in(b, web.url, "13900000071", PASSWORD)
     wait(b).until(EC.url_contains("/owner"))
-    wait(b).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#requests-table [data-status='shipped']")))
+    wait(b).until(
+        EC.presence_of_element_located((By.CSS_SELECTOR, "#requests-table [data-status='shipped']"))
+    )
     b.find_element(By.ID, "activate-serial").send_keys(serial)
     b.find_element(By.ID, "activate-code").send_keys(code)
     b.find_element(By.ID, "activate-submit").click()
     wait(b).until(EC.visibility_of_element_located((By.ID, "credentials")))
     assert b.find_element(By.ID, "cred-user").text == serial
     assert len(b.find_element(By.ID, "cred-pass").text) >= 20
-    wait(b).until(EC.presence_of_element_located((By.CSS_SELECTOR, f"#tags-table [data-tag='{serial}']")))
-    assert b.find_element(By.CSS_SELECTOR, f"#tags-table [data-tag='{serial}'] [data-status]").get_attribute(
-        "data-status") == "active"
+    wait(b).until(
+        EC.presence_of_element_located((By.CSS_SELECTOR, f"#tags-table [data-tag='{serial}']"))
+    )
+    assert (
+        b.find_element(
+            By.CSS_SELECTOR, f"#tags-table [data-tag='{serial}'] [data-status]"
+        ).get_attribute("data-status")
+        == "active"
+    )
     b.execute_script("document.getElementById('credentials').scrollIntoView()")
     shot(b, "owner-tag-active")
     b.set_window_size(390, 844)  # a phone
@@ -124,7 +154,11 @@ def test_an_owner_goes_from_sign_up_to_an_active_tag(
 
 
 def test_the_map_draws_tiles_only_from_a_configured_tile_server(
-        browser, settings, db: sqlite3.Connection, tmp_path) -> None:  # noqa: F811
+    browser,
+    settings,
+    db: sqlite3.Connection,
+    tmp_path,
+) -> None:
     """Offline by default; with --map-tiles the console loads tiles from that server (a
     local one here, serving one PNG for every z/x/y) under the zone vectors."""
     import threading
@@ -153,8 +187,11 @@ def test_the_map_draws_tiles_only_from_a_configured_tile_server(
     threading.Thread(target=tiles.serve_forever, daemon=True).start()
     accounts.init(db)
     accounts.create_operator(db, "duty", PASSWORD, "值班员")
+
     def console_map(template: str | None) -> int:
-        server = WebServer(settings.model_copy(update={"http": f"127.0.0.1:{free_port()}", "map_tiles": template}))
+        server = WebServer(
+            settings.model_copy(update={"http": f"127.0.0.1:{free_port()}", "map_tiles": template})
+        )
         server.start()
         try:
             log_in(browser, server.url, "duty", PASSWORD)

@@ -28,7 +28,10 @@ def operator_client(base: str, conn: sqlite3.Connection) -> httpx.Client:
 
 
 def test_an_alert_reaches_the_operators_stream_within_2s_and_handling_is_published(
-        broker: Mosquitto, web: WebServer, db: sqlite3.Connection) -> None:  # noqa: F811
+    broker: Mosquitto,
+    web: WebServer,
+    db: sqlite3.Connection,
+) -> None:
     http = operator_client(web.url, db)
     events: list[tuple[float, dict]] = []
     connected = threading.Event()
@@ -36,7 +39,9 @@ def test_an_alert_reaches_the_operators_stream_within_2s_and_handling_is_publish
     def listen() -> None:
         try:
             with http.stream("GET", "/api/operator/alerts/stream", timeout=None) as r:
-                assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+                assert r.status_code == 200 and r.headers["content-type"].startswith(
+                    "text/event-stream"
+                )
                 for line in r.iter_lines():
                     connected.set()
                     if line.startswith("data: "):
@@ -52,17 +57,30 @@ def test_an_alert_reaches_the_operators_stream_within_2s_and_handling_is_publish
     assert wait_until(lambda: len(events) >= 1, 5)
     first_at, first = events[0]
     assert first_at - published < 2.0
-    assert (first["kind"], first["device_id"], first["zone_id"]) == ("dog_forbidden_zone", "TAG-0001", "school")
+    assert (first["kind"], first["device_id"], first["zone_id"]) == (
+        "dog_forbidden_zone",
+        "TAG-0001",
+        "school",
+    )
 
     aid = first["id"]
-    assert wait_until(lambda: any(e["revision"] == 2 for _, e in events), 5)  # the dog went home: closed
+    assert wait_until(
+        lambda: any(e["revision"] == 2 for _, e in events), 5
+    )  # the dog went home: closed
     assert http.post(f"/api/operator/alerts/{aid}/acknowledge").status_code == 200
-    assert http.post(f"/api/operator/alerts/{aid}/close", json={"disposition": "education"}).status_code == 200
+    assert (
+        http.post(
+            f"/api/operator/alerts/{aid}/close", json={"disposition": "education"}
+        ).status_code
+        == 200
+    )
     assert wait_until(lambda: any(e.get("workflow") == "resolved" for e in listener.snapshot()), 5)
     assert wait_until(lambda: any(e["workflow"] == "resolved" for _, e in events), 5)
     on_mqtt = [(m["_topic"], m["revision"], m["workflow"]) for m in listener.snapshot()]
-    assert on_mqtt[-2:] == [("alerts/dog_forbidden_zone", 3, "acknowledged"),
-                            ("alerts/dog_forbidden_zone", 4, "resolved")]
+    assert on_mqtt[-2:] == [
+        ("alerts/dog_forbidden_zone", 3, "acknowledged"),
+        ("alerts/dog_forbidden_zone", 4, "resolved"),
+    ]
     assert json.loads(json.dumps(first))["party"].startswith("owner:")
     listener.close()
     http.close()

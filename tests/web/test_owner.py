@@ -12,50 +12,72 @@ from smartcity_iot.store import accounts
 from .conftest import DOG, User, active_tag, school_visit
 
 
-def test_a_tag_request_goes_requested_approved_shipped_active(signup: Callable[..., User], operator: User,
-                                                              conn: sqlite3.Connection) -> None:
+def test_a_tag_request_goes_requested_approved_shipped_active(
+    signup: Callable[..., User], operator: User, conn: sqlite3.Connection
+) -> None:
     owner = signup("13900000041", "赵六")
     dog = owner.post("/api/owner/dogs", DOG).json()
     assert {k: dog[k] for k in DOG} == DOG
-    req = owner.post(f"/api/owner/dogs/{dog['id']}/tag-requests", {"postal_address": "衢州市柯城区府山街道 1 号"})
+    req = owner.post(
+        f"/api/owner/dogs/{dog['id']}/tag-requests", {"postal_address": "衢州市柯城区府山街道 1 号"}
+    )
     assert req.status_code == 201 and req.json()["status"] == "requested"
     rid = req.json()["id"]
-    again = owner.post(f"/api/owner/dogs/{dog['id']}/tag-requests", {"postal_address": "衢州市柯城区府山街道 1 号"})
+    again = owner.post(
+        f"/api/owner/dogs/{dog['id']}/tag-requests", {"postal_address": "衢州市柯城区府山街道 1 号"}
+    )
     assert again.status_code == 400  # one request in progress per dog
 
     queue = operator.get("/api/operator/tag-requests?status=requested").json()
-    assert [(r["id"], r["owner_phone"], r["dog_name"]) for r in queue] == [(rid, "13900000041", "旺财")]
-    approval = operator.post(f"/api/operator/tag-requests/{rid}/approve", {"serial": "QZ-DOG-0042"}).json()
+    assert [(r["id"], r["owner_phone"], r["dog_name"]) for r in queue] == [
+        (rid, "13900000041", "旺财")
+    ]
+    approval = operator.post(
+        f"/api/operator/tag-requests/{rid}/approve", {"serial": "QZ-DOG-0042"}
+    ).json()
     assert approval["tag_id"] == "QZ-DOG-0042" and len(approval["activation_code"]) == 11
     assert owner.get(f"/api/owner/tag-requests/{rid}").json()["status"] == "approved"
     assert operator.post(f"/api/operator/tag-requests/{rid}/approve", {}).status_code == 409
     assert operator.post(f"/api/operator/tag-requests/{rid}/ship").json()["status"] == "shipped"
     assert owner.get(f"/api/owner/tag-requests/{rid}").json()["status"] == "shipped"
 
-    wrong = owner.post("/api/owner/tags/activate", {"serial": "QZ-DOG-0042", "activation_code": "AAAAA-BBBBB"})
+    wrong = owner.post(
+        "/api/owner/tags/activate", {"serial": "QZ-DOG-0042", "activation_code": "AAAAA-BBBBB"}
+    )
     assert wrong.status_code == 400
-    ok = owner.post("/api/owner/tags/activate",
-                    {"serial": "QZ-DOG-0042", "activation_code": approval["activation_code"].lower()})
+    ok = owner.post(
+        "/api/owner/tags/activate",
+        {"serial": "QZ-DOG-0042", "activation_code": approval["activation_code"].lower()},
+    )
     assert ok.status_code == 200, ok.text
     cred = ok.json()
-    assert cred["mqtt_username"] == "QZ-DOG-0042" and cred["publish_topic"] == "tags/QZ-DOG-0042/fix"
+    assert (
+        cred["mqtt_username"] == "QZ-DOG-0042" and cred["publish_topic"] == "tags/QZ-DOG-0042/fix"
+    )
     assert owner.get(f"/api/owner/tag-requests/{rid}").json()["status"] == "active"
     assert [t["status"] for t in owner.get("/api/owner/tags").json()] == ["active"]
 
     # the code is single-use and the password is stored only as a Mosquitto-format hash
-    reuse = owner.post("/api/owner/tags/activate",
-                       {"serial": "QZ-DOG-0042", "activation_code": approval["activation_code"]})
+    reuse = owner.post(
+        "/api/owner/tags/activate",
+        {"serial": "QZ-DOG-0042", "activation_code": approval["activation_code"]},
+    )
     assert reuse.status_code == 400
-    stored = conn.execute("SELECT password_hash FROM tag_credentials WHERE tag_id = 'QZ-DOG-0042'").fetchone()[0]
+    stored = conn.execute(
+        "SELECT password_hash FROM tag_credentials WHERE tag_id = 'QZ-DOG-0042'"
+    ).fetchone()[0]
     assert stored.startswith("$7$") and cred["mqtt_password"] not in stored
     assert accounts.mosquitto_verify(stored, cred["mqtt_password"])
     assert accounts.mosquitto_password_file(conn) == f"QZ-DOG-0042:{stored}\n"
-    code_hash = conn.execute("SELECT activation_code FROM tags WHERE tag_id = 'QZ-DOG-0042'").fetchone()[0]
+    code_hash = conn.execute(
+        "SELECT activation_code FROM tags WHERE tag_id = 'QZ-DOG-0042'"
+    ).fetchone()[0]
     assert code_hash is None
 
 
 def test_an_owner_sees_position_battery_and_violations_with_guidance(
-        signup: Callable[..., User], operator: User, web_settings: Settings, conn: sqlite3.Connection) -> None:
+    signup: Callable[..., User], operator: User, web_settings: Settings, conn: sqlite3.Connection
+) -> None:
     owner = signup("13900000042")
     serial = active_tag(owner, operator)["approval"]["tag_id"]
     school_visit(web_settings, conn, serial)
@@ -64,13 +86,23 @@ def test_an_owner_sees_position_battery_and_violations_with_guidance(
     tag = owner.get("/api/owner/tags").json()[0]
     assert tag["tag_id"] == serial and tag["batt"] == 80 and abs(tag["lat"] - 28.960) < 1e-6
     violations = owner.get("/api/owner/violations").json()
-    assert [(v["offence_number"], v["escalation"]) for v in violations] == [(2, "warning"), (1, "education")]
+    assert [(v["offence_number"], v["escalation"]) for v in violations] == [
+        (2, "warning"),
+        (1, "education"),
+    ]
     assert all(v["kind"] == "dog_forbidden_zone" and v["dog_name"] == "旺财" for v in violations)
     assert "教育引导" in violations[1]["guidance"] and "警告" in violations[0]["guidance"]
-    assert owner.get(f"/api/owner/violations/{violations[0]['id']}").json()["zone_name"] == "测试小学"
+    assert (
+        owner.get(f"/api/owner/violations/{violations[0]['id']}").json()["zone_name"] == "测试小学"
+    )
 
 
 def test_dog_fields_are_validated(signup: Callable[..., User]) -> None:
     owner = signup("13900000043")
-    for bad in ({"sex": "x"}, {"birth_date": "2999-01-01"}, {"rabies_cert": "<script>"}, {"name": ""}):
+    for bad in (
+        {"sex": "x"},
+        {"birth_date": "2999-01-01"},
+        {"rabies_cert": "<script>"},
+        {"name": ""},
+    ):
         assert owner.post("/api/owner/dogs", {**DOG, **bad}).status_code == 422, bad

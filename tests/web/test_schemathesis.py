@@ -36,13 +36,24 @@ def web_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[schemathesi
     conn: sqlite3.Connection = connect(s.db_path)
     accounts.create_operator(conn, "op-st", PASSWORD)
     with TestClient(app) as op_http, TestClient(app) as owner_http:
-        op = User(op_http, op_http.post("/api/auth/login", json={"login": "op-st", "password": PASSWORD}).json())
-        owner = User(owner_http, owner_http.post("/api/auth/signup", json={
-            "phone": "13900000081", "name": "测试", "password": PASSWORD}).json())
+        op = User(
+            op_http,
+            op_http.post("/api/auth/login", json={"login": "op-st", "password": PASSWORD}).json(),
+        )
+        owner = User(
+            owner_http,
+            owner_http.post(
+                "/api/auth/signup",
+                json={"phone": "13900000081", "name": "测试", "password": PASSWORD},
+            ).json(),
+        )
         serial = active_tag(owner, op)["approval"]["tag_id"]
         school_visit(s, conn, serial)
         for role, user in (("operator", op), ("owner", owner)):
-            SESSIONS[role] = {"sc_session": user.http.cookies["sc_session"], "csrf": user.me["csrf_token"]}
+            SESSIONS[role] = {
+                "sc_session": user.http.cookies["sc_session"],
+                "csrf": user.me["csrf_token"],
+            }
         yield schemathesis.openapi.from_asgi("/openapi.json", app)
 
 

@@ -41,16 +41,21 @@ def connect(port: int, username: str, password: str) -> tuple[mqtt.Client, mqtt.
 
 
 def test_an_activated_tag_can_publish_only_its_own_fixes(
-        tmp_path: Path, signup: Callable[..., User], operator: User, conn: sqlite3.Connection) -> None:
+    tmp_path: Path, signup: Callable[..., User], operator: User, conn: sqlite3.Connection
+) -> None:
     a, b = signup("13900000091"), signup("13900000092")
     cred_a = active_tag(a, operator)["activation"]
     cred_b = active_tag(b, operator)["activation"]
     broker = Mosquitto(tmp_path / "secure-broker")
     (broker.workdir / "passwd").write_text(
-        accounts.mosquitto_password_file(conn) + f"ingest:{accounts.mosquitto_hash('ingest-secret')}\n")
+        accounts.mosquitto_password_file(conn)
+        + f"ingest:{accounts.mosquitto_hash('ingest-secret')}\n"
+    )
     (broker.workdir / "acl").write_text(ACL)
-    broker.conf.write_text(broker.conf.read_text().replace("allow_anonymous true", "allow_anonymous false")
-                           + f"password_file {broker.workdir / 'passwd'}\nacl_file {broker.workdir / 'acl'}\n")
+    broker.conf.write_text(
+        broker.conf.read_text().replace("allow_anonymous true", "allow_anonymous false")
+        + f"password_file {broker.workdir / 'passwd'}\nacl_file {broker.workdir / 'acl'}\n"
+    )
     broker.start()
     try:
         got: list[str] = []
@@ -62,8 +67,12 @@ def test_an_activated_tag_can_publish_only_its_own_fixes(
         assert wrong is not None and wrong.is_failure
         tag, rc = connect(broker.port, cred_a["mqtt_username"], cred_a["mqtt_password"])
         assert rc is not None and not rc.is_failure
-        tag.publish(f"tags/{cred_b['mqtt_username']}/fix", b'{"spoof": true}', qos=1).wait_for_publish(5)
-        tag.publish(cred_a["publish_topic"], b'{"ts": 1, "lat": 28.9, "lon": 118.8}', qos=1).wait_for_publish(5)
+        tag.publish(
+            f"tags/{cred_b['mqtt_username']}/fix", b'{"spoof": true}', qos=1
+        ).wait_for_publish(5)
+        tag.publish(
+            cred_a["publish_topic"], b'{"ts": 1, "lat": 28.9, "lon": 118.8}', qos=1
+        ).wait_for_publish(5)
         assert wait_until(lambda: len(got) >= 1, 5)
         assert got == [cred_a["publish_topic"]]
     finally:

@@ -35,7 +35,9 @@ class LoadingSpotConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
     id: str = Field(min_length=1, description="loading spot id")
     polygon: list[Pixel] = Field(description="spot outline in image pixels")
-    hours: list[str] = Field(default_factory=list, description="local windows when loading is allowed")
+    hours: list[str] = Field(
+        default_factory=list, description="local windows when loading is allowed"
+    )
     max_stop_min: float = Field(gt=0, description="longest lawful stop, minutes")
 
 
@@ -43,14 +45,20 @@ class CameraConfig(BaseModel):
     """One camera file. Unknown keys are allowed for extensions (SPEC 5)."""
 
     model_config = ConfigDict(extra="allow")
-    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="camera id, as in cameras/{id}/frame")
+    id: str = Field(
+        pattern=r"^[A-Za-z0-9_-]{1,64}$", description="camera id, as in cameras/{id}/frame"
+    )
     name: str = Field("", description="human name")
     lat: float = Field(ge=-90, le=90, description="WGS 84 latitude")
     lon: float = Field(ge=-180, le=180, description="WGS 84 longitude")
     grid: str | None = Field(None, description="grid (squad) that owns the camera's street")
-    grade: Literal["model", "secondary", "alley"] = Field(description="road grade: sets the default dwell")
+    grade: Literal["model", "secondary", "alley"] = Field(
+        description="road grade: sets the default dwell"
+    )
     image: ImageSize
-    sidewalk: list[list[Pixel]] = Field(min_length=1, description="no-parking polygons in image pixels")
+    sidewalk: list[list[Pixel]] = Field(
+        min_length=1, description="no-parking polygons in image pixels"
+    )
     loading_spots: list[LoadingSpotConfig] = Field(default_factory=list)
     dwell_s: float | None = Field(None, gt=0, description="overrides the grade's default dwell")
 
@@ -107,7 +115,9 @@ def load_cameras(directory: Path, tz: ZoneInfo) -> list[Camera]:
     for path in sorted(directory.glob("*.json")):
         camera = load_camera(path, tz)
         if camera.id in seen:
-            raise CameraFileError(path, camera.id, f"duplicate camera id, also in {seen[camera.id]}")
+            raise CameraFileError(
+                path, camera.id, f"duplicate camera id, also in {seen[camera.id]}"
+            )
         seen[camera.id] = path
         cameras.append(camera)
     return cameras
@@ -130,7 +140,9 @@ def load_camera(path: Path, tz: ZoneInfo) -> Camera:
     for i, ring in enumerate(cfg.sidewalk):
         poly = Polygon(ring)
         if not poly.is_valid or poly.area <= 0:
-            raise CameraFileError(path, cfg.id, f"field sidewalk.{i}: not a valid polygon (self-intersecting?)")
+            raise CameraFileError(
+                path, cfg.id, f"field sidewalk.{i}: not a valid polygon (self-intersecting?)"
+            )
         minx, miny, maxx, maxy = poly.bounds
         if minx < 0 or miny < 0 or maxx > w or maxy > h:
             raise CameraFileError(path, cfg.id, f"field sidewalk.{i}: outside the {w}x{h} image")
@@ -142,13 +154,30 @@ def load_camera(path: Path, tz: ZoneInfo) -> Camera:
             _check_ring(spot.polygon)
             windows = tuple(WalkingWindow.parse(x) for x in spot.hours)
         except ValueError as exc:
-            raise CameraFileError(path, cfg.id, f"field loading_spots.{i} ({spot.id}): {exc}") from None
+            raise CameraFileError(
+                path, cfg.id, f"field loading_spots.{i} ({spot.id}): {exc}"
+            ) from None
         poly = Polygon(spot.polygon)
         if not poly.is_valid or not sidewalk.buffer(2).contains(poly):
-            raise CameraFileError(path, cfg.id, f"field loading_spots.{i} ({spot.id}): must be a valid polygon "
-                                                "inside the sidewalk")
-        spots.append(LoadingSpot(spot.id, poly, WalkingSchedule(windows, None, tz), spot.max_stop_min * 60))
+            raise CameraFileError(
+                path,
+                cfg.id,
+                f"field loading_spots.{i} ({spot.id}): must be a valid polygon inside the sidewalk",
+            )
+        spots.append(
+            LoadingSpot(spot.id, poly, WalkingSchedule(windows, None, tz), spot.max_stop_min * 60)
+        )
     return Camera(
-        id=cfg.id, name=cfg.name, lat=cfg.lat, lon=cfg.lon, grid=cfg.grid, grade=cfg.grade, width=w, height=h,
-        sidewalk=sidewalk, loading_spots=tuple(spots), dwell_s=cfg.dwell_s or GRADE_DWELL_S[cfg.grade], source=path,
+        id=cfg.id,
+        name=cfg.name,
+        lat=cfg.lat,
+        lon=cfg.lon,
+        grid=cfg.grid,
+        grade=cfg.grade,
+        width=w,
+        height=h,
+        sidewalk=sidewalk,
+        loading_spots=tuple(spots),
+        dwell_s=cfg.dwell_s or GRADE_DWELL_S[cfg.grade],
+        source=path,
     )

@@ -31,7 +31,9 @@ class ZoneIndex:
     def __init__(self, zones: list[Zone], projection: LocalProjection | None = None) -> None:
         self.zones = zones
         self.projection = projection or LocalProjection.around([z.geometry for z in zones])
-        self.polygons = np.asarray([self.projection.project(z.geometry) for z in zones], dtype=object)
+        self.polygons = np.asarray(
+            [self.projection.project(z.geometry) for z in zones], dtype=object
+        )
         self.boundaries = shapely.boundary(self.polygons) if len(zones) else self.polygons
         shapely.prepare(self.polygons)
         self.tree = STRtree(self.polygons)

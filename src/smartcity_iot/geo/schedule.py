@@ -22,7 +22,7 @@ class WalkingWindow:
     def parse(cls, text: str) -> WalkingWindow:
         match = _WINDOW.match(text) if isinstance(text, str) else None
         if not match:
-            raise ValueError(f"walking window {text!r} is not HH:MM-HH:MM (e.g. \"19:00-07:00\")")
+            raise ValueError(f'walking window {text!r} is not HH:MM-HH:MM (e.g. "19:00-07:00")')
         h1, m1, h2, m2 = (int(g) for g in match.groups())
         if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or (h2 == 24 and m2):
             raise ValueError(f"walking window {text!r} has an impossible time (00:00 to 24:00)")

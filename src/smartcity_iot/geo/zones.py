@@ -31,7 +31,9 @@ class ZoneProperties(BaseModel):
     id: str = Field(min_length=1, description="unique zone id")
     name: str = Field("", description="human name, any language")
     rule: Literal["dogs", "sidewalk", "loading_spot"] = Field(description="what the zone is for")
-    walking_hours: list[str] = Field(default_factory=list, description="local windows when dogs are allowed")
+    walking_hours: list[str] = Field(
+        default_factory=list, description="local windows when dogs are allowed"
+    )
     days: list[str] | None = Field(None, description="weekdays the schedule applies to")
     grade: Literal["model", "secondary", "alley"] | None = Field(None, description="road grade")
     grid: str | None = Field(None, description="grid (squad) that owns the zone")
@@ -84,7 +86,9 @@ def _load_file(path: Path, tz: ZoneInfo) -> list[Zone]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ZoneFileError(path, "-", f"not readable GeoJSON: {exc}") from None
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
-        raise ZoneFileError(path, "-", 'top level must be {"type": "FeatureCollection", "features": [...]}')
+        raise ZoneFileError(
+            path, "-", 'top level must be {"type": "FeatureCollection", "features": [...]}'
+        )
     features = doc.get("features")
     if not isinstance(features, list):
         raise ZoneFileError(path, "-", '"features" must be a list')
@@ -136,8 +140,12 @@ def _geometry(path: Path, label: str, raw: Any) -> BaseGeometry:
         raise ZoneFileError(path, label, "geometry is empty")
     minx, miny, maxx, maxy = geom.bounds
     if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
-        raise ZoneFileError(path, label, "coordinates out of range: GeoJSON order is [lon, lat] in degrees")
+        raise ZoneFileError(
+            path, label, "coordinates out of range: GeoJSON order is [lon, lat] in degrees"
+        )
     if not geom.is_valid:
         reason = shapely.is_valid_reason(geom)
-        raise ZoneFileError(path, label, f"invalid polygon ({reason}); fix the ring (no self-intersections)")
+        raise ZoneFileError(
+            path, label, f"invalid polygon ({reason}); fix the ring (no self-intersections)"
+        )
     return geom

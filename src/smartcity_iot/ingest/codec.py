@@ -13,7 +13,9 @@ from ..store.registry import TAG_ID
 EARLIEST_TS = 1_420_070_400.0  # 2015-01-01: anything older is a dead clock, not a late fix
 
 
-def decode_fix(topic: str, payload: bytes, now: float, max_bytes: int, future_tolerance_s: float) -> Fix | None:
+def decode_fix(
+    topic: str, payload: bytes, now: float, max_bytes: int, future_tolerance_s: float
+) -> Fix | None:
     """A `Fix`, or None for a well-formed message that is not a fix (OwnTracks non-location)."""
     if len(payload) > max_bytes:
         raise Rejected("oversized", f"{len(payload)} bytes > limit {max_bytes}")
@@ -23,7 +25,10 @@ def decode_fix(topic: str, payload: bytes, now: float, max_bytes: int, future_to
     elif len(levels) == 3 and levels[0] == "owntracks":
         tag_id, owntracks = levels[2], True
     else:
-        raise Rejected("bad_topic", f"topic {topic!r} is neither tags/{{tag_id}}/fix nor owntracks/{{user}}/{{device}}")
+        raise Rejected(
+            "bad_topic",
+            f"topic {topic!r} is neither tags/{{tag_id}}/fix nor owntracks/{{user}}/{{device}}",
+        )
     if not TAG_ID.match(tag_id):
         raise Rejected("bad_topic", f"tag id {tag_id!r} must be 4-32 characters of A-Z a-z 0-9 - _")
     try:
@@ -40,7 +45,9 @@ def decode_fix(topic: str, payload: bytes, now: float, max_bytes: int, future_to
         ts = _number(doc, "ts")
     if not EARLIEST_TS <= ts <= now + future_tolerance_s:
         field = "tst" if owntracks else "ts"
-        raise Rejected("out_of_range", f"{field}={ts!r} is not a plausible capture time (seconds since epoch)")
+        raise Rejected(
+            "out_of_range", f"{field}={ts!r} is not a plausible capture time (seconds since epoch)"
+        )
     lat, lon = _number(doc, "lat"), _number(doc, "lon")
     if not -90 <= lat <= 90:
         raise Rejected("out_of_range", f"lat={lat!r} outside -90..90")

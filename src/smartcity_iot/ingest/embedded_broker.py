@@ -35,7 +35,9 @@ class EmbeddedBroker:
     def start(self, timeout: float = 15) -> None:
         self._thread.start()
         if not self._ready.wait(timeout) or self._error:
-            raise RuntimeError(f"embedded broker did not start on {self.host}:{self.port}: {self._error}")
+            raise RuntimeError(
+                f"embedded broker did not start on {self.host}:{self.port}: {self._error}"
+            )
 
     def stop(self) -> None:
         if self._loop and self._broker:
@@ -56,7 +58,9 @@ class EmbeddedBroker:
         self._loop = loop
         config = {
             "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
-            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+            "plugins": {
+                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
+            },
         }
 
         async def boot() -> None:

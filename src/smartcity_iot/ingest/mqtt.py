@@ -55,7 +55,8 @@ class MqttSession:
         self.inbox: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
         self.frames = frames
         self.frame_queue: queue.Queue[tuple[Inbound, list[tuple[str, str]]]] = queue.Queue(
-            frames.queue_max if frames else 1)
+            frames.queue_max if frames else 1
+        )
         self._frame_worker: threading.Thread | None = None
         self.connected = threading.Event()
         self.session_present: bool | None = None
@@ -103,7 +104,9 @@ class MqttSession:
         self._worker = threading.Thread(target=self._work, name="ingest-worker", daemon=True)
         self._worker.start()
         if self.frames:
-            self._frame_worker = threading.Thread(target=self._work_frames, name="vision-worker", daemon=True)
+            self._frame_worker = threading.Thread(
+                target=self._work_frames, name="vision-worker", daemon=True
+            )
             self._frame_worker.start()
 
     @property
@@ -119,7 +122,9 @@ class MqttSession:
         self.client.disconnect()
         self.client.loop_stop()
 
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
         try:
             if reason.is_failure:
                 log.error("broker refused the connection: %s", reason)
@@ -127,18 +132,25 @@ class MqttSession:
             self._generation += 1
             self.session_present = bool(flags.session_present)
             client.subscribe([(t, 1) for t in self.topics])
-            log.info("connected to %s (session %s)", self.settings.mqtt_url,
-                     "resumed" if self.session_present else "new")
+            log.info(
+                "connected to %s (session %s)",
+                self.settings.mqtt_url,
+                "resumed" if self.session_present else "new",
+            )
         except Exception:  # never let paho's network thread die
             log.exception("on_connect failed")
 
-    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, props: Any) -> None:
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, props: Any
+    ) -> None:
         # Ready only once the broker has the subscriptions: nothing published after this is missed.
         if any(getattr(r, "is_failure", False) for r in reasons):
             log.error("broker refused a subscription: %s", reasons)
         self.connected.set()
 
-    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
         self.connected.clear()
         if not self._stop.is_set():
             log.warning("disconnected from broker (%s); reconnecting", reason)
@@ -148,7 +160,11 @@ class MqttSession:
             if self.frames and msg.topic.startswith("cameras/"):
                 self._on_frame(msg)
                 return
-            self.inbox.put(Inbound(msg.topic, bytes(msg.payload), time.time(), (self._generation, msg.mid, msg.qos)))
+            self.inbox.put(
+                Inbound(
+                    msg.topic, bytes(msg.payload), time.time(), (self._generation, msg.mid, msg.qos)
+                )
+            )
         except Exception:
             log.exception("on_message failed")
 
@@ -157,7 +173,9 @@ class MqttSession:
         skipped (counted, acknowledged), and tag fixes never wait behind vision."""
         assert self.frames is not None
         props = getattr(getattr(msg, "properties", None), "UserProperty", None) or []
-        inbound = Inbound(msg.topic, bytes(msg.payload), time.time(), (self._generation, msg.mid, msg.qos))
+        inbound = Inbound(
+            msg.topic, bytes(msg.payload), time.time(), (self._generation, msg.mid, msg.qos)
+        )
         try:
             self.frame_queue.put_nowait((inbound, list(props)))
         except queue.Full:
@@ -201,7 +219,9 @@ class MqttSession:
         while len(batch) < self.settings.batch_max:
             try:
                 remaining = deadline - time.monotonic()
-                batch.append(self.inbox.get_nowait() if remaining <= 0 else self.inbox.get(timeout=remaining))
+                batch.append(
+                    self.inbox.get_nowait() if remaining <= 0 else self.inbox.get(timeout=remaining)
+                )
             except queue.Empty:
                 break
         return batch
@@ -213,7 +233,11 @@ class MqttSession:
                 self.handler(batch)
                 break
             except Exception as exc:  # disk full, database locked...: keep the batch, ack nothing
-                log.error("store failed (%r); retrying the batch in %.1f s without acknowledging", exc, delay)
+                log.error(
+                    "store failed (%r); retrying the batch in %.1f s without acknowledging",
+                    exc,
+                    delay,
+                )
                 self._stop.wait(delay)
                 delay = min(delay * 2, 30)
         else:
@@ -290,7 +314,9 @@ class OutboxPublisher:
         rows = alert_store.pending_outbox(self.conn)
         if not rows:
             return False
-        infos = [(row["seq"], self.session.publish(row["topic"], bytes(row["payload"]))) for row in rows]
+        infos = [
+            (row["seq"], self.session.publish(row["topic"], bytes(row["payload"]))) for row in rows
+        ]
         done = []
         for seq, info in infos:
             if info.rc != mqtt.MQTT_ERR_SUCCESS:

@@ -93,7 +93,9 @@ def _condition(track: ZoneTrack, violating: bool, at: float) -> None:
             track.clear_since = at
 
 
-def _timers(track: ZoneTrack, now: float, dwell_s: float, grace_s: float, events: list[IncidentEvent]) -> None:
+def _timers(
+    track: ZoneTrack, now: float, dwell_s: float, grace_s: float, events: list[IncidentEvent]
+) -> None:
     if track.incident_started is None:
         if track.cond_since is not None and now - track.cond_since >= dwell_s:
             track.incident_started = track.cond_since

@@ -22,8 +22,13 @@ class Stop:
     violation_at: float | None = None  # set once the incident opened
 
     def to_dict(self) -> dict:
-        return {"rest_since": self.rest_since, "last_at_rest": self.last_at_rest, "on_sidewalk": self.on_sidewalk,
-                "spot_id": self.spot_id, "violation_at": self.violation_at}
+        return {
+            "rest_since": self.rest_since,
+            "last_at_rest": self.last_at_rest,
+            "on_sidewalk": self.on_sidewalk,
+            "spot_id": self.spot_id,
+            "violation_at": self.violation_at,
+        }
 
 
 @dataclass(frozen=True, slots=True)

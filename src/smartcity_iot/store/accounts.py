@@ -59,7 +59,9 @@ SESSION_TTL_S = 12 * 3600
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128
 # OWASP Password Storage Cheat Sheet minimum for argon2id: 19 MiB, 2 passes, 1 lane.
-HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1, hash_len=32, salt_len=16, type=Type.ID)
+HASHER = PasswordHasher(
+    time_cost=2, memory_cost=19 * 1024, parallelism=1, hash_len=32, salt_len=16, type=Type.ID
+)
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L: read off a printed card
 _DUMMY_HASH = HASHER.hash("not-a-real-password")
 
@@ -104,14 +106,44 @@ class _Transaction:
 # -- passwords ---------------------------------------------------------------------
 
 COMMON_PASSWORDS = frozenset(
-    ["12345678", "123456789", "1234567890", "password", "password1", "password123", "qwertyui", "qwerty123", "11111111", "88888888", "66666666", "00000000", "12341234", "abcd1234", "1qaz2wsx", "a1234567", "iloveyou", "woaini1314", "aa123456", "123123123", "5201314520", "admin123", "welcome1", "87654321", "11223344", "zxcvbnm1", "qwertyuiop"]
+    [
+        "12345678",
+        "123456789",
+        "1234567890",
+        "password",
+        "password1",
+        "password123",
+        "qwertyui",
+        "qwerty123",
+        "11111111",
+        "88888888",
+        "66666666",
+        "00000000",
+        "12341234",
+        "abcd1234",
+        "1qaz2wsx",
+        "a1234567",
+        "iloveyou",
+        "woaini1314",
+        "aa123456",
+        "123123123",
+        "5201314520",
+        "admin123",
+        "welcome1",
+        "87654321",
+        "11223344",
+        "zxcvbnm1",
+        "qwertyuiop",
+    ]
 )
 
 
 def check_password(password: str) -> None:
     """ASVS 6.2: at least 8 characters, no composition rules, no truncation (too long is refused)."""
     if len(password) < PASSWORD_MIN:
-        raise AccountError(f"password must have at least {PASSWORD_MIN} characters (15 or more recommended)")
+        raise AccountError(
+            f"password must have at least {PASSWORD_MIN} characters (15 or more recommended)"
+        )
     if len(password.encode()) > PASSWORD_MAX * 4 or len(password) > PASSWORD_MAX:
         raise AccountError(f"password must have at most {PASSWORD_MAX} characters")
     if password.lower() in COMMON_PASSWORDS:
@@ -120,7 +152,11 @@ def check_password(password: str) -> None:
 
 def normalise_phone(phone: str) -> str:
     phone = phone.strip().replace(" ", "").replace("-", "")
-    if not phone[1:].isdigit() or not (phone[0].isdigit() or phone[0] == "+") or not 5 <= len(phone) <= 20:
+    if (
+        not phone[1:].isdigit()
+        or not (phone[0].isdigit() or phone[0] == "+")
+        or not 5 <= len(phone) <= 20
+    ):
         raise AccountError(f"phone {phone!r} is not a phone number (digits, optional leading +)")
     return phone
 
@@ -142,9 +178,13 @@ def create_owner_account(conn: sqlite3.Connection, phone: str, name: str, passwo
         if conn.execute("SELECT 1 FROM web_users WHERE login = ?", (phone,)).fetchone():
             raise AccountError("an account with this phone already exists; log in instead")
         row = conn.execute("SELECT id FROM owners WHERE phone = ?", (phone,)).fetchone()
-        owner_id = row["id"] if row else conn.execute(
-            "INSERT INTO owners(name, phone, created_at) VALUES (?, ?, ?)", (name, phone, now)
-        ).lastrowid
+        owner_id = (
+            row["id"]
+            if row
+            else conn.execute(
+                "INSERT INTO owners(name, phone, created_at) VALUES (?, ?, ?)", (name, phone, now)
+            ).lastrowid
+        )
         uid = conn.execute(
             "INSERT INTO web_users(role, login, name, password_hash, owner_id, created_at) "
             "VALUES ('owner', ?, ?, ?, ?, ?)",
@@ -154,10 +194,14 @@ def create_owner_account(conn: sqlite3.Connection, phone: str, name: str, passwo
     return User(uid, "owner", phone, name, owner_id)
 
 
-def create_operator(conn: sqlite3.Connection, login: str, password: str, name: str | None = None) -> User:
+def create_operator(
+    conn: sqlite3.Connection, login: str, password: str, name: str | None = None
+) -> User:
     login = login.strip()
     if not login or len(login) > 64 or login[0].isdigit() or login[0] == "+":
-        raise AccountError(f"operator name {login!r} must be 1-64 characters and not start like a phone number")
+        raise AccountError(
+            f"operator name {login!r} must be 1-64 characters and not start like a phone number"
+        )
     check_password(password)
     password_hash = HASHER.hash(password)
     with _tx(conn):
@@ -176,7 +220,9 @@ def authenticate(conn: sqlite3.Connection, login: str, password: str) -> User | 
     login = login.strip()
     with contextlib.suppress(AccountError):  # else an operator name
         login = normalise_phone(login)
-    row = conn.execute("SELECT * FROM web_users WHERE login = ? AND disabled = 0", (login,)).fetchone()
+    row = conn.execute(
+        "SELECT * FROM web_users WHERE login = ? AND disabled = 0", (login,)
+    ).fetchone()
     if len(password) > PASSWORD_MAX:
         return None
     try:
@@ -187,7 +233,10 @@ def authenticate(conn: sqlite3.Connection, login: str, password: str) -> User | 
         return None
     if HASHER.check_needs_rehash(row["password_hash"]):
         with _tx(conn):
-            conn.execute("UPDATE web_users SET password_hash = ? WHERE id = ?", (HASHER.hash(password), row["id"]))
+            conn.execute(
+                "UPDATE web_users SET password_hash = ? WHERE id = ?",
+                (HASHER.hash(password), row["id"]),
+            )
     return _user(row)
 
 
@@ -199,7 +248,9 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def new_session(conn: sqlite3.Connection, user: User, ttl_s: float = SESSION_TTL_S) -> tuple[str, str]:
+def new_session(
+    conn: sqlite3.Connection, user: User, ttl_s: float = SESSION_TTL_S
+) -> tuple[str, str]:
     """A fresh random session id (256 bits) and its CSRF token, on every login."""
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
     now = time.time()
@@ -266,7 +317,9 @@ def request_tag(conn: sqlite3.Connection, owner_id: int, dog_id: int, postal_add
     if not 5 <= len(postal_address) <= 300:
         raise AccountError("postal address must have 5-300 characters")
     with _tx(conn):
-        if not conn.execute("SELECT 1 FROM dogs WHERE id = ? AND owner_id = ?", (dog_id, owner_id)).fetchone():
+        if not conn.execute(
+            "SELECT 1 FROM dogs WHERE id = ? AND owner_id = ?", (dog_id, owner_id)
+        ).fetchone():
             raise NotFound(f"dog {dog_id}")
         pending = conn.execute(
             "SELECT 1 FROM tag_requests r LEFT JOIN tags t ON t.tag_id = r.tag_id WHERE r.dog_id = ? "
@@ -305,7 +358,9 @@ def list_tag_requests(conn: sqlite3.Connection, owner_id: int) -> list[dict]:
 
 
 def get_tag_request(conn: sqlite3.Connection, owner_id: int, request_id: int) -> dict:
-    row = conn.execute(_REQUEST_SELECT + " WHERE r.id = ? AND d.owner_id = ?", (request_id, owner_id)).fetchone()
+    row = conn.execute(
+        _REQUEST_SELECT + " WHERE r.id = ? AND d.owner_id = ?", (request_id, owner_id)
+    ).fetchone()
     if row is None:
         raise NotFound(f"tag request {request_id}")
     return _request_row(row, False)
@@ -352,8 +407,13 @@ def activate_tag(conn: sqlite3.Connection, owner_id: int, serial: str, code: str
             "ON CONFLICT(tag_id) DO UPDATE SET password_hash = excluded.password_hash, created_at = excluded.created_at",
             (serial, serial, mosquitto_hash(password), now),
         )
-    return {"tag_id": serial, "status": "active", "mqtt_username": serial, "mqtt_password": password,
-            "publish_topic": f"tags/{serial}/fix"}
+    return {
+        "tag_id": serial,
+        "status": "active",
+        "mqtt_username": serial,
+        "mqtt_password": password,
+        "publish_topic": f"tags/{serial}/fix",
+    }
 
 
 def _code_matches(stored: str | None, code: str) -> bool:
@@ -395,7 +455,9 @@ def mosquitto_password_file(conn: sqlite3.Connection) -> str:
     return "".join(f"{r['mqtt_username']}:{r['password_hash']}\n" for r in rows)
 
 
-def owner_violations(conn: sqlite3.Connection, owner_id: int, kinds: tuple[str, ...]) -> list[sqlite3.Row]:
+def owner_violations(
+    conn: sqlite3.Connection, owner_id: int, kinds: tuple[str, ...]
+) -> list[sqlite3.Row]:
     marks = ",".join("?" * len(kinds))
     return conn.execute(
         f"SELECT * FROM alerts WHERE party = ? AND kind IN ({marks}) ORDER BY started_at DESC LIMIT 500",
@@ -403,7 +465,9 @@ def owner_violations(conn: sqlite3.Connection, owner_id: int, kinds: tuple[str, 
     ).fetchall()
 
 
-def owner_violation(conn: sqlite3.Connection, owner_id: int, alert_id: str, kinds: tuple[str, ...]) -> sqlite3.Row:
+def owner_violation(
+    conn: sqlite3.Connection, owner_id: int, alert_id: str, kinds: tuple[str, ...]
+) -> sqlite3.Row:
     marks = ",".join("?" * len(kinds))
     row = conn.execute(
         f"SELECT * FROM alerts WHERE id = ? AND party = ? AND kind IN ({marks})",
@@ -435,7 +499,9 @@ def new_activation_code() -> str:
     return f"{raw[:5]}-{raw[5:]}"
 
 
-def approve_request(conn: sqlite3.Connection, request_id: int, actor: str, serial: str | None = None) -> dict:
+def approve_request(
+    conn: sqlite3.Connection, request_id: int, actor: str, serial: str | None = None
+) -> dict:
     """Assign a serial and an activation code (returned once, to print with the tag)."""
     serial = check_tag_id(serial.strip()) if serial else new_serial()
     code = new_activation_code()
@@ -457,7 +523,12 @@ def approve_request(conn: sqlite3.Connection, request_id: int, actor: str, seria
             "UPDATE tag_requests SET status = 'approved', tag_id = ?, decided_at = ?, decided_by = ? WHERE id = ?",
             (serial, now, actor, request_id),
         )
-    return {"request_id": request_id, "tag_id": serial, "status": "approved", "activation_code": code}
+    return {
+        "request_id": request_id,
+        "tag_id": serial,
+        "status": "approved",
+        "activation_code": code,
+    }
 
 
 def ship_request(conn: sqlite3.Connection, request_id: int) -> dict:
@@ -466,21 +537,28 @@ def ship_request(conn: sqlite3.Connection, request_id: int) -> dict:
         if row is None:
             raise NotFound(f"tag request {request_id}")
         changed = conn.execute(
-            "UPDATE tags SET status = 'shipped' WHERE tag_id = ? AND status = 'approved'", (row["tag_id"],)
+            "UPDATE tags SET status = 'shipped' WHERE tag_id = ? AND status = 'approved'",
+            (row["tag_id"],),
         ).rowcount
         if not changed:
             raise AccountError(f"tag request {request_id} is not approved and waiting to ship")
     return {"request_id": request_id, "tag_id": row["tag_id"], "status": "shipped"}
 
 
-
-def set_operator(conn: sqlite3.Connection, login: str, password: str, name: str | None = None) -> User:
+def set_operator(
+    conn: sqlite3.Connection, login: str, password: str, name: str | None = None
+) -> User:
     """Create the operator, or give an existing one a new password (and end its sessions)."""
-    row = conn.execute("SELECT id FROM web_users WHERE login = ? AND role = 'operator'", (login,)).fetchone()
+    row = conn.execute(
+        "SELECT id FROM web_users WHERE login = ? AND role = 'operator'", (login,)
+    ).fetchone()
     if row is None:
         return create_operator(conn, login, password, name)
     check_password(password)
     with _tx(conn):
-        conn.execute("UPDATE web_users SET password_hash = ? WHERE id = ?", (HASHER.hash(password), row["id"]))
+        conn.execute(
+            "UPDATE web_users SET password_hash = ? WHERE id = ?",
+            (HASHER.hash(password), row["id"]),
+        )
         conn.execute("DELETE FROM web_sessions WHERE user_id = ?", (row["id"],))
     return User(row["id"], "operator", login, name or login, None)

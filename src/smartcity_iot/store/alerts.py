@@ -51,7 +51,9 @@ def list_alerts(conn: sqlite3.Connection, limit: int = 100, kind: str | None = N
     return [row_to_alert(r) for r in conn.execute(sql, args)]
 
 
-def offences_in_year(conn: sqlite3.Connection, party: str, until: float, kinds: tuple[str, ...] = DOG_KINDS) -> int:
+def offences_in_year(
+    conn: sqlite3.Connection, party: str, until: float, kinds: tuple[str, ...] = DOG_KINDS
+) -> int:
     """Violations of `party` that started in the 12 months up to `until` (inclusive)."""
     marks = ",".join("?" * len(kinds))
     row = conn.execute(
@@ -63,11 +65,16 @@ def offences_in_year(conn: sqlite3.Connection, party: str, until: float, kinds: 
 
 
 def enqueue(conn: sqlite3.Connection, alert: Alert) -> None:
-    conn.execute("INSERT INTO outbox(topic, payload) VALUES (?, ?)", (f"alerts/{alert.kind}", alert.to_json()))
+    conn.execute(
+        "INSERT INTO outbox(topic, payload) VALUES (?, ?)",
+        (f"alerts/{alert.kind}", alert.to_json()),
+    )
 
 
 def pending_outbox(conn: sqlite3.Connection, limit: int = 200) -> list[sqlite3.Row]:
-    return conn.execute("SELECT seq, topic, payload FROM outbox ORDER BY seq LIMIT ?", (limit,)).fetchall()
+    return conn.execute(
+        "SELECT seq, topic, payload FROM outbox ORDER BY seq LIMIT ?", (limit,)
+    ).fetchall()
 
 
 def mark_sent(conn: sqlite3.Connection, seqs: list[int]) -> None:

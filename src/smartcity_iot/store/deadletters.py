@@ -7,7 +7,14 @@ import sqlite3
 KEEP_BYTES = 64 * 1024  # an oversized payload is kept truncated
 
 
-def add(conn: sqlite3.Connection, received_at: float, topic: str, reason: str, detail: str, payload: bytes) -> None:
+def add(
+    conn: sqlite3.Connection,
+    received_at: float,
+    topic: str,
+    reason: str,
+    detail: str,
+    payload: bytes,
+) -> None:
     conn.execute(
         "INSERT INTO dead_letters(received_at, topic, reason, detail, payload) VALUES (?,?,?,?,?)",
         (received_at, topic, reason, detail, payload[:KEEP_BYTES]),
@@ -15,7 +22,9 @@ def add(conn: sqlite3.Connection, received_at: float, topic: str, reason: str, d
 
 
 def trim(conn: sqlite3.Connection, keep: int) -> None:
-    conn.execute("DELETE FROM dead_letters WHERE id <= (SELECT MAX(id) FROM dead_letters) - ?", (keep,))
+    conn.execute(
+        "DELETE FROM dead_letters WHERE id <= (SELECT MAX(id) FROM dead_letters) - ?", (keep,)
+    )
 
 
 def bump_counts(conn: sqlite3.Connection, counts: dict[str, int]) -> None:
@@ -27,7 +36,10 @@ def bump_counts(conn: sqlite3.Connection, counts: dict[str, int]) -> None:
 
 
 def counts(conn: sqlite3.Connection) -> dict[str, int]:
-    return {r["reason"]: r["count"] for r in conn.execute("SELECT reason, count FROM reject_counts ORDER BY reason")}
+    return {
+        r["reason"]: r["count"]
+        for r in conn.execute("SELECT reason, count FROM reject_counts ORDER BY reason")
+    }
 
 
 def recent(conn: sqlite3.Connection, limit: int = 50) -> list[sqlite3.Row]:

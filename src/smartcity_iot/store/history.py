@@ -55,8 +55,13 @@ class HistoryError(RuntimeError):
 
 def open_history(settings: Settings, conn: sqlite3.Connection | None = None) -> History:
     if settings.influx_url:
-        return InfluxHistory(settings.influx_url, settings.influx_bucket or "smartcity", settings.influx_token,
-                             settings.tz, settings.influx_timeout_s)
+        return InfluxHistory(
+            settings.influx_url,
+            settings.influx_bucket or "smartcity",
+            settings.influx_token,
+            settings.tz,
+            settings.influx_timeout_s,
+        )
     if conn is None:
         from .sqlite import connect
 
@@ -65,8 +70,12 @@ def open_history(settings: Settings, conn: sqlite3.Connection | None = None) -> 
 
 
 def _sorted_counts(counts: Counter[tuple[str, str, str | None]]) -> list[AlertCount]:
-    return [AlertCount(d, k, g, n) for (d, k, g), n in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1],
-                                                                                          kv[0][2] or ""))]
+    return [
+        AlertCount(d, k, g, n)
+        for (d, k, g), n in sorted(
+            counts.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "")
+        )
+    ]
 
 
 class SqliteHistory:
@@ -77,13 +86,16 @@ class SqliteHistory:
         self.tz = tz
 
     def track(self, device_id: str, start: float, end: float) -> list[TrackPoint]:
-        return [TrackPoint(r["ts"], r["lat"], r["lon"], r["acc"], r["batt"])
-                for r in tracks.track(self.conn, device_id, start, end)]
+        return [
+            TrackPoint(r["ts"], r["lat"], r["lon"], r["acc"], r["batt"])
+            for r in tracks.track(self.conn, device_id, start, end)
+        ]
 
     def alert_counts(self, start: float, end: float) -> list[AlertCount]:
         counts: Counter[tuple[str, str, str | None]] = Counter()
         rows = self.conn.execute(
-            "SELECT started_at, kind, grid FROM alerts WHERE started_at >= ? AND started_at < ?", (start, end)
+            "SELECT started_at, kind, grid FROM alerts WHERE started_at >= ? AND started_at < ?",
+            (start, end),
         )
         for r in rows:
             day = datetime.fromtimestamp(r["started_at"], self.tz).date().isoformat()
@@ -98,7 +110,9 @@ def influxql_string(value: str) -> str:
 class InfluxHistory:
     """InfluxQL over HTTP /query; `db` is the 1.x database, or the 2.x/3.x bucket."""
 
-    def __init__(self, url: str, db: str, token: str | None, tz: ZoneInfo, timeout_s: float = 10) -> None:
+    def __init__(
+        self, url: str, db: str, token: str | None, tz: ZoneInfo, timeout_s: float = 10
+    ) -> None:
         self.url = url.rstrip("/")
         self.db = db
         self.token = token
@@ -116,8 +130,10 @@ class InfluxHistory:
             with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
                 doc = json.loads(resp.read())
         except urllib.error.HTTPError as exc:
-            raise HistoryError(f"InfluxDB at {self.url} refused the query ({exc.code}): "
-                               f"{exc.read().decode(errors='replace')[:300]}") from exc
+            raise HistoryError(
+                f"InfluxDB at {self.url} refused the query ({exc.code}): "
+                f"{exc.read().decode(errors='replace')[:300]}"
+            ) from exc
         except OSError as exc:
             raise HistoryError(f"InfluxDB at {self.url} is unreachable: {exc}") from exc
         result = (doc.get("results") or [{}])[0]

@@ -67,7 +67,9 @@ class InfluxWriter:
         # which stores nothing twice: the writer's own commits need no fsync.
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.client = InfluxDBClient(
-            url=settings.influx_url, token=settings.influx_token or "", org=settings.influx_org or "-",
+            url=settings.influx_url,
+            token=settings.influx_token or "",
+            org=settings.influx_org or "-",
             timeout=int(settings.influx_timeout_s * 1000),
         )
         self.write_api = self.client.write_api(write_options=SYNCHRONOUS)
@@ -123,7 +125,8 @@ class InfluxWriter:
     def drain_once(self) -> int:
         """Write the oldest batch of spooled points; returns how many left the spool."""
         rows = self.conn.execute(
-            "SELECT seq, line FROM influx_spool ORDER BY seq LIMIT ?", (self.settings.influx_batch_points,)
+            "SELECT seq, line FROM influx_spool ORDER BY seq LIMIT ?",
+            (self.settings.influx_batch_points,),
         ).fetchall()
         if not rows:
             return 0
@@ -142,8 +145,11 @@ class InfluxWriter:
         ).rowcount
         if dropped:
             self.counters.add("influx_dropped", dropped)
-            log.warning("InfluxDB spool full (%d points): dropped the %d oldest", self.settings.influx_spool_max,
-                        dropped)
+            log.warning(
+                "InfluxDB spool full (%d points): dropped the %d oldest",
+                self.settings.influx_spool_max,
+                dropped,
+            )
         return int(dropped)
 
     # -- one write, narrowed on rejection -----------------------------------------
@@ -153,16 +159,21 @@ class InfluxWriter:
         from influxdb_client.rest import ApiException
 
         try:
-            self.write_api.write(bucket=self.bucket, org=self.settings.influx_org or "-",
-                                 record="\n".join(line for _, line in rows),
-                                 write_precision=WritePrecision.MS)  # type: ignore[arg-type]
+            self.write_api.write(
+                bucket=self.bucket,
+                org=self.settings.influx_org or "-",
+                record="\n".join(line for _, line in rows),
+                write_precision=WritePrecision.MS,
+            )  # type: ignore[arg-type]
         except ApiException as exc:
             status = int(exc.status or 0)
             if status in REJECTED_STATUSES:
                 if len(rows) == 1:
                     self._dead_letter(rows[0], status, _message(exc))
                     return
-                half = len(rows) // 2  # 1.x/2.x may have stored the good points: rewriting them is harmless
+                half = (
+                    len(rows) // 2
+                )  # 1.x/2.x may have stored the good points: rewriting them is harmless
                 self._write(rows[:half])
                 self._write(rows[half:])
                 return
@@ -174,15 +185,23 @@ class InfluxWriter:
         seq, line = row
         self.conn.execute("BEGIN IMMEDIATE")
         try:
-            deadletters.add(self.conn, time.time(), "influxdb/write", "influx_rejected", f"{status}: {message}",
-                            line.encode())
+            deadletters.add(
+                self.conn,
+                time.time(),
+                "influxdb/write",
+                "influx_rejected",
+                f"{status}: {message}",
+                line.encode(),
+            )
             self.conn.execute("DELETE FROM influx_spool WHERE seq = ?", (seq,))
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
         self.counters.add("influx_rejected")
-        log.error("InfluxDB rejected a point (%d %s); dead-lettered: %s", status, message, line[:200])
+        log.error(
+            "InfluxDB rejected a point (%d %s); dead-lettered: %s", status, message, line[:200]
+        )
 
     # -- quiet logging -------------------------------------------------------------
 
@@ -193,14 +212,21 @@ class InfluxWriter:
             self._failing_since = now
             log.warning("%s; points stay in the spool and are retried", why)
         elif now - self._last_warning >= WARN_EVERY_S:
-            log.warning("%s for %.0f s; %d points spooled", why, now - self._failing_since, spooled(self.conn))
+            log.warning(
+                "%s for %.0f s; %d points spooled",
+                why,
+                now - self._failing_since,
+                spooled(self.conn),
+            )
         else:
             return
         self._last_warning = now
 
     def _recovered(self) -> None:
         if self._failing_since is not None:
-            log.warning("InfluxDB writes work again after %.0f s", time.monotonic() - self._failing_since)
+            log.warning(
+                "InfluxDB writes work again after %.0f s", time.monotonic() - self._failing_since
+            )
             self._failing_since = None
 
 

@@ -48,37 +48,53 @@ def _fields(pairs: list[tuple[str, str | None]]) -> str:
 
 def fix_line(fix: Fix, late: bool = False) -> str:
     """One accepted fix: measurement tag_fix, one series per tag."""
-    fields = _fields([
-        ("lat", _float(fix.lat)),
-        ("lon", _float(fix.lon)),
-        ("acc", _float(fix.acc)),
-        ("batt", _float(fix.batt)),
-        ("seq", None if fix.seq is None else f"{int(fix.seq)}i"),
-        ("late", "true" if late else "false"),
-        ("source", string_field(fix.source)),
-    ])
+    fields = _fields(
+        [
+            ("lat", _float(fix.lat)),
+            ("lon", _float(fix.lon)),
+            ("acc", _float(fix.acc)),
+            ("batt", _float(fix.batt)),
+            ("seq", None if fix.seq is None else f"{int(fix.seq)}i"),
+            ("late", "true" if late else "false"),
+            ("source", string_field(fix.source)),
+        ]
+    )
     return f"{FIX_MEASUREMENT},device_id={tag_value(fix.tag_id)} {fields} {fix.ts_ms}"
 
 
 def alert_line(alert: Alert) -> str:
     """An alert's current state at its start instant: every revision rewrites the
     same point, so the measurement holds one point per alert (counts are counts)."""
-    tags = _tags([("kind", alert.kind), ("grid", alert.grid), ("zone_id", alert.zone_id),
-                  ("device_id", alert.device_id)])
+    tags = _tags(
+        [
+            ("kind", alert.kind),
+            ("grid", alert.grid),
+            ("zone_id", alert.zone_id),
+            ("device_id", alert.device_id),
+        ]
+    )
     ended = alert.ended_at
-    fields = _fields([
-        ("id", string_field(alert.id)),
-        ("status", string_field(alert.status)),
-        ("revision", f"{int(alert.revision)}i"),
-        ("escalation", None if alert.escalation is None else string_field(alert.escalation)),
-        ("offence_number", None if alert.offence_number is None else f"{int(alert.offence_number)}i"),
-        ("zone_name", None if alert.zone_name is None else string_field(alert.zone_name)),
-        ("lat", _float(alert.lat)),
-        ("lon", _float(alert.lon)),
-        ("opened_at_ms", None if alert.opened_at is None else f"{round(alert.opened_at * 1000)}i"),
-        ("ended_at_ms", None if ended is None else f"{round(ended * 1000)}i"),
-        ("duration_s", None if ended is None else _float(ended - alert.started_at)),
-        ("workflow", string_field(alert.workflow)),
-        ("disposition", None if alert.disposition is None else string_field(alert.disposition)),
-    ])
+    fields = _fields(
+        [
+            ("id", string_field(alert.id)),
+            ("status", string_field(alert.status)),
+            ("revision", f"{int(alert.revision)}i"),
+            ("escalation", None if alert.escalation is None else string_field(alert.escalation)),
+            (
+                "offence_number",
+                None if alert.offence_number is None else f"{int(alert.offence_number)}i",
+            ),
+            ("zone_name", None if alert.zone_name is None else string_field(alert.zone_name)),
+            ("lat", _float(alert.lat)),
+            ("lon", _float(alert.lon)),
+            (
+                "opened_at_ms",
+                None if alert.opened_at is None else f"{round(alert.opened_at * 1000)}i",
+            ),
+            ("ended_at_ms", None if ended is None else f"{round(ended * 1000)}i"),
+            ("duration_s", None if ended is None else _float(ended - alert.started_at)),
+            ("workflow", string_field(alert.workflow)),
+            ("disposition", None if alert.disposition is None else string_field(alert.disposition)),
+        ]
+    )
     return f"{ALERT_MEASUREMENT}{tags} {fields} {round(alert.started_at * 1000)}"

@@ -27,7 +27,9 @@ def check_tag_id(tag_id: str) -> str:
     return tag_id
 
 
-def register_active_tag(conn: sqlite3.Connection, tag_id: str, dog: str, owner: str, phone: str) -> dict:
+def register_active_tag(
+    conn: sqlite3.Connection, tag_id: str, dog: str, owner: str, phone: str
+) -> dict:
     """Operator/script registration: owner (by phone), dog and an active tag, in one transaction.
     Registering the same tag again for the same dog and phone is a no-op."""
     check_tag_id(tag_id)
@@ -40,13 +42,25 @@ def register_active_tag(conn: sqlite3.Connection, tag_id: str, dog: str, owner: 
     conn.execute("BEGIN IMMEDIATE")
     try:
         row = conn.execute("SELECT id FROM owners WHERE phone = ?", (phone,)).fetchone()
-        owner_id = row["id"] if row else conn.execute(
-            "INSERT INTO owners(name, phone, created_at) VALUES (?, ?, ?)", (owner.strip(), phone, now)
-        ).lastrowid
-        row = conn.execute("SELECT id FROM dogs WHERE owner_id = ? AND name = ?", (owner_id, dog.strip())).fetchone()
-        dog_id = row["id"] if row else conn.execute(
-            "INSERT INTO dogs(owner_id, name, created_at) VALUES (?, ?, ?)", (owner_id, dog.strip(), now)
-        ).lastrowid
+        owner_id = (
+            row["id"]
+            if row
+            else conn.execute(
+                "INSERT INTO owners(name, phone, created_at) VALUES (?, ?, ?)",
+                (owner.strip(), phone, now),
+            ).lastrowid
+        )
+        row = conn.execute(
+            "SELECT id FROM dogs WHERE owner_id = ? AND name = ?", (owner_id, dog.strip())
+        ).fetchone()
+        dog_id = (
+            row["id"]
+            if row
+            else conn.execute(
+                "INSERT INTO dogs(owner_id, name, created_at) VALUES (?, ?, ?)",
+                (owner_id, dog.strip(), now),
+            ).lastrowid
+        )
         existing = conn.execute("SELECT dog_id FROM tags WHERE tag_id = ?", (tag_id,)).fetchone()
         if existing and existing["dog_id"] not in (None, dog_id):
             raise RegistryError(f"tag {tag_id} is already registered to another dog")

@@ -31,7 +31,17 @@ FIX_COLUMNS = "tag_id, ts_ms, lat, lon, acc, batt, seq, received_at, late"
 
 
 def fix_row(fix: Fix, received_at: float, late: bool) -> tuple:
-    return (fix.tag_id, fix.ts_ms, fix.lat, fix.lon, fix.acc, fix.batt, fix.seq, received_at, int(late))
+    return (
+        fix.tag_id,
+        fix.ts_ms,
+        fix.lat,
+        fix.lon,
+        fix.acc,
+        fix.batt,
+        fix.seq,
+        received_at,
+        int(late),
+    )
 
 
 def seq_seen(state: TagState, fix: Fix) -> bool:
@@ -69,7 +79,8 @@ def insert_late(conn: sqlite3.Connection, fix: Fix, received_at: float) -> bool:
         if row:
             return False
     cur = conn.execute(
-        f"INSERT OR IGNORE INTO fixes({FIX_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", fix_row(fix, received_at, True)
+        f"INSERT OR IGNORE INTO fixes({FIX_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
+        fix_row(fix, received_at, True),
     )
     return cur.rowcount == 1
 
@@ -84,8 +95,17 @@ def load_state(conn: sqlite3.Connection, tag_id: str) -> TagState:
         (tag_id, round(((row["last_ts"] or 0) - SEQ_RESEND_WINDOW_S) * 1000)),
     )
     return TagState(
-        tag_id, row["last_ts"], row["lat"], row["lon"], row["acc"], row["batt"], row["last_seen"],
-        zones, row["low_battery_since"], row["offline_since"], {r["seq"]: r["ts_ms"] for r in recent},
+        tag_id,
+        row["last_ts"],
+        row["lat"],
+        row["lon"],
+        row["acc"],
+        row["batt"],
+        row["last_seen"],
+        zones,
+        row["low_battery_since"],
+        row["offline_since"],
+        {r["seq"]: r["ts_ms"] for r in recent},
     )
 
 
@@ -97,8 +117,16 @@ def save_states(conn: sqlite3.Connection, states: list[TagState]) -> None:
         "zones=excluded.zones, low_battery_since=excluded.low_battery_since, offline_since=excluded.offline_since",
         [
             (
-                s.tag_id, s.last_ts, s.lat, s.lon, s.acc, s.batt, s.last_seen,
-                json.dumps({z: t.to_list() for z, t in s.zones.items()}), s.low_battery_since, s.offline_since,
+                s.tag_id,
+                s.last_ts,
+                s.lat,
+                s.lon,
+                s.acc,
+                s.batt,
+                s.last_seen,
+                json.dumps({z: t.to_list() for z, t in s.zones.items()}),
+                s.low_battery_since,
+                s.offline_since,
             )
             for s in states
         ],

@@ -37,8 +37,13 @@ def squad_of(grid: str | None) -> str | None:
 
 
 def apply(
-    conn: sqlite3.Connection, alert_id: str, action: str, actor: str,
-    disposition: str | None = None, note: str | None = None, influx_spool: bool = False,
+    conn: sqlite3.Connection,
+    alert_id: str,
+    action: str,
+    actor: str,
+    disposition: str | None = None,
+    note: str | None = None,
+    influx_spool: bool = False,
 ) -> Alert:
     if action not in TRANSITIONS:
         raise WorkflowError(f"unknown action {action!r}")
@@ -50,11 +55,15 @@ def apply(
         if alert is None:
             raise AlertNotFound(alert_id)
         if alert.workflow not in sources:
-            raise WorkflowError(f"cannot {action} an alert that is {alert.workflow} (needs {' or '.join(sources)})")
+            raise WorkflowError(
+                f"cannot {action} an alert that is {alert.workflow} (needs {' or '.join(sources)})"
+            )
         detail: dict[str, Any] = {"from": alert.workflow}
         if action == "dispatch":
             if not alert.grid:
-                raise WorkflowError("this alert has no grid, so there is no squad to dispatch to; close it instead")
+                raise WorkflowError(
+                    "this alert has no grid, so there is no squad to dispatch to; close it instead"
+                )
             detail["squad"] = squad_of(alert.grid)
             detail["grid"] = alert.grid
         if action == "close":
@@ -82,7 +91,15 @@ def apply(
 
 def events(conn: sqlite3.Connection, alert_id: str) -> list[dict[str, Any]]:
     rows = conn.execute(
-        "SELECT at, action, actor, detail FROM alert_events WHERE alert_id = ? ORDER BY at, rowid", (alert_id,)
+        "SELECT at, action, actor, detail FROM alert_events WHERE alert_id = ? ORDER BY at, rowid",
+        (alert_id,),
     )
-    return [{"at": r["at"], "action": r["action"], "actor": r["actor"],
-             "detail": json.loads(r["detail"]) if r["detail"] else {}} for r in rows]
+    return [
+        {
+            "at": r["at"],
+            "action": r["action"],
+            "actor": r["actor"],
+            "detail": json.loads(r["detail"]) if r["detail"] else {},
+        }
+        for r in rows
+    ]

@@ -41,8 +41,16 @@ class ClassicalDetector(VehicleDetector):
 
     name = "classical"
 
-    def __init__(self, width: int, height: int, min_w: float = 0.085, min_h: float = 0.065,
-                 min_aspect: float = 1.05, max_aspect: float = 5.0, min_fill: float = 0.35) -> None:
+    def __init__(
+        self,
+        width: int,
+        height: int,
+        min_w: float = 0.085,
+        min_h: float = 0.065,
+        min_aspect: float = 1.05,
+        max_aspect: float = 5.0,
+        min_fill: float = 0.35,
+    ) -> None:
         self.scene = SceneModel()
         self.min_w, self.min_h = min_w * width, min_h * height
         self.min_aspect, self.max_aspect, self.min_fill = min_aspect, max_aspect, min_fill

@@ -23,14 +23,18 @@ class EvidenceStore:
     def path(self, camera_id: str, alert_id: str, role: str) -> Path:
         return self.root / "evidence" / camera_id / f"{alert_id}-{role}.jpg"
 
-    def save(self, camera_id: str, alert_id: str, role: str, jpeg: bytes, box: Box, ts: float) -> dict:
+    def save(
+        self, camera_id: str, alert_id: str, role: str, jpeg: bytes, box: Box, ts: float
+    ) -> dict:
         image = decode_full(jpeg)
         x, y, w, h = box
         cv2.rectangle(image, (x, y), (x + w, y + h), (0, 0, 255), 3)
         when = datetime.fromtimestamp(ts, self.tz).strftime("%Y-%m-%d %H:%M:%S %Z")
         label = f"{camera_id}  {when}  {role.replace('_', ' ')}"
         cv2.rectangle(image, (0, 0), (image.shape[1], 34), (0, 0, 0), -1)
-        cv2.putText(image, label, (10, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2, cv2.LINE_AA)
+        cv2.putText(
+            image, label, (10, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2, cv2.LINE_AA
+        )
         path = self.path(camera_id, alert_id, role)
         path.parent.mkdir(parents=True, exist_ok=True)
         ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
@@ -39,7 +43,13 @@ class EvidenceStore:
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(data.tobytes())
         os.replace(tmp, path)  # never a half-written photo
-        return {"type": "image", "role": role, "path": str(path.relative_to(self.root)), "ts": ts, "box": list(box)}
+        return {
+            "type": "image",
+            "role": role,
+            "path": str(path.relative_to(self.root)),
+            "ts": ts,
+            "box": list(box),
+        }
 
     def discard(self, camera_id: str, alert_id: str) -> None:
         for f in (self.root / "evidence" / camera_id).glob(f"{alert_id}-*.jpg"):

@@ -23,8 +23,13 @@ Box = tuple[int, int, int, int]  # x, y, w, h in model pixels
 
 
 class SceneModel:
-    def __init__(self, tau_s: float = 45.0, tau_fg_s: float = 300.0, threshold: float = 12.0,
-                 relative: float = 0.2) -> None:
+    def __init__(
+        self,
+        tau_s: float = 45.0,
+        tau_fg_s: float = 300.0,
+        threshold: float = 12.0,
+        relative: float = 0.2,
+    ) -> None:
         self.tau_s = tau_s
         self.tau_fg_s = tau_fg_s
         self.threshold = threshold  # grey levels, the floor (sensor noise after the blur is ~1-2)
@@ -47,7 +52,9 @@ class SceneModel:
         f_gray = cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)
         b_gray = cv2.cvtColor(bg, cv2.COLOR_BGR2GRAY)
         sample = keep[::3, ::3] > 0
-        gain = float(np.median(f_gray[::3, ::3][sample]) + 1.0) / float(np.median(b_gray[::3, ::3][sample]) + 1.0)
+        gain = float(np.median(f_gray[::3, ::3][sample]) + 1.0) / float(
+            np.median(b_gray[::3, ::3][sample]) + 1.0
+        )
         fn = f * np.float32(1 / gain)
         fn_gray = f_gray * np.float32(1 / gain)
         diff = _channel_max(cv2.absdiff(fn, bg))
@@ -59,7 +66,9 @@ class SceneModel:
         self._learn(fn, mask > 0, keep, ts)
         return mask
 
-    def _shading(self, fn: np.ndarray, bg: np.ndarray, f_gray: np.ndarray, b_gray: np.ndarray) -> np.ndarray:
+    def _shading(
+        self, fn: np.ndarray, bg: np.ndarray, f_gray: np.ndarray, b_gray: np.ndarray
+    ) -> np.ndarray:
         """Pixels only darkened or brightened (shadow, light pool): same colour, same texture."""
         ratio = (f_gray + 1) / (b_gray + 1)
         chroma_f = fn / (_channel_sum(fn) + 30)[..., None]

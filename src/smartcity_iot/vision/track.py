@@ -53,9 +53,15 @@ class Track:
         return self.anchor is not None
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "box": list(self.box), "first_seen": self.first_seen, "last_seen": self.last_seen,
-                "anchor": list(self.anchor) if self.anchor else None, "rest_since": self.rest_since,
-                "last_at_rest": self.last_at_rest}
+        return {
+            "id": self.id,
+            "box": list(self.box),
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+            "anchor": list(self.anchor) if self.anchor else None,
+            "rest_since": self.rest_since,
+            "last_at_rest": self.last_at_rest,
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> Track:
@@ -73,8 +79,15 @@ class TrackEvents:
 
 
 class Tracker:
-    def __init__(self, settle_s: float = 3.0, settle_iou: float = 0.85, keep_iou: float = 0.6,
-                 presence: float = 0.45, lost_s: float = 4.0, drop_moving_s: float = 4.0) -> None:
+    def __init__(
+        self,
+        settle_s: float = 3.0,
+        settle_iou: float = 0.85,
+        keep_iou: float = 0.6,
+        presence: float = 0.45,
+        lost_s: float = 4.0,
+        drop_moving_s: float = 4.0,
+    ) -> None:
         self.tracks: list[Track] = []
         self.settle_s, self.settle_iou, self.keep_iou = settle_s, settle_iou, keep_iou
         self.presence, self.lost_s, self.drop_moving_s = presence, lost_s, drop_moving_s
@@ -94,8 +107,9 @@ class Tracker:
                 assert track.anchor is not None
                 # Its own box (or merged with a passer-by), or the anchor still unlike the empty
                 # street: a headlight sweeping past or a bus in front does not make it leave.
-                stays = (match is not None and self._same_place(match, track.anchor)) or self._present(
-                    track.anchor, foreground)
+                stays = (
+                    match is not None and self._same_place(match, track.anchor)
+                ) or self._present(track.anchor, foreground)
                 if stays:
                     track.last_seen = track.last_at_rest = ts
                     if match is not None:
@@ -113,7 +127,11 @@ class Tracker:
                 track.history.append((ts, match))
                 if self._settled(track, ts):
                     rested.append(track)
-        self.tracks = [t for t in self.tracks if t not in left and (t.at_rest or ts - t.last_seen < self.drop_moving_s)]
+        self.tracks = [
+            t
+            for t in self.tracks
+            if t not in left and (t.at_rest or ts - t.last_seen < self.drop_moving_s)
+        ]
         for box in unmatched:
             t = Track(self._next_id, box, ts, ts)
             t.history.append((ts, box))

@@ -25,7 +25,7 @@ STATIC = Path(__file__).parent / "static"
 PAGES = {"/": "index.html", "/owner": "owner.html", "/console": "console.html"}
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                               "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
@@ -35,10 +35,13 @@ SECURITY_HEADERS = {
 def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
     feed = AlertFeed(settings.db_path)
     headers = dict(SECURITY_HEADERS)
-    if settings.map_tiles:  # the configured tile server is the one outside origin images may come from
+    if (
+        settings.map_tiles
+    ):  # the configured tile server is the one outside origin images may come from
         tiles = urlsplit(settings.map_tiles)
         headers["Content-Security-Policy"] = headers["Content-Security-Policy"].replace(
-            "img-src 'self' data:", f"img-src 'self' data: {tiles.scheme}://{tiles.netloc}")
+            "img-src 'self' data:", f"img-src 'self' data: {tiles.scheme}://{tiles.netloc}"
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -49,8 +52,8 @@ def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
         title="smartcity-iot web API",
         version=__version__,
         description="Owners register dogs and tags and see their own violations; operators handle alerts. "
-                    "Log in with POST /api/auth/login (session cookie), then send the csrf_token from "
-                    "/api/me in X-CSRF-Token on every POST.",
+        "Log in with POST /api/auth/login (session cookie), then send the csrf_token from "
+        "/api/me in X-CSRF-Token on every POST.",
         lifespan=lifespan,
         docs_url=None,  # FastAPI's Swagger and ReDoc pages load their scripts from a CDN
         redoc_url=None,
@@ -69,10 +72,17 @@ def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
         return {**_zones_geojson(settings.geofences), "tiles": settings.map_tiles}
 
     @app.middleware("http")
-    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def guard(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         origin = request.headers.get("origin")
         unsafe = request.method not in ("GET", "HEAD", "OPTIONS")
-        if unsafe and origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
+        if (
+            unsafe
+            and origin
+            and origin != "null"
+            and urlsplit(origin).netloc != request.headers.get("host")
+        ):
             return JSONResponse({"detail": "cross-site request refused"}, status_code=403)
         response = await call_next(request)
         for name, value in headers.items():
@@ -83,7 +93,9 @@ def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
 
     for path, name in PAGES.items():
         app.add_api_route(path, _page(name), include_in_schema=False, methods=["GET"])
-    app.add_api_route("/console/alerts/{alert_id}", _page("alert.html"), include_in_schema=False, methods=["GET"])
+    app.add_api_route(
+        "/console/alerts/{alert_id}", _page("alert.html"), include_in_schema=False, methods=["GET"]
+    )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 
@@ -103,6 +115,11 @@ def _zones_geojson(directory: Path) -> dict[str, Any]:
         doc = json.loads(path.read_text(encoding="utf-8"))
         for f in doc.get("features", []):
             props = f.get("properties") or {}
-            features.append({"type": "Feature", "geometry": f.get("geometry"),
-                             "properties": {k: props[k] for k in keep if k in props}})
+            features.append(
+                {
+                    "type": "Feature",
+                    "geometry": f.get("geometry"),
+                    "properties": {k: props[k] for k in keep if k in props},
+                }
+            )
     return {"type": "FeatureCollection", "features": features}

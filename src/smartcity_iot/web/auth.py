@@ -21,14 +21,27 @@ def _start_session(request: Request, response: Response, conn: Conn, user: accou
     if old:  # a new id on every login: a planted cookie (session fixation) dies here
         accounts.end_session(conn, old)
     token, csrf = accounts.new_session(conn, user)
-    response.set_cookie(SESSION_COOKIE, token, max_age=int(accounts.SESSION_TTL_S), httponly=True,
-                        samesite="strict", secure=request.url.scheme == "https", path="/")
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(accounts.SESSION_TTL_S),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
     return _me(request, user, csrf)
 
 
-@router.post("/auth/signup", response_model=Me, status_code=201,
-             responses={400: {"description": "invalid input or phone already registered"},
-                        429: {"description": "too many sign-ups"}})
+@router.post(
+    "/auth/signup",
+    response_model=Me,
+    status_code=201,
+    responses={
+        400: {"description": "invalid input or phone already registered"},
+        429: {"description": "too many sign-ups"},
+    },
+)
 def signup(body: SignupIn, request: Request, response: Response, conn: Conn) -> Me:
     """Create an owner account (and log it in). The phone links the account to the owner
     the registry already knows by that phone, so tags registered by the CLI show up."""
@@ -40,8 +53,14 @@ def signup(body: SignupIn, request: Request, response: Response, conn: Conn) -> 
     return _start_session(request, response, conn, user)
 
 
-@router.post("/auth/login", response_model=Me,
-             responses={401: {"description": "wrong login or password"}, 429: {"description": "rate limited"}})
+@router.post(
+    "/auth/login",
+    response_model=Me,
+    responses={
+        401: {"description": "wrong login or password"},
+        429: {"description": "rate limited"},
+    },
+)
 def login(body: LoginIn, request: Request, response: Response, conn: Conn) -> Me:
     limiter, ip = _limiter(request), client_ip(request)
     limiter.check_login(body.login, ip)
@@ -67,5 +86,11 @@ def me(who: AnyUser, request: Request) -> Me:
 
 
 def _me(request: Request, u: accounts.User, csrf: str) -> Me:
-    return Me(id=u.id, role=u.role, login=u.login, name=u.name, csrf_token=csrf,  # type: ignore[arg-type]
-              timezone=request.app.state.settings.timezone)
+    return Me(
+        id=u.id,
+        role=u.role,
+        login=u.login,
+        name=u.name,
+        csrf_token=csrf,  # type: ignore[arg-type]
+        timezone=request.app.state.settings.timezone,
+    )

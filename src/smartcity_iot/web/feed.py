@@ -57,7 +57,8 @@ class AlertFeed:
             return []
         self._version = version
         rows = self._conn.execute(
-            "SELECT * FROM alerts WHERE updated_at >= ? ORDER BY updated_at", (self._cursor - OVERLAP_S,)
+            "SELECT * FROM alerts WHERE updated_at >= ? ORDER BY updated_at",
+            (self._cursor - OVERLAP_S,),
         ).fetchall()
         out = []
         for row in rows:
@@ -74,8 +75,10 @@ class AlertFeed:
     def _prime(self) -> None:
         # What is already there when the app starts is history, not news.
         assert self._conn is not None
-        for row in self._conn.execute("SELECT id, revision, updated_at FROM alerts WHERE updated_at >= ?",
-                                      (self._cursor - OVERLAP_S,)):
+        for row in self._conn.execute(
+            "SELECT id, revision, updated_at FROM alerts WHERE updated_at >= ?",
+            (self._cursor - OVERLAP_S,),
+        ):
             self._seen[row["id"]] = (row["revision"], row["updated_at"])
 
     async def run(self) -> None:

@@ -15,7 +15,9 @@ MARGIN_S = 600  # ten minutes either side of the incident
 MAX_POINTS = 5000
 
 
-def track_around(conn: sqlite3.Connection, alert: Alert, settings: Settings) -> list[dict[str, Any]]:
+def track_around(
+    conn: sqlite3.Connection, alert: Alert, settings: Settings
+) -> list[dict[str, Any]]:
     """The dog's fixes around an incident: the alert's track evidence window when it has
     one, otherwise the incident +- MARGIN_S. Empty when the history store cannot answer."""
     t0 = alert.started_at - MARGIN_S
@@ -28,4 +30,7 @@ def track_around(conn: sqlite3.Connection, alert: Alert, settings: Settings) -> 
         points = open_history(settings, conn).track(alert.device_id, t0, t1)
     except HistoryError:
         return []
-    return [{"ts": p.ts, "lat": p.lat, "lon": p.lon, "acc": p.acc, "batt": p.batt} for p in points[-MAX_POINTS:]]
+    return [
+        {"ts": p.ts, "lat": p.lat, "lon": p.lon, "acc": p.acc, "batt": p.batt}
+        for p in points[-MAX_POINTS:]
+    ]

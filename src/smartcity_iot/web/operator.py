@@ -32,27 +32,43 @@ from .schemas import (
 )
 from .security import Conn, Operator
 
-router = APIRouter(prefix="/api/operator", tags=["operators"],
-                   responses={401: {"description": "not logged in"}, 403: {"description": "operators only"}})
+router = APIRouter(
+    prefix="/api/operator",
+    tags=["operators"],
+    responses={401: {"description": "not logged in"}, 403: {"description": "operators only"}},
+)
 
-Kind = Literal["dog_forbidden_zone", "dog_outside_walking_hours", "sidewalk_parking", "tag_offline", "tag_low_battery"]
+Kind = Literal[
+    "dog_forbidden_zone",
+    "dog_outside_walking_hours",
+    "sidewalk_parking",
+    "tag_offline",
+    "tag_low_battery",
+]
 assert set(Kind.__args__) == set(ALERT_KINDS)  # type: ignore[attr-defined]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such alert"}}
 
 
 @router.get("/alerts", response_model=list[AlertOut])
 def list_alerts(
-    user: Operator, conn: Conn,
+    user: Operator,
+    conn: Conn,
     kind: Kind | None = None,
     grid: Annotated[str | None, Query(max_length=40)] = None,
     status: Literal["open", "closed"] | None = None,
-    workflow_state: Annotated[Literal["new", "acknowledged", "dispatched", "resolved"] | None,
-                              Query(alias="workflow")] = None,
+    workflow_state: Annotated[
+        Literal["new", "acknowledged", "dispatched", "resolved"] | None, Query(alias="workflow")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict]:
     """Stored alerts, newest first, filtered by kind, grid, status (the violation) and workflow (the handling)."""
     sql, args = "SELECT * FROM alerts WHERE 1=1", list[object]()
-    for column, value in (("kind", kind), ("grid", grid), ("status", status), ("workflow", workflow_state)):
+    for column, value in (
+        ("kind", kind),
+        ("grid", grid),
+        ("status", status),
+        ("workflow", workflow_state),
+    ):
         if value is not None:
             sql += f" AND {column} = ?"
             args.append(value)
@@ -60,14 +76,24 @@ def list_alerts(
     return [asdict(row_to_alert(r)) for r in rows]
 
 
-@router.get("/alerts/stream", response_class=StreamingResponse,
-            responses={200: {"content": {"text/event-stream": {}},
-                             "description": "server-sent events: `alert` events carry SPEC 3.4 alert JSON"}})
+@router.get(
+    "/alerts/stream",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "server-sent events: `alert` events carry SPEC 3.4 alert JSON",
+        }
+    },
+)
 def stream(user: Operator, request: Request) -> StreamingResponse:
     """Live alert changes (opened, updated, closed, handled) as server-sent events."""
     feed: AlertFeed = request.app.state.feed
-    return StreamingResponse(feed.events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        feed.events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 def _image_path(data_dir: Path, item: dict[str, Any]) -> Path | None:
@@ -88,17 +114,40 @@ def alert_detail(alert_id: str, user: Operator, conn: Conn, request: Request) ->
         raise HTTPException(404, "no such alert")
     data_dir = request.app.state.settings.data_dir
     images = [
-        {"url": f"/api/operator/alerts/{alert_id}/evidence/{i}", "ts": item.get("ts"), "label": item.get("label")}
-        for i, item in enumerate(alert.evidence) if _image_path(data_dir, item)
+        {
+            "url": f"/api/operator/alerts/{alert_id}/evidence/{i}",
+            "ts": item.get("ts"),
+            "label": item.get("label"),
+        }
+        for i, item in enumerate(alert.evidence)
+        if _image_path(data_dir, item)
     ]
-    track = history.track_around(conn, alert, request.app.state.settings) if alert.kind in DOG_KINDS + HEALTH_KINDS else []
-    return {"alert": asdict(alert), "events": workflow.events(conn, alert_id), "track": track,
-            "images": images, "squad": workflow.squad_of(alert.grid)}
+    track = (
+        history.track_around(conn, alert, request.app.state.settings)
+        if alert.kind in DOG_KINDS + HEALTH_KINDS
+        else []
+    )
+    return {
+        "alert": asdict(alert),
+        "events": workflow.events(conn, alert_id),
+        "track": track,
+        "images": images,
+        "squad": workflow.squad_of(alert.grid),
+    }
 
 
-@router.get("/alerts/{alert_id}/evidence/{index}", response_class=FileResponse,
-            responses={200: {"content": {"image/jpeg": {}}}, **NOT_FOUND})
-def evidence_image(alert_id: str, index: Annotated[int, PathParam(ge=0, le=1000)], user: Operator, conn: Conn, request: Request) -> FileResponse:
+@router.get(
+    "/alerts/{alert_id}/evidence/{index}",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/jpeg": {}}}, **NOT_FOUND},
+)
+def evidence_image(
+    alert_id: str,
+    index: Annotated[int, PathParam(ge=0, le=1000)],
+    user: Operator,
+    conn: Conn,
+    request: Request,
+) -> FileResponse:
     """A camera evidence photo (only files under the data directory are served)."""
     alert = get_alert(conn, alert_id)
     if alert is None or not 0 <= index < len(alert.evidence):
@@ -109,27 +158,45 @@ def evidence_image(alert_id: str, index: Annotated[int, PathParam(ge=0, le=1000)
     return FileResponse(path, media_type="image/jpeg")
 
 
-def _step(conn: Conn, alert_id: str, action: str, user: accounts.User, request: Request,
-          disposition: str | None = None, note: str | None = None) -> dict:
+def _step(
+    conn: Conn,
+    alert_id: str,
+    action: str,
+    user: accounts.User,
+    request: Request,
+    disposition: str | None = None,
+    note: str | None = None,
+) -> dict:
     spool = bool(request.app.state.settings.influx_url)
     try:
-        return asdict(workflow.apply(conn, alert_id, action, f"operator:{user.login}", disposition, note, spool))
+        return asdict(
+            workflow.apply(
+                conn, alert_id, action, f"operator:{user.login}", disposition, note, spool
+            )
+        )
     except workflow.AlertNotFound:
         raise HTTPException(404, "no such alert") from None
     except workflow.WorkflowError as exc:
         raise HTTPException(409, str(exc)) from None
 
 
-STEP_RESPONSES: dict[int | str, dict[str, Any]] = {**NOT_FOUND, 409: {"description": "not possible in this state"}}
+STEP_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **NOT_FOUND,
+    409: {"description": "not possible in this state"},
+}
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut, responses=STEP_RESPONSES)
-def acknowledge(alert_id: str, user: Operator, conn: Conn, request: Request, body: ActionIn | None = None) -> dict:
+def acknowledge(
+    alert_id: str, user: Operator, conn: Conn, request: Request, body: ActionIn | None = None
+) -> dict:
     return _step(conn, alert_id, "acknowledge", user, request, note=body.note if body else None)
 
 
 @router.post("/alerts/{alert_id}/dispatch", response_model=AlertOut, responses=STEP_RESPONSES)
-def dispatch(alert_id: str, user: Operator, conn: Conn, request: Request, body: ActionIn | None = None) -> dict:
+def dispatch(
+    alert_id: str, user: Operator, conn: Conn, request: Request, body: ActionIn | None = None
+) -> dict:
     """Send the alert to the squad that owns its grid."""
     return _step(conn, alert_id, "dispatch", user, request, note=body.note if body else None)
 
@@ -141,26 +208,40 @@ def close(alert_id: str, body: CloseIn, user: Operator, conn: Conn, request: Req
 
 
 @router.get("/tag-requests", response_model=list[OperatorTagRequest])
-def tag_requests(user: Operator, conn: Conn,
-                 status: Literal["requested", "approved", "shipped", "active", "inactive", "rejected"] | None = None,
-                 ) -> list[dict]:
+def tag_requests(
+    user: Operator,
+    conn: Conn,
+    status: Literal["requested", "approved", "shipped", "active", "inactive", "rejected"]
+    | None = None,
+) -> list[dict]:
     return accounts.all_tag_requests(conn, status)
 
 
-@router.post("/tag-requests/{request_id}/approve", response_model=Approval,
-             responses={404: {"description": "no such request"}, 409: {"description": "already decided"}})
+@router.post(
+    "/tag-requests/{request_id}/approve",
+    response_model=Approval,
+    responses={404: {"description": "no such request"}, 409: {"description": "already decided"}},
+)
 def approve(request_id: Id, user: Operator, conn: Conn, body: ApproveIn | None = None) -> dict:
     """Approve a request: assign a serial and an activation code to print with the tag."""
     try:
-        return accounts.approve_request(conn, request_id, f"operator:{user.login}", body.serial if body else None)
+        return accounts.approve_request(
+            conn, request_id, f"operator:{user.login}", body.serial if body else None
+        )
     except accounts.NotFound:
         raise HTTPException(404, "no such tag request") from None
     except (accounts.AccountError, RegistryError) as exc:
         raise HTTPException(409, str(exc)) from None
 
 
-@router.post("/tag-requests/{request_id}/ship", response_model=Shipment,
-             responses={404: {"description": "no such request"}, 409: {"description": "not waiting to ship"}})
+@router.post(
+    "/tag-requests/{request_id}/ship",
+    response_model=Shipment,
+    responses={
+        404: {"description": "no such request"},
+        409: {"description": "not waiting to ship"},
+    },
+)
 def ship(request_id: Id, user: Operator, conn: Conn) -> dict:
     try:
         return accounts.ship_request(conn, request_id)
@@ -183,21 +264,39 @@ def devices(user: Operator, conn: Conn, request: Request) -> dict[str, Any]:
     now = time.time()
     tags = [dict(r) for r in rows]
     never = [t for t in tags if t["last_seen"] is None]
-    offline = [t for t in tags if t["offline_since"] is not None
-               or (t["last_seen"] is not None and now - t["last_seen"] >= settings.offline_after_s)]
-    low = [t for t in tags if t["low_battery_since"] is not None
-           or (t["batt"] is not None and t["batt"] < settings.low_battery_pct)]
+    offline = [
+        t
+        for t in tags
+        if t["offline_since"] is not None
+        or (t["last_seen"] is not None and now - t["last_seen"] >= settings.offline_after_s)
+    ]
+    low = [
+        t
+        for t in tags
+        if t["low_battery_since"] is not None
+        or (t["batt"] is not None and t["batt"] < settings.low_battery_pct)
+    ]
     open_notices = conn.execute(
-        "SELECT kind, COUNT(*) AS n FROM alerts WHERE kind IN (?, ?) AND status = 'open' GROUP BY kind", HEALTH_KINDS
+        "SELECT kind, COUNT(*) AS n FROM alerts WHERE kind IN (?, ?) AND status = 'open' GROUP BY kind",
+        HEALTH_KINDS,
     ).fetchall()
-    return {"active_tags": len(tags), "never_reported": never, "offline": offline, "low_battery": low,
-            "open_notices": {r["kind"]: r["n"] for r in open_notices},
-            "thresholds": {"offline_after_s": settings.offline_after_s, "low_battery_pct": settings.low_battery_pct}}
+    return {
+        "active_tags": len(tags),
+        "never_reported": never,
+        "offline": offline,
+        "low_battery": low,
+        "open_notices": {r["kind"]: r["n"] for r in open_notices},
+        "thresholds": {
+            "offline_after_s": settings.offline_after_s,
+            "low_battery_pct": settings.low_battery_pct,
+        },
+    }
 
 
 @router.get("/stats")
-def statistics(user: Operator, conn: Conn, request: Request,
-               days: Annotated[int, Query(ge=1, le=366)] = 30) -> dict[str, Any]:
+def statistics(
+    user: Operator, conn: Conn, request: Request, days: Annotated[int, Query(ge=1, le=366)] = 30
+) -> dict[str, Any]:
     """Alerts per local day by kind and grid; dispositions against the 721 shares."""
     settings = request.app.state.settings
     history = open_history(settings, conn) if settings.influx_url else None

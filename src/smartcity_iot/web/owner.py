@@ -21,8 +21,11 @@ from .schemas import (
 )
 from .security import Conn, Owner
 
-router = APIRouter(prefix="/api/owner", tags=["owners"],
-                   responses={401: {"description": "not logged in"}, 403: {"description": "owners only"}})
+router = APIRouter(
+    prefix="/api/owner",
+    tags=["owners"],
+    responses={401: {"description": "not logged in"}, 403: {"description": "owners only"}},
+)
 
 KIND_LABELS = {
     "dog_forbidden_zone": "进入禁入区域 Entered a no-dogs area",
@@ -31,12 +34,12 @@ KIND_LABELS = {
 # SPEC 6 and the service-first "721" policy: what each step means for the owner.
 GUIDANCE = {
     "education": "第1次：教育引导，不予罚款。请牵绳遛狗，避开学校、医院、广场等禁入区域和禁遛时段。"
-                 " 1st time: education and guidance, no fine. Keep your dog on a lead and away from"
-                 " no-dogs areas and hours.",
+    " 1st time: education and guidance, no fine. Keep your dog on a lead and away from"
+    " no-dogs areas and hours.",
     "warning": "第2次：警告并责令改正。再次违规将被处罚。"
-               " 2nd time: a warning and an order to correct. A further violation will be penalised.",
+    " 2nd time: a warning and an order to correct. A further violation will be penalised.",
     "penalty": "第3次：从轻处罚。城管中队将联系您办理。"
-               " 3rd time: a light penalty; the grid's squad will contact you.",
+    " 3rd time: a light penalty; the grid's squad will contact you.",
     "strict": "第4次及以上：从严处罚。 4th time or more: a strict penalty.",
 }
 
@@ -59,7 +62,9 @@ def add_dog(body: DogIn, user: Owner, conn: Conn) -> dict:
     return accounts.add_dog(conn, user.owner_id, data)
 
 
-@router.get("/dogs/{dog_id}", response_model=Dog, responses={404: {"description": "no such dog of yours"}})
+@router.get(
+    "/dogs/{dog_id}", response_model=Dog, responses={404: {"description": "no such dog of yours"}}
+)
 def get_dog(dog_id: Id, user: Owner, conn: Conn) -> dict:
     assert user.owner_id is not None
     try:
@@ -68,8 +73,15 @@ def get_dog(dog_id: Id, user: Owner, conn: Conn) -> dict:
         raise _not_found(exc) from None
 
 
-@router.post("/dogs/{dog_id}/tag-requests", response_model=TagRequest, status_code=201,
-             responses={404: {"description": "no such dog of yours"}, 400: {"description": "request in progress"}})
+@router.post(
+    "/dogs/{dog_id}/tag-requests",
+    response_model=TagRequest,
+    status_code=201,
+    responses={
+        404: {"description": "no such dog of yours"},
+        400: {"description": "request in progress"},
+    },
+)
 def request_tag(dog_id: Id, body: TagRequestIn, user: Owner, conn: Conn) -> dict:
     """Ask for a tag by post for this dog."""
     assert user.owner_id is not None
@@ -88,8 +100,11 @@ def list_tag_requests(user: Owner, conn: Conn) -> list[dict]:
     return accounts.list_tag_requests(conn, user.owner_id)
 
 
-@router.get("/tag-requests/{request_id}", response_model=TagRequest,
-            responses={404: {"description": "no such request of yours"}})
+@router.get(
+    "/tag-requests/{request_id}",
+    response_model=TagRequest,
+    responses={404: {"description": "no such request of yours"}},
+)
 def get_tag_request(request_id: Id, user: Owner, conn: Conn) -> dict:
     assert user.owner_id is not None
     try:
@@ -105,8 +120,11 @@ def list_tags(user: Owner, conn: Conn) -> list[dict]:
     return accounts.list_tags(conn, user.owner_id)
 
 
-@router.post("/tags/activate", response_model=Activation,
-             responses={400: {"description": "serial and code do not match a tag sent to you"}})
+@router.post(
+    "/tags/activate",
+    response_model=Activation,
+    responses={400: {"description": "serial and code do not match a tag sent to you"}},
+)
 def activate(body: ActivateIn, user: Owner, conn: Conn) -> dict:
     """Activate the tag received by post. Returns the tag's MQTT credentials, once."""
     assert user.owner_id is not None
@@ -119,15 +137,36 @@ def activate(body: ActivateIn, user: Owner, conn: Conn) -> dict:
 def _violation(row: object, dog_names: dict[str, str]) -> dict:
     r = dict(row)  # type: ignore[call-overload]
     step = r["escalation"]
-    return {**{k: r[k] for k in ("id", "kind", "device_id", "zone_name", "status", "started_at", "ended_at",
-                                 "lat", "lon", "escalation", "offence_number", "workflow", "disposition")},
-            "kind_label": KIND_LABELS.get(r["kind"], r["kind"]), "dog_name": dog_names.get(r["device_id"]),
-            "guidance": GUIDANCE.get(step or "", "")}
+    return {
+        **{
+            k: r[k]
+            for k in (
+                "id",
+                "kind",
+                "device_id",
+                "zone_name",
+                "status",
+                "started_at",
+                "ended_at",
+                "lat",
+                "lon",
+                "escalation",
+                "offence_number",
+                "workflow",
+                "disposition",
+            )
+        },
+        "kind_label": KIND_LABELS.get(r["kind"], r["kind"]),
+        "dog_name": dog_names.get(r["device_id"]),
+        "guidance": GUIDANCE.get(step or "", ""),
+    }
 
 
 def _dog_names(conn: Conn, owner_id: int) -> dict[str, str]:
-    rows = conn.execute("SELECT t.tag_id, d.name FROM tags t JOIN dogs d ON d.id = t.dog_id WHERE d.owner_id = ?",
-                        (owner_id,))
+    rows = conn.execute(
+        "SELECT t.tag_id, d.name FROM tags t JOIN dogs d ON d.id = t.dog_id WHERE d.owner_id = ?",
+        (owner_id,),
+    )
     return {r["tag_id"]: r["name"] for r in rows}
 
 
@@ -139,8 +178,11 @@ def list_violations(user: Owner, conn: Conn) -> list[dict]:
     return [_violation(r, names) for r in accounts.owner_violations(conn, user.owner_id, DOG_KINDS)]
 
 
-@router.get("/violations/{alert_id}", response_model=Violation,
-            responses={404: {"description": "no such violation of yours"}})
+@router.get(
+    "/violations/{alert_id}",
+    response_model=Violation,
+    responses={404: {"description": "no such violation of yours"}},
+)
 def get_violation(alert_id: str, user: Owner, conn: Conn) -> dict:
     assert user.owner_id is not None
     try:

@@ -18,9 +18,13 @@ class In(BaseModel):
 
 
 class SignupIn(In):
-    phone: str = Field(min_length=5, max_length=24, description="mobile number; identifies the owner")
+    phone: str = Field(
+        min_length=5, max_length=24, description="mobile number; identifies the owner"
+    )
     name: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=8, max_length=128, description="8-128 characters, 15+ recommended")
+    password: str = Field(
+        min_length=8, max_length=128, description="8-128 characters, 15+ recommended"
+    )
 
 
 class LoginIn(In):
@@ -42,7 +46,9 @@ class DogIn(In):
     breed: str = Field(min_length=1, max_length=40)
     sex: Literal["male", "female"]
     birth_date: dt.date
-    rabies_cert: str = Field(pattern=r"^[A-Za-z0-9-]{4,40}$", description="rabies vaccination certificate number")
+    rabies_cert: str = Field(
+        pattern=r"^[A-Za-z0-9-]{4,40}$", description="rabies vaccination certificate number"
+    )
 
     @field_validator("birth_date")
     @classmethod
@@ -99,8 +105,12 @@ class Tag(BaseModel):
 
 
 class ActivateIn(In):
-    serial: str = Field(pattern=r"^[A-Za-z0-9_-]{4,32}$", description="the serial printed on the tag")
-    activation_code: str = Field(min_length=4, max_length=20, description="the code printed with it")
+    serial: str = Field(
+        pattern=r"^[A-Za-z0-9_-]{4,32}$", description="the serial printed on the tag"
+    )
+    activation_code: str = Field(
+        min_length=4, max_length=20, description="the code printed with it"
+    )
 
 
 class Activation(BaseModel):
@@ -172,7 +182,9 @@ class AlertDetail(BaseModel):
     alert: AlertOut
     events: list[AlertEvent]
     track: list[TrackPoint]
-    images: list[dict[str, Any]] = Field(description="camera evidence: url and capture time of each photo")
+    images: list[dict[str, Any]] = Field(
+        description="camera evidence: url and capture time of each photo"
+    )
     squad: str | None
 
 
@@ -186,7 +198,9 @@ class CloseIn(In):
 
 
 class ApproveIn(In):
-    serial: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{4,32}$", description="leave empty to generate one")
+    serial: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_-]{4,32}$", description="leave empty to generate one"
+    )
 
 
 class Approval(BaseModel):

@@ -28,8 +28,12 @@ SESSION_COOKIE = "sc_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-session_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="session id, set by /api/auth/login")
-csrf_header = APIKeyHeader(name=CSRF_HEADER, auto_error=False, description="the session's CSRF token (from /api/me)")
+session_cookie = APIKeyCookie(
+    name=SESSION_COOKIE, auto_error=False, description="session id, set by /api/auth/login"
+)
+csrf_header = APIKeyHeader(
+    name=CSRF_HEADER, auto_error=False, description="the session's CSRF token (from /api/me)"
+)
 
 
 class Database:
@@ -147,11 +151,18 @@ class RateLimiter:
 
     def check_login(self, login: str, ip: str) -> None:
         lim = self.limits
-        wait = self.retry_after([(f"acct:{login.strip().lower()}", lim.per_account, lim.window_s),
-                                 (f"ip:{ip}", lim.per_ip, lim.window_s)])
+        wait = self.retry_after(
+            [
+                (f"acct:{login.strip().lower()}", lim.per_account, lim.window_s),
+                (f"ip:{ip}", lim.per_ip, lim.window_s),
+            ]
+        )
         if wait > 0:
-            raise HTTPException(429, "too many failed logins; try again later",
-                                headers={"Retry-After": str(int(wait) + 1)})
+            raise HTTPException(
+                429,
+                "too many failed logins; try again later",
+                headers={"Retry-After": str(int(wait) + 1)},
+            )
 
     def login_failed(self, login: str, ip: str) -> None:
         self.hit(f"acct:{login.strip().lower()}", f"ip:{ip}")
@@ -163,8 +174,11 @@ class RateLimiter:
         lim = self.limits
         wait = self.retry_after([(f"signup:{ip}", lim.signups_per_ip, lim.signup_window_s)])
         if wait > 0:
-            raise HTTPException(429, "too many sign-ups from this address; try again later",
-                                headers={"Retry-After": str(int(wait) + 1)})
+            raise HTTPException(
+                429,
+                "too many sign-ups from this address; try again later",
+                headers={"Retry-After": str(int(wait) + 1)},
+            )
         self.hit(f"signup:{ip}")
 
 

@@ -24,8 +24,15 @@ class WebServer:
     def __init__(self, settings: Settings, limits: Limits | None = None) -> None:
         self.host, self.port = split_host_port(settings.http)
         self.app = create_app(settings, limits)
-        config = uvicorn.Config(self.app, host=self.host, port=self.port, log_level="warning",
-                                lifespan="on", timeout_graceful_shutdown=1, access_log=False)
+        config = uvicorn.Config(
+            self.app,
+            host=self.host,
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=1,
+            access_log=False,
+        )
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, name="web", daemon=True)
 
@@ -39,8 +46,10 @@ class WebServer:
         deadline = time.monotonic() + timeout
         while not self.server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the web console could not listen on {self.host}:{self.port} "
-                                   "(port in use? choose another with --http HOST:PORT)")
+                raise RuntimeError(
+                    f"the web console could not listen on {self.host}:{self.port} "
+                    "(port in use? choose another with --http HOST:PORT)"
+                )
             time.sleep(0.05)
 
     def stop(self) -> None:

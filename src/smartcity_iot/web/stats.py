@@ -16,12 +16,15 @@ from ..store.history import History
 TARGET_721 = {"education": 0.7, "warning": 0.2, "penalty": 0.1}
 
 
-def statistics(conn: sqlite3.Connection, tz: ZoneInfo, days: int = 30, history: History | None = None) -> dict[str, Any]:
+def statistics(
+    conn: sqlite3.Connection, tz: ZoneInfo, days: int = 30, history: History | None = None
+) -> dict[str, Any]:
     """`history` (InfluxDB when configured) answers the per-day counts; the dispositions,
     which operators set in the embedded database, come from there."""
     since = time.time() - days * 86400
     rows = conn.execute(
-        "SELECT kind, grid, started_at, disposition FROM alerts WHERE started_at >= ? ORDER BY started_at", (since,)
+        "SELECT kind, grid, started_at, disposition FROM alerts WHERE started_at >= ? ORDER BY started_at",
+        (since,),
     ).fetchall()
     per_day: Counter[tuple[str, str, str]] = Counter()
     dispositions: Counter[str] = Counter()
@@ -32,15 +35,26 @@ def statistics(conn: sqlite3.Connection, tz: ZoneInfo, days: int = 30, history: 
             dispositions[r["disposition"]] += 1
     decided = sum(dispositions[k] for k in TARGET_721)
     shares = [
-        {"disposition": k, "count": dispositions[k], "share": dispositions[k] / decided if decided else 0.0,
-         "target": target}
+        {
+            "disposition": k,
+            "count": dispositions[k],
+            "share": dispositions[k] / decided if decided else 0.0,
+            "target": target,
+        }
         for k, target in TARGET_721.items()
     ]
     if history is not None:
-        per_day = Counter({(c.day, c.kind, c.grid or "-"): c.count for c in history.alert_counts(since, time.time())})
+        per_day = Counter(
+            {
+                (c.day, c.kind, c.grid or "-"): c.count
+                for c in history.alert_counts(since, time.time())
+            }
+        )
     return {
         "days": days,
-        "per_day": [{"day": d, "kind": k, "grid": g, "count": n} for (d, k, g), n in sorted(per_day.items())],
+        "per_day": [
+            {"day": d, "kind": k, "grid": g, "count": n} for (d, k, g), n in sorted(per_day.items())
+        ],
         "dispositions": shares,
         "dismissed": dispositions["dismissed"],
         "total": len(rows),
