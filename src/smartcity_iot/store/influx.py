@@ -163,8 +163,8 @@ class InfluxWriter:
                 bucket=self.bucket,
                 org=self.settings.influx_org or "-",
                 record="\n".join(line for _, line in rows),
-                write_precision=WritePrecision.MS,
-            )  # type: ignore[arg-type]
+                write_precision=WritePrecision.MS,  # type: ignore[arg-type]
+            )
         except ApiException as exc:
             status = int(exc.status or 0)
             if status in REJECTED_STATUSES:

@@ -88,9 +88,9 @@ def me(who: AnyUser, request: Request) -> Me:
 def _me(request: Request, u: accounts.User, csrf: str) -> Me:
     return Me(
         id=u.id,
-        role=u.role,
+        role=u.role,  # type: ignore[arg-type]
         login=u.login,
         name=u.name,
-        csrf_token=csrf,  # type: ignore[arg-type]
+        csrf_token=csrf,
         timezone=request.app.state.settings.timezone,
     )
