@@ -135,7 +135,8 @@ def test_alerts_lists_newest_first_and_as_json(tmp_path: Path) -> None:
 
     from smartcity_iot.config import Settings
     from smartcity_iot.geo.zones import load_zones
-    from smartcity_iot.pipeline import Inbound, TagPipeline
+    from smartcity_iot.model import Inbound
+    from smartcity_iot.pipeline import TagPipeline
     from smartcity_iot.store.registry import register_active_tag
 
     from .support import fix_payload

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from smartcity_iot.config import Settings
 from smartcity_iot.geo.zones import load_zones
-from smartcity_iot.pipeline import Inbound, TagPipeline
+from smartcity_iot.model import Inbound
+from smartcity_iot.pipeline import TagPipeline
 from smartcity_iot.store import alerts as alert_store
 from smartcity_iot.store import deadletters
 from smartcity_iot.store.registry import register_active_tag

@@ -24,12 +24,11 @@ import numpy as np
 from .config import Settings
 from .counters import Counters, RejectLog
 from .geo.cameras import Camera
-from .model import Alert, Rejected
-from .pipeline import Inbound
+from .model import Alert, Inbound, Rejected
 from .rules import parking
-from .sinks import Sinks
 from .store import alerts as alert_store
 from .store import deadletters
+from .store.sinks import Sinks
 from .vision.detect import ClassicalDetector, VehicleDetector
 from .vision.evidence import EvidenceStore
 from .vision.frame import SCALE, decode_small

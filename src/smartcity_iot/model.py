@@ -1,9 +1,10 @@
-"""The domain records that flow through the pipeline: a tag `Fix`, an `Alert`,
-and `Rejected`, the error every stage raises for bad input."""
+"""The domain records that flow through the pipeline: an `Inbound` message, a tag
+`Fix`, an `Alert`, and `Rejected`, the error every stage raises for bad input."""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -11,6 +12,7 @@ DOG_KINDS = ("dog_forbidden_zone", "dog_outside_walking_hours")
 HEALTH_KINDS = ("tag_offline", "tag_low_battery")
 PARKING_KINDS = ("sidewalk_parking",)
 ALERT_KINDS = DOG_KINDS + PARKING_KINDS + HEALTH_KINDS
+TAG_ID = re.compile(r"^[A-Za-z0-9_-]{4,32}$")  # SPEC 3.1: a tag's serial, also its topic level
 
 
 class Rejected(Exception):
@@ -20,6 +22,16 @@ class Rejected(Exception):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+
+
+@dataclass(slots=True)
+class Inbound:
+    """One MQTT message as received; `token` is the ingest layer's ack handle."""
+
+    topic: str
+    payload: bytes
+    received_at: float
+    token: Any = None
 
 
 @dataclass(slots=True)

@@ -16,7 +16,6 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -25,13 +24,13 @@ from .counters import Counters, RejectLog
 from .geo.index import IN, OUT, ZoneIndex
 from .geo.zones import Zone
 from .ingest.codec import decode_fix
-from .model import Alert, Fix, Rejected
+from .model import Alert, Fix, Inbound, Rejected
 from .rules.dog import IncidentEvent, IncidentOpened, Observation, ZoneTrack, step
 from .rules.escalation import escalation_step
 from .rules.health import battery_change, is_offline
-from .sinks import Sinks
 from .store import alerts as alert_store
 from .store import deadletters, registry, tracks
+from .store.sinks import Sinks
 from .store.tracks import TagState
 
 log = logging.getLogger("smartcity_iot.pipeline")
@@ -39,16 +38,6 @@ log = logging.getLogger("smartcity_iot.pipeline")
 TRACK_EVIDENCE_MARGIN_S = 300
 PRUNE_EVERY_S = 600
 _OBSERVATION: dict[int, Observation] = {IN: "in", OUT: "out"}
-
-
-@dataclass(slots=True)
-class Inbound:
-    """One MQTT message as received; `token` is the ingest layer's ack handle."""
-
-    topic: str
-    payload: bytes
-    received_at: float
-    token: Any = None
 
 
 @dataclass(slots=True)

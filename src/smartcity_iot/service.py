@@ -13,9 +13,9 @@ from .geo.cameras import load_cameras
 from .geo.zones import load_zones
 from .ingest.mqtt import FrameRoute, MqttSession, OutboxPublisher
 from .pipeline import TagPipeline
-from .sinks import Sinks
 from .store import deadletters
 from .store.influx import InfluxWriter
+from .store.sinks import Sinks
 from .store.sqlite import connect
 
 log = logging.getLogger("smartcity_iot.service")

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 from smartcity_iot.config import Settings, env_name
 from smartcity_iot.geo.zones import load_zones
-from smartcity_iot.pipeline import Inbound, TagPipeline
+from smartcity_iot.model import Inbound
+from smartcity_iot.pipeline import TagPipeline
 from smartcity_iot.store.registry import register_active_tag
 from smartcity_iot.store.sqlite import connect
 

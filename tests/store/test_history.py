@@ -15,11 +15,12 @@ from zoneinfo import ZoneInfo
 
 from smartcity_iot.config import Settings
 from smartcity_iot.geo.zones import load_zones
-from smartcity_iot.pipeline import Inbound, TagPipeline
-from smartcity_iot.sinks import Sinks
+from smartcity_iot.model import Inbound
+from smartcity_iot.pipeline import TagPipeline
 from smartcity_iot.store import influx as influx_store
 from smartcity_iot.store.history import AlertCount, InfluxHistory, SqliteHistory
 from smartcity_iot.store.registry import register_active_tag
+from smartcity_iot.store.sinks import Sinks
 from smartcity_iot.store.sqlite import connect
 
 from ..support import TEST_ZONES, fix_payload, free_port

@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 
 from smartcity_iot.config import Settings
 from smartcity_iot.geo.zones import load_zones
-from smartcity_iot.pipeline import Inbound, TagPipeline
+from smartcity_iot.model import Inbound
+from smartcity_iot.pipeline import TagPipeline
 from smartcity_iot.store import accounts
 from smartcity_iot.store.sqlite import connect
 from smartcity_iot.web.app import create_app

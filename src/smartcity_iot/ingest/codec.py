@@ -7,8 +7,7 @@ import json
 import math
 from typing import Any
 
-from ..model import Fix, Rejected
-from ..store.registry import TAG_ID
+from ..model import TAG_ID, Fix, Rejected
 
 EARLIEST_TS = 1_420_070_400.0  # 2015-01-01: anything older is a dead clock, not a late fix
 

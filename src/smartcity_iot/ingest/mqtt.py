@@ -27,7 +27,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from ..config import Settings, parse_mqtt_url
-from ..pipeline import Inbound
+from ..model import Inbound
 from ..store import alerts as alert_store
 
 log = logging.getLogger("smartcity_iot.mqtt")

@@ -7,7 +7,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-TAG_ID = re.compile(r"^[A-Za-z0-9_-]{4,32}$")
+from ..model import TAG_ID
 
 
 class RegistryError(ValueError):

@@ -11,8 +11,8 @@ import time
 from typing import Any
 
 from ..model import Alert
-from ..sinks import Sinks
 from . import alerts as alert_store
+from .sinks import Sinks
 
 DISPOSITIONS = ("education", "warning", "penalty", "dismissed")
 # action -> (workflow states it may start from, workflow state it leads to)

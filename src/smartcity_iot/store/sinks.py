@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import sqlite3
 
-from .model import Alert, Fix
-from .store import alerts as alert_store
-from .store import influx, lineproto, tracks
+from ..model import Alert, Fix
+from . import alerts as alert_store
+from . import influx, lineproto, tracks
 
 
 class Sinks:
