@@ -75,7 +75,8 @@ def raw_posts(port: int, path: str, db_param: str, db: str, lines: list[str]) ->
 
 
 def service_writer(work: Path, url: str, db: str, lines: list[str]) -> float:
-    """Spool the points (untimed: that is the pipeline's cost), then time the writer draining them."""
+    """Spool the points (untimed: that is the pipeline's cost), then time the writer
+    draining them."""
     settings = Settings(
         data_dir=work,
         influx_url=url,

@@ -44,7 +44,8 @@ def main() -> None:
     captured = [frame for _, frame in zip(range(args.frames), scene.frames(), strict=False)]
     frames = [jpeg for _, jpeg in captured]
     print(
-        f"{len(frames)} frames of {camera.name}, {np.mean([len(f) for f in frames]) / 1024:.0f} KiB each",
+        f"{len(frames)} frames of {camera.name}, "
+        f"{np.mean([len(f) for f in frames]) / 1024:.0f} KiB each",
         file=sys.stderr,
     )
     results = {}
@@ -61,7 +62,8 @@ def main() -> None:
         pipeline = len(frames) / (time.perf_counter() - began)
         results[rep] = (decode, pipeline)
         print(
-            f"run {rep}: decode {decode:,.0f} fps, pipeline {pipeline:,.0f} fps, ratio {pipeline / decode:.2f}",
+            f"run {rep}: decode {decode:,.0f} fps, pipeline {pipeline:,.0f} fps, "
+            f"ratio {pipeline / decode:.2f}",
             file=sys.stderr,
         )
     decode, pipeline = (float(np.median([r[i] for r in results.values()])) for i in (0, 1))

@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tags", type=int, default=50, help="number of tags")
     p.add_argument("--seed", type=int, default=1, help="random seed (same seed, same stream)")
     p.add_argument("--start", default="now",
-                   help="simulated start: ISO time with offset, 'now' or '-2h' (now minus 2 h)")  # fmt: skip
+                   help="simulated start: ISO time with offset, 'now' or '-2h' "
+                        "(now minus 2 h)")  # fmt: skip
     p.add_argument("--duration", default="2h", type=parse_duration,
                    help="simulated span, e.g. 2h, 90m, 1h30m, 600 (seconds)")  # fmt: skip
     p.add_argument("--fix-interval", type=float, default=10.0,
@@ -77,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timezone", default="Asia/Shanghai", help="city time zone of the schedules")
     pace = p.add_mutually_exclusive_group()
     pace.add_argument("--speed", type=float,
-                      help="pace on message time: simulated seconds per wall second (60 = 1 h/min)")  # fmt: skip
+                      help="pace on message time: simulated seconds per wall second "
+                           "(60 = 1 h/min)")  # fmt: skip
     pace.add_argument("--rate", type=float, help="pace at this many messages per wall second")
     p.add_argument("--protocol", choices=["5", "3.1.1"], default="5", help="MQTT protocol")
     p.add_argument("--qos", type=int, choices=[0, 1], default=1, help="MQTT QoS of the fixes")
@@ -86,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fleet", type=Path, help="write the fleet (tag, dog, owner, phone) here")
     p.set_defaults(subparser=p)
     p.add_argument("--dry-run", action="store_true",
-                   help="only write --truth/--fleet and print a summary; publish nothing")  # fmt: skip
+                   help="only write --truth/--fleet and print a summary; "
+                        "publish nothing")  # fmt: skip
     _add_cameras_parser(sub)
     return parser
 
@@ -100,12 +103,14 @@ def _add_cameras_parser(sub) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--camera", action="append", type=Path, required=True,
-                   help="camera file geofences/cameras/*.json; repeat for more cameras")  # fmt: skip
+                   help="camera file geofences/cameras/*.json; "
+                        "repeat for more cameras")  # fmt: skip
     p.add_argument("--mqtt-url", default="mqtt://127.0.0.1:1883",
                    help="broker, mqtt://[user:pass@]host:port")  # fmt: skip
     p.add_argument("--seed", type=int, default=1, help="random seed (same seed, same frames)")
     p.add_argument("--start", default="now",
-                   help="simulated start: ISO time with offset, 'now' or '-2h' (now minus 2 h)")  # fmt: skip
+                   help="simulated start: ISO time with offset, 'now' or '-2h' "
+                        "(now minus 2 h)")  # fmt: skip
     p.add_argument("--duration", default="2h", type=parse_duration,
                    help="simulated span, e.g. 2h, 90m, 1h30m, 600 (seconds)")  # fmt: skip
     p.add_argument("--fps", type=float, default=1.0, help="frames per simulated second per camera")
@@ -122,9 +127,11 @@ def _add_cameras_parser(sub) -> None:
     p.add_argument("--client-id", default="firmware-sim-cameras", help="MQTT client id")
     p.add_argument("--truth", type=Path, help="write staged sidewalk stops here (JSON lines)")
     p.add_argument("--save-frames", type=Path, metavar="DIR",
-                   help="also write a few sample JPEGs per camera (at staged stops) here")  # fmt: skip
+                   help="also write a few sample JPEGs per camera "
+                        "(at staged stops) here")  # fmt: skip
     p.add_argument("--dry-run", action="store_true",
-                   help="only write --truth/--save-frames and print a summary; publish nothing")  # fmt: skip
+                   help="only write --truth/--save-frames and print a summary; "
+                        "publish nothing")  # fmt: skip
     p.set_defaults(subparser=p)
 
 

@@ -165,7 +165,8 @@ class StreetEvents:
         self.t_start, self.t_end = t_start, t_end
         self.tz = ZoneInfo(tz)
         self._key = [seed, zlib.crc32(layout.id.encode())]
-        self.hours = {s.id: SpotHours(s.hours, tz, t_start, t_end, f"camera {layout.id} spot {s.id}")
+        self.hours = {s.id: SpotHours(s.hours, tz, t_start, t_end,
+                                      f"camera {layout.id} spot {s.id}")
                       for s in layout.spots}  # fmt: skip
         self._next_id = 1
         self.stops: list[StagedStop] = []
@@ -461,7 +462,8 @@ class StreetEvents:
                 return out
             dur = float(rng.uniform(20, 60))
             out.append(Cloud(t, t + dur, float(rng.uniform(0.2, 0.4)),
-                             1 if rng.random() < 0.5 else -1, int(rng.integers(1 << 30))))  # fmt: skip
+                             1 if rng.random() < 0.5 else -1,
+                             int(rng.integers(1 << 30))))  # fmt: skip
 
 
 def _along(lay: StreetLayout, depth: float):

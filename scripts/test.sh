@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh clone: installs what it needs (the Debian
 # packages below when missing, the package and its test extras in .venv), then
-# runs the linters, the type checker and pytest. Extra arguments go to pytest.
+# runs the linters, the format check, the import-layer contract, the type checker and pytest. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,5 +26,7 @@ fi
 VENV_EXTRAS=test source scripts/venv.sh
 
 echo "== ruff"; ruff check src firmware_sim tests bench
+echo "== ruff format"; ruff format --check src firmware_sim tests bench
+echo "== import layers"; lint-imports
 echo "== mypy"; mypy
 echo "== pytest"; python -m pytest "$@"

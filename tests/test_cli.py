@@ -191,7 +191,8 @@ def test_demo_shows_alerts_within_a_minute(tmp_path: Path) -> None:
 
 
 def test_the_readme_demo_script_passes_its_flags_to_the_demo() -> None:
-    """./scripts/demo.sh is the README's first command; its flags must reach `smartcity-iot demo`."""
+    """./scripts/demo.sh is the README's first command; its flags must reach
+    `smartcity-iot demo`."""
     from .support import REPO
 
     r = subprocess.run(

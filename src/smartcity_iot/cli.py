@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import signal
 import sys
-import threading
-from datetime import datetime
 from typing import Any
 
 from pydantic_core import PydanticUndefined
@@ -17,7 +13,10 @@ from . import __version__
 from .config import Settings, SettingsError, env_name, field_is_common, flag_name, load_settings
 from .geo.zones import ZoneFileError
 
-EPILOG = "Every option can also be set as an environment variable SMARTCITY_<NAME>, e.g. SMARTCITY_MQTT_URL."
+EPILOG = (
+    "Every option can also be set as an environment variable SMARTCITY_<NAME>, "
+    "e.g. SMARTCITY_MQTT_URL."
+)
 
 
 def _add_settings(parser: argparse.ArgumentParser, common_only: bool) -> None:
@@ -47,7 +46,8 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="smartcity-iot",
-        description="Smart dog tags and sidewalk-parking cameras for city urban-management bureaus.",
+        description="Smart dog tags and sidewalk-parking cameras "
+        "for city urban-management bureaus.",
         epilog=EPILOG,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -176,14 +176,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_demo(args, _settings(args))
     if args.command == "serve":
         return _serve(_settings(args))
+    from . import records_cli
+
     if args.command == "tags":
-        return _tags(args, _settings(args))
+        return records_cli.tags(args, _settings(args))
     if args.command == "alerts":
-        return _alerts(args, _settings(args))
+        return records_cli.alerts(args, _settings(args))
     if args.command == "rejects":
-        return _rejects(args, _settings(args))
+        return records_cli.rejects(args, _settings(args))
     if args.command == "users":
-        return _users(args, _settings(args))
+        return records_cli.users(args, _settings(args))
     if args.command == "history":
         from .history_cli import run_history
 
@@ -191,15 +193,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     raise AssertionError(args.command)
 
 
-def stop_on_signals() -> threading.Event:
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    return stop
-
-
 def _serve(settings: Settings) -> int:
-    from .service import Service, run_forever
+    from .service import Service, run_forever, stop_on_signals
     from .web.server import WebServer
 
     service = Service(settings)
@@ -214,103 +209,6 @@ def _serve(settings: Settings) -> int:
         run_forever(service, stop_on_signals())
     finally:
         web.stop()
-    return 0
-
-
-def _users(args: argparse.Namespace, settings: Settings) -> int:
-    from .store import accounts
-    from .store.sqlite import connect
-
-    conn = connect(settings.db_path)
-    accounts.init(conn)
-    if args.users_command == "tag-passwords":
-        print(accounts.mosquitto_password_file(conn), end="")
-        return 0
-    try:
-        stdin = args.password_file == "-"
-        source = sys.stdin if stdin else open(args.password_file, encoding="utf-8")  # noqa: SIM115
-        with source:
-            password = source.readline().rstrip("\r\n")
-    except OSError as exc:
-        print(
-            f"smartcity-iot: error: cannot read --password-file {args.password_file}: {exc.strerror}",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        user = accounts.create_operator(conn, args.name, password, args.display_name)
-    except accounts.AccountError as exc:
-        print(f"smartcity-iot: error: {exc}", file=sys.stderr)
-        return 2
-    print(f"operator {user.login} created (user #{user.id}); log in at the web console")
-    return 0
-
-
-def _tags(args: argparse.Namespace, settings: Settings) -> int:
-    from .store import registry
-    from .store.sqlite import connect
-
-    conn = connect(settings.db_path)
-    if args.tags_command == "register":
-        try:
-            result = registry.register_active_tag(
-                conn, args.tag_id, args.dog, args.owner, args.phone
-            )
-        except registry.RegistryError as exc:
-            print(f"smartcity-iot: error: {exc}", file=sys.stderr)
-            return 2
-        print(
-            f"tag {result['tag_id']} active for dog #{result['dog_id']} of owner #{result['owner_id']}"
-        )
-        return 0
-    rows = conn.execute(
-        "SELECT t.tag_id, t.status, d.name AS dog, o.name AS owner, o.phone FROM tags t "
-        "LEFT JOIN dogs d ON d.id = t.dog_id LEFT JOIN owners o ON o.id = d.owner_id ORDER BY t.tag_id"
-    ).fetchall()
-    if args.json:
-        print(json.dumps([dict(r) for r in rows], ensure_ascii=False, indent=2))
-    else:
-        for r in rows:
-            print(
-                f"{r['tag_id']:<20} {r['status']:<10} {r['dog'] or '-':<12} {r['owner'] or '-'} {r['phone'] or ''}"
-            )
-    return 0
-
-
-def _alerts(args: argparse.Namespace, settings: Settings) -> int:
-    from dataclasses import asdict
-
-    from .store.alerts import list_alerts
-    from .store.sqlite import connect
-
-    alerts = list_alerts(connect(settings.db_path), limit=args.limit, kind=args.kind)
-    if args.json:
-        print(json.dumps([asdict(a) for a in alerts], ensure_ascii=False, indent=2))
-        return 0
-    if not alerts:
-        print("no alerts stored")
-    tz = settings.tz
-    for a in alerts:
-        start = datetime.fromtimestamp(a.started_at, tz).strftime("%Y-%m-%d %H:%M:%S")
-        end = datetime.fromtimestamp(a.ended_at, tz).strftime("%H:%M:%S") if a.ended_at else "open"
-        where = a.zone_name or a.zone_id or "-"
-        print(
-            f"{start}-{end:<8} {a.kind:<26} {a.device_id:<14} {where:<16} {a.grid or '-':<5} "
-            f"{a.escalation or '-':<9} {a.status}"
-        )
-    return 0
-
-
-def _rejects(args: argparse.Namespace, settings: Settings) -> int:
-    from .store import deadletters
-    from .store.sqlite import connect
-
-    conn = connect(settings.db_path)
-    counts = deadletters.counts(conn)
-    print("rejects by reason: " + (", ".join(f"{r} {n}" for r, n in counts.items()) or "none"))
-    for row in deadletters.recent(conn, args.limit):
-        when = datetime.fromtimestamp(row["received_at"], settings.tz).strftime("%Y-%m-%d %H:%M:%S")
-        print(f"{when} {row['reason']:<16} {row['topic']:<32} {row['size']:>7} B  {row['detail']}")
     return 0
 
 

@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ENV_PREFIX = "SMARTCITY_"
+DEFAULT_DWELL_S = 60.0  # a zone's dwell and grace unless its file says otherwise (SPEC 4)
+DEFAULT_GRACE_S = 60.0
 
 
 def _default_geofences() -> Path:
@@ -69,7 +71,8 @@ class Settings(BaseModel):
     )
     map_tiles: str | None = Field(
         None,
-        description="tile server URL template for the console map, e.g. http://tiles.local/{z}/{x}/{y}.png "
+        description="tile server URL template for the console map, "
+        "e.g. http://tiles.local/{z}/{x}/{y}.png "
         "(default: zones drawn as vectors only, fully offline)",
     )
     timezone: str = Field(
@@ -77,9 +80,11 @@ class Settings(BaseModel):
         description="city time zone of walking hours and loading-spot windows",
         json_schema_extra={"common": True},
     )
-    dwell_s: float = Field(60.0, gt=0, description="default minimum dwell before an incident opens")
+    dwell_s: float = Field(
+        DEFAULT_DWELL_S, gt=0, description="default minimum dwell before an incident opens"
+    )
     grace_s: float = Field(
-        60.0, ge=0, description="default time out (or allowed) before an incident closes"
+        DEFAULT_GRACE_S, ge=0, description="default time out (or allowed) before an incident closes"
     )
     hysteresis_m: float = Field(
         5.0, ge=0, description="metres added to a fix's accuracy radius for in/out decisions"
@@ -103,6 +108,10 @@ class Settings(BaseModel):
     dead_letter_max: int = Field(
         10000, gt=0, description="dead letters kept (oldest dropped first)"
     )
+    detector: str = Field(
+        "classical",
+        description="vehicle detector of fixed cameras, by name (a camera file's detector wins)",
+    )
     frame_queue_max: int = Field(
         8, gt=0, description="camera frames waiting for vision; more are skipped (counted)"
     )
@@ -114,7 +123,8 @@ class Settings(BaseModel):
     influx_spool_max: int = Field(
         2_000_000,
         gt=0,
-        description="points kept on disk while InfluxDB is unreachable; beyond it the oldest are dropped (counted)",
+        description="points kept on disk while InfluxDB is unreachable; "
+        "beyond it the oldest are dropped (counted)",
     )
     influx_batch_points: int = Field(5000, gt=0, description="most points in one InfluxDB write")
     influx_flush_ms: float = Field(

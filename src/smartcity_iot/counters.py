@@ -40,7 +40,8 @@ class Counters:
 
 
 class RejectLog:
-    """Logs the first rejection of each reason at once, then one summary per interval: never a flood."""
+    """Logs the first rejection of each reason at once, then one summary per interval:
+    never a flood."""
 
     def __init__(self, interval_s: float = 30.0) -> None:
         self.interval_s = interval_s

@@ -18,7 +18,7 @@ import paho.mqtt.client as mqtt
 
 from .config import Settings, env_name, parse_mqtt_url
 from .ingest.embedded_broker import EmbeddedBroker
-from .service import Service
+from .service import Service, stop_on_signals
 from .store.registry import register_active_tag
 from .store.sqlite import connect
 
@@ -93,8 +93,6 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         f"`smartcity-iot alerts --data-dir {settings.data_dir}`",
         file=out,
     )
-    from .cli import stop_on_signals
-
     stop = stop_on_signals()
     began = time.monotonic()
     try:
@@ -192,13 +190,12 @@ def _start_web(settings: Settings, out: Any) -> Any:
     (no default credentials, ASVS 6.3.2)."""
     import secrets
 
-    from .store import accounts
+    from .store.users import set_operator
     from .web.server import WebServer
 
     password = secrets.token_urlsafe(12)
     conn = connect(settings.db_path)
-    accounts.init(conn)
-    accounts.set_operator(conn, "operator", password, "值班员 Duty operator")
+    set_operator(conn, "operator", password, "值班员 Duty operator")
     web = WebServer(settings)
     web.start()
     print(
@@ -232,7 +229,10 @@ class _AlertPrinter:
             when = datetime.fromtimestamp(a["started_at"], self.tz).strftime("%H:%M:%S")
             where = a.get("zone_name") or a.get("zone_id") or ""
             extra = f" step {a['escalation']}" if a.get("escalation") else ""
-            line = f"{a['status'].upper():<6} {a['kind']:<26} {a['device_id']:<12} {where} since {when}{extra}"
+            line = (
+                f"{a['status'].upper():<6} {a['kind']:<26} {a['device_id']:<12} "
+                f"{where} since {when}{extra}"
+            )
         except Exception:  # a consumer must not die of one odd message
             line = f"alert on {msg.topic}: {msg.payload[:80]!r}"
         with self._lock:

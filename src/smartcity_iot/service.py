@@ -6,13 +6,14 @@ from __future__ import annotations
 import logging
 import threading
 
-from .camera_pipeline import CameraPipeline
 from .config import Settings
 from .counters import Counters
 from .geo.cameras import load_cameras
 from .geo.zones import load_zones
-from .ingest.mqtt import FrameRoute, MqttSession, OutboxPublisher
-from .pipeline import TagPipeline
+from .ingest.mqtt import MqttSession
+from .ingest.outbox import OutboxPublisher
+from .ingest.workers import FrameRoute
+from .pipeline import CameraPipeline, TagPipeline
 from .store import deadletters
 from .store.influx import InfluxWriter
 from .store.sinks import Sinks
@@ -29,7 +30,7 @@ class Service:
         self.settings = settings
         self.counters = Counters()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.zones = load_zones(settings.geofences, settings.tz)
+        self.zones = load_zones(settings.geofences, settings.tz, settings.dwell_s, settings.grace_s)
         self.conn = connect(settings.db_path)
         spool = bool(
             settings.influx_url
@@ -43,7 +44,8 @@ class Service:
             sinks=Sinks(self.conn, influx_spool=spool),
         )
         self.cameras = load_cameras(settings.geofences / "cameras", settings.tz)
-        # The vision worker has its own connection: SQLite connections are not shared across threads.
+        # The vision worker has its own connection: SQLite connections are not shared
+        # across threads.
         camera_conn = connect(settings.db_path)
         self.camera_pipeline = CameraPipeline(
             settings,
@@ -101,8 +103,10 @@ class Service:
         rejected = sum(v for k, v in c.items() if k.startswith("rejected."))
         return (
             f"fixes {c.get('accepted', 0):,}  alerts opened {c.get('alerts_opened', 0):,} "
-            f"closed {c.get('alerts_closed', 0):,}  rejected {rejected:,}  duplicates {c.get('duplicate', 0):,} "
-            f"late {c.get('late', 0):,}  frames {c.get('frames', 0):,} skipped {c.get('frames_skipped', 0):,}  "
+            f"closed {c.get('alerts_closed', 0):,}  rejected {rejected:,}  "
+            f"duplicates {c.get('duplicate', 0):,} "
+            f"late {c.get('late', 0):,}  frames {c.get('frames', 0):,} "
+            f"skipped {c.get('frames_skipped', 0):,}  "
             f"published {self.publisher.published:,}"
             + (
                 f"  influx {c.get('influx_written', 0):,} dropped {c.get('influx_dropped', 0):,}"
@@ -131,3 +135,13 @@ def run_forever(
             print(
                 "rejects by reason: " + ", ".join(f"{r} {n}" for r, n in counts.items()), file=out
             )
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGINT or SIGTERM, for `run_forever` and the demo's main loop."""
+    import signal
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop

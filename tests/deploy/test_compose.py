@@ -115,7 +115,7 @@ class Broker:
         tmp.mkdir(parents=True, exist_ok=True)
         devices = tmp / "devices.txt"
         devices.write_text("# test fleet\nTAG-0001:pw-0001\nTAG-0002:pw-0002\n")
-        from smartcity_iot.store.accounts import mosquitto_hash
+        from smartcity_iot.store.credentials import mosquitto_hash
 
         tags = tmp / "tags.passwd"  # a tag activated in the web portal: hashed by the service
         tags.write_text(

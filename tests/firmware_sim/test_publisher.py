@@ -73,7 +73,8 @@ def test_mqtt_url_with_credentials_is_parsed():
 def test_cli_publishes_a_fleet_and_writes_truth_and_fleet(broker, tmp_path, capsys):
     rc = main(["tags", "--mqtt-url", broker.url, "--tags", "4", "--seed", "2", "--start",
                "2026-11-23T06:30:00+08:00", "--duration", "90m", "--owntracks-share", "0.5",
-               "--truth", str(tmp_path / "t.jsonl"), "--fleet", str(tmp_path / "f.json")])  # fmt: skip
+               "--truth", str(tmp_path / "t.jsonl"),
+               "--fleet", str(tmp_path / "f.json")])  # fmt: skip
     out = capsys.readouterr()
     assert rc == 0 and "failed 0" in out.out and "published" in out.err
     assert len(json.loads((tmp_path / "f.json").read_text())) == 4

@@ -106,7 +106,8 @@ def test_sigkill_mid_stream_loses_no_fix_and_duplicates_no_alert(
         for r in db.execute("SELECT id, revision, status FROM alerts")
     }
     assert got == expected, "same alerts as an uninterrupted run: none lost, none doubled"
-    # Every revision of every stored alert went out on alerts/# (at least once; consumers dedupe on id+revision).
+    # Every revision of every stored alert went out on alerts/# (at least once; consumers
+    # dedupe on id+revision).
     wanted = {(i, rev) for i, last, _ in got for rev in range(1, last + 1)}
     assert wait_until(lambda: {(m["id"], m["revision"]) for m in listener.snapshot()} >= wanted, 20)
     assert "session resumed" in log.read_text(), "the restart must resume the persistent session"

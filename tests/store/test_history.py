@@ -139,7 +139,7 @@ def test_the_console_reads_history_from_influxdb_when_configured(
     the embedded copies are altered after shipping, and the console does not see it."""
     from fastapi.testclient import TestClient
 
-    from smartcity_iot.store import accounts
+    from smartcity_iot.store import users
     from smartcity_iot.web.app import create_app
     from smartcity_iot.web.security import Limits
 
@@ -156,8 +156,7 @@ def test_the_console_reads_history_from_influxdb_when_configured(
         "VALUES ('only-here', 'tag_offline', 'open', 'TAG-0001', 'G-09', ?, ?)",
         (t0, t0),
     )
-    accounts.init(conn)
-    accounts.create_operator(conn, "op1", "correct horse battery staple", "值班员")
+    users.create_operator(conn, "op1", "correct horse battery staple", "值班员")
     with TestClient(create_app(settings, Limits())) as web:
         me = web.post(
             "/api/auth/login", json={"login": "op1", "password": "correct horse battery staple"}

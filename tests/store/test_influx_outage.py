@@ -96,7 +96,8 @@ def test_influxdb_outage_mid_stream_every_point_arrives_exactly_once(
     finally:
         service.stop()
 
-    # then every fix is in InfluxDB once: per tag, as many points and distinct timestamps as published
+    # then every fix is in InfluxDB once: per tag, as many points and distinct timestamps
+    # as published
     per_tag = {
         r["device_id"]: r["count"]
         for r in influx.rows('SELECT count("lat") FROM "tag_fix" GROUP BY "device_id"')
@@ -118,7 +119,8 @@ def test_influxdb_outage_mid_stream_every_point_arrives_exactly_once(
         (r["id"], r["revision"], r["status"])
         for r in influx.rows('SELECT "id", "revision", "status" FROM "alert"')
     } == stored
-    # and nothing was sent twice: the engine acknowledged exactly one line per fix and per alert change
+    # and nothing was sent twice: the engine acknowledged exactly one line per fix and
+    # per alert change
     changes = count(db, "SELECT SUM(revision) FROM alerts")
     assert influx.adapter.lines_acknowledged == len(msgs) + changes
     assert service.counters.get("influx_dropped") == 0

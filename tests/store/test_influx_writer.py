@@ -39,7 +39,8 @@ def spool_fixes(db: Path, fx: list[Fix]) -> None:
 def test_fix_line_is_plain_line_protocol_at_millisecond_precision() -> None:
     fix = Fix("TAG-0001", 1795000000.1234, 28.97, 118.87, acc=5, batt=None, seq=7)
     assert lineproto.fix_line(fix) == (
-        'tag_fix,device_id=TAG-0001 lat=28.97,lon=118.87,acc=5.0,seq=7i,late=false,source="tags" 1795000000123'
+        "tag_fix,device_id=TAG-0001 lat=28.97,lon=118.87,acc=5.0,seq=7i,"
+        'late=false,source="tags" 1795000000123'
     )
 
 

@@ -91,7 +91,8 @@ def test_parking_alerts_match_ground_truth(
     recall = len(matched) / len(violations)
     precision = len(matched) / len(alerts) if alerts else 0.0
     print(
-        f"{n} frames, {len(violations)} violations, {len(lawful)} lawful stops, {len(alerts)} alerts: "
+        f"{n} frames, {len(violations)} violations, {len(lawful)} lawful stops, "
+        f"{len(alerts)} alerts: "
         f"recall {recall:.3f}, precision {precision:.3f}"
     )
     for t in violations:

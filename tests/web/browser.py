@@ -35,7 +35,8 @@ def chromium_available() -> bool:
 def browser(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
     if not chromium_available():
         pytest.fail(
-            "Debian's chromium and chromium-driver are not installed: run scripts/test.sh, which installs them"
+            "Debian's chromium and chromium-driver are not installed: "
+            "run scripts/test.sh, which installs them"
         )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service as DriverService

@@ -15,7 +15,7 @@ from smartcity_iot.config import Settings
 from smartcity_iot.geo.zones import load_zones
 from smartcity_iot.model import Inbound
 from smartcity_iot.pipeline import TagPipeline
-from smartcity_iot.store import accounts
+from smartcity_iot.store import users
 from smartcity_iot.store.sqlite import connect
 from smartcity_iot.web.app import create_app
 from smartcity_iot.web.security import Limits
@@ -86,7 +86,7 @@ def signup(clients: Callable[[], TestClient]) -> Callable[..., User]:
 
 @pytest.fixture
 def operator(clients: Callable[[], TestClient], conn: sqlite3.Connection) -> User:
-    accounts.create_operator(conn, "op1", PASSWORD, "值班员一")
+    users.create_operator(conn, "op1", PASSWORD, "值班员一")
     c = clients()
     r = c.post("/api/auth/login", json={"login": "op1", "password": PASSWORD})
     assert r.status_code == 200, r.text

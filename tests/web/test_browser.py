@@ -11,7 +11,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from smartcity_iot.store import accounts
+from smartcity_iot.store import users
 from smartcity_iot.web.server import WebServer
 
 from ..support import Mosquitto, client, publish_all
@@ -42,7 +42,7 @@ def test_operator_sees_an_alert_within_2s_of_the_fixes_and_handles_it(
     broker: Mosquitto,
     db: sqlite3.Connection,
 ) -> None:
-    accounts.create_operator(db, "duty", PASSWORD, "值班员")
+    users.create_operator(db, "duty", PASSWORD, "值班员")
     log_in(browser, web.url, "duty", PASSWORD)
     wait(browser).until(EC.url_contains("/console"))
     wait(browser).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#live-dot.live")))
@@ -87,7 +87,7 @@ def test_an_owner_goes_from_sign_up_to_an_active_tag(
     web: WebServer,
     db: sqlite3.Connection,
 ) -> None:
-    accounts.create_operator(db, "duty", PASSWORD, "值班员")
+    users.create_operator(db, "duty", PASSWORD, "值班员")
     b = browser
     b.get(web.url)
     b.find_element(By.ID, "signup-name").send_keys("陈七")
@@ -185,8 +185,7 @@ def test_the_map_draws_tiles_only_from_a_configured_tile_server(
 
     tiles = ThreadingHTTPServer(("127.0.0.1", free_port()), Tiles)
     threading.Thread(target=tiles.serve_forever, daemon=True).start()
-    accounts.init(db)
-    accounts.create_operator(db, "duty", PASSWORD, "值班员")
+    users.create_operator(db, "duty", PASSWORD, "值班员")
 
     def console_map(template: str | None) -> int:
         server = WebServer(

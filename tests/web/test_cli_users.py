@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from smartcity_iot.cli import main
-from smartcity_iot.store import accounts
+from smartcity_iot.store import users
 from smartcity_iot.store.sqlite import connect
 
 
@@ -31,9 +31,7 @@ def test_an_admin_creates_an_operator_who_can_then_log_in(
         )
         == 0
     )
-    user = accounts.authenticate(
-        connect(data / "smartcity.db"), "zhang", "a long operator password"
-    )
+    user = users.authenticate(connect(data / "smartcity.db"), "zhang", "a long operator password")
     assert user is not None and user.role == "operator"
     assert (
         main(

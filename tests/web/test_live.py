@@ -11,7 +11,7 @@ import time
 
 import httpx
 
-from smartcity_iot.store import accounts
+from smartcity_iot.store import users
 from smartcity_iot.web.server import WebServer
 
 from ..support import AlertListener, Mosquitto, client, publish_all, wait_until
@@ -20,7 +20,7 @@ from .live import school_visit_messages, web  # noqa: F401 - fixture
 
 
 def operator_client(base: str, conn: sqlite3.Connection) -> httpx.Client:
-    accounts.create_operator(conn, "op-live", PASSWORD)
+    users.create_operator(conn, "op-live", PASSWORD)
     c = httpx.Client(base_url=base, timeout=10)
     me = c.post("/api/auth/login", json={"login": "op-live", "password": PASSWORD}).json()
     c.headers["X-CSRF-Token"] = me["csrf_token"]

@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Callable
 
 from smartcity_iot.config import Settings
-from smartcity_iot.store import accounts
+from smartcity_iot.store import credentials
 
 from .conftest import DOG, User, active_tag, school_visit
 
@@ -67,8 +67,8 @@ def test_a_tag_request_goes_requested_approved_shipped_active(
         "SELECT password_hash FROM tag_credentials WHERE tag_id = 'QZ-DOG-0042'"
     ).fetchone()[0]
     assert stored.startswith("$7$") and cred["mqtt_password"] not in stored
-    assert accounts.mosquitto_verify(stored, cred["mqtt_password"])
-    assert accounts.mosquitto_password_file(conn) == f"QZ-DOG-0042:{stored}\n"
+    assert credentials.mosquitto_verify(stored, cred["mqtt_password"])
+    assert credentials.mosquitto_password_file(conn) == f"QZ-DOG-0042:{stored}\n"
     code_hash = conn.execute(
         "SELECT activation_code FROM tags WHERE tag_id = 'QZ-DOG-0042'"
     ).fetchone()[0]

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
 from smartcity_iot.config import Settings
-from smartcity_iot.store import accounts
+from smartcity_iot.store import users
 from smartcity_iot.store.sqlite import connect
 from smartcity_iot.web.app import create_app
 from smartcity_iot.web.security import Limits
@@ -34,7 +34,7 @@ def web_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[schemathesi
     s = Settings(data_dir=data / "data", geofences=TEST_ZONES)
     app = create_app(s, Limits(per_account=10**6, per_ip=10**6, signups_per_ip=10**6))
     conn: sqlite3.Connection = connect(s.db_path)
-    accounts.create_operator(conn, "op-st", PASSWORD)
+    users.create_operator(conn, "op-st", PASSWORD)
     with TestClient(app) as op_http, TestClient(app) as owner_http:
         op = User(
             op_http,

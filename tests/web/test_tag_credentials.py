@@ -11,7 +11,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from smartcity_iot.store import accounts
+from smartcity_iot.store import credentials
 
 from ..support import Mosquitto, wait_until
 from .conftest import User, active_tag
@@ -48,8 +48,8 @@ def test_an_activated_tag_can_publish_only_its_own_fixes(
     cred_b = active_tag(b, operator)["activation"]
     broker = Mosquitto(tmp_path / "secure-broker")
     (broker.workdir / "passwd").write_text(
-        accounts.mosquitto_password_file(conn)
-        + f"ingest:{accounts.mosquitto_hash('ingest-secret')}\n"
+        credentials.mosquitto_password_file(conn)
+        + f"ingest:{credentials.mosquitto_hash('ingest-secret')}\n"
     )
     (broker.workdir / "acl").write_text(ACL)
     broker.conf.write_text(

@@ -61,6 +61,9 @@ class CameraConfig(BaseModel):
     )
     loading_spots: list[LoadingSpotConfig] = Field(default_factory=list)
     dwell_s: float | None = Field(None, gt=0, description="overrides the grade's default dwell")
+    detector: str | None = Field(
+        None, min_length=1, description="vehicle detector by name; overrides the detector setting"
+    )
 
     @field_validator("sidewalk")
     @classmethod
@@ -97,6 +100,7 @@ class Camera:
     loading_spots: tuple[LoadingSpot, ...]
     dwell_s: float
     source: Path
+    detector: str | None = None  # by name; None: the service's `detector` setting
 
     def on_sidewalk(self, x: float, y: float) -> bool:
         return bool(self.sidewalk.contains(Point(x, y)))
@@ -180,4 +184,5 @@ def load_camera(path: Path, tz: ZoneInfo) -> Camera:
         loading_spots=tuple(spots),
         dwell_s=cfg.dwell_s or GRADE_DWELL_S[cfg.grade],
         source=path,
+        detector=cfg.detector,
     )

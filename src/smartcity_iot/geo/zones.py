@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
+from ..config import DEFAULT_DWELL_S, DEFAULT_GRACE_S
 from .schedule import WalkingSchedule, WalkingWindow, parse_days
 
 
@@ -56,23 +57,29 @@ class Zone:
     schedule: WalkingSchedule
     geometry: BaseGeometry  # lon/lat, as in the file
     source: Path
-    dwell_s: float | None = None
-    grace_s: float | None = None
+    dwell_s: float  # resolved at load: the file's value, else the service's default
+    grace_s: float
 
     @property
     def alert_kind(self) -> str:
         return "dog_forbidden_zone" if self.schedule.never_allowed else "dog_outside_walking_hours"
 
 
-def load_zones(directory: Path, tz: ZoneInfo) -> list[Zone]:
-    """Every zone of DIR/*.geojson, validated; raises ZoneFileError on the first problem."""
+def load_zones(
+    directory: Path,
+    tz: ZoneInfo,
+    dwell_s: float = DEFAULT_DWELL_S,
+    grace_s: float = DEFAULT_GRACE_S,
+) -> list[Zone]:
+    """Every zone of DIR/*.geojson, validated; raises ZoneFileError on the first problem.
+    A zone without its own `dwell_s` / `grace_s` gets the defaults given here."""
     directory = Path(directory)
     if not directory.is_dir():
         raise ZoneFileError(directory, "-", "zone directory does not exist (set --geofences DIR)")
     zones: list[Zone] = []
     seen: dict[str, Path] = {}
     for path in sorted(directory.glob("*.geojson")):
-        for zone in _load_file(path, tz):
+        for zone in _load_file(path, tz, dwell_s, grace_s):
             if zone.id in seen:
                 raise ZoneFileError(path, zone.id, f"duplicate zone id, also in {seen[zone.id]}")
             seen[zone.id] = path
@@ -80,7 +87,7 @@ def load_zones(directory: Path, tz: ZoneInfo) -> list[Zone]:
     return zones
 
 
-def _load_file(path: Path, tz: ZoneInfo) -> list[Zone]:
+def _load_file(path: Path, tz: ZoneInfo, dwell_s: float, grace_s: float) -> list[Zone]:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -92,10 +99,13 @@ def _load_file(path: Path, tz: ZoneInfo) -> list[Zone]:
     features = doc.get("features")
     if not isinstance(features, list):
         raise ZoneFileError(path, "-", '"features" must be a list')
-    return [_load_feature(path, i, f, tz) for i, f in enumerate(features)]
+    defaults = (dwell_s, grace_s)
+    return [_load_feature(path, i, f, tz, defaults) for i, f in enumerate(features)]
 
 
-def _load_feature(path: Path, index: int, feature: Any, tz: ZoneInfo) -> Zone:
+def _load_feature(
+    path: Path, index: int, feature: Any, tz: ZoneInfo, defaults: tuple[float, float]
+) -> Zone:
     label = f"#{index}"
     if not isinstance(feature, dict):
         raise ZoneFileError(path, label, "not a GeoJSON Feature object")
@@ -123,8 +133,8 @@ def _load_feature(path: Path, index: int, feature: Any, tz: ZoneInfo) -> Zone:
         schedule=WalkingSchedule(windows, days, tz),
         geometry=geometry,
         source=path,
-        dwell_s=props.dwell_s,
-        grace_s=props.grace_s,
+        dwell_s=props.dwell_s or defaults[0],
+        grace_s=defaults[1] if props.grace_s is None else props.grace_s,
     )
 
 

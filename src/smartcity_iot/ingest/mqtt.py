@@ -1,4 +1,4 @@
-"""The service's one MQTT session (paho-mqtt 2.x), and the only code that touches paho.
+"""The service's one MQTT session (paho-mqtt 2.x); ingest/ alone touches paho.
 
 Reliability rules, each a trap of paho 2.x or MQTT (../shared/research/reliability.md):
 * persistent session: a stable client id, v5 `clean_start=False` with a session
@@ -15,11 +15,9 @@ Reliability rules, each a trap of paho 2.x or MQTT (../shared/research/reliabili
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -28,7 +26,7 @@ from paho.mqtt.properties import Properties
 
 from ..config import Settings, parse_mqtt_url
 from ..model import Inbound
-from ..store import alerts as alert_store
+from .workers import BatchWorker, FrameRoute, FrameWorker
 
 log = logging.getLogger("smartcity_iot.mqtt")
 
@@ -49,20 +47,13 @@ class MqttSession:
     ) -> None:
         self.settings = settings
         self.topics = list(topics)
-        self.handler = handler
-        self.on_idle = on_idle
-        self.idle_every_s = idle_every_s
-        self.inbox: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
-        self.frames = frames
-        self.frame_queue: queue.Queue[tuple[Inbound, list[tuple[str, str]]]] = queue.Queue(
-            frames.queue_max if frames else 1
-        )
-        self._frame_worker: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.batches = BatchWorker(settings, handler, self._ack, self._stop, on_idle, idle_every_s)
+        self.frames = FrameWorker(frames, self._ack, self._stop) if frames else None
+        self._threads: list[threading.Thread] = []
         self.connected = threading.Event()
         self.session_present: bool | None = None
         self._generation = 0
-        self._stop = threading.Event()
-        self._worker: threading.Thread | None = None
         self.client = self._make_client()
 
     # -- connection -------------------------------------------------------------
@@ -101,13 +92,15 @@ class MqttSession:
             kwargs.update(clean_start=False, properties=props)
         self.client.connect_async(target.host, target.port, **kwargs)
         self.client.loop_start()
-        self._worker = threading.Thread(target=self._work, name="ingest-worker", daemon=True)
-        self._worker.start()
+        self._threads = [
+            threading.Thread(target=self.batches.run, name="ingest-worker", daemon=True)
+        ]
         if self.frames:
-            self._frame_worker = threading.Thread(
-                target=self._work_frames, name="vision-worker", daemon=True
+            self._threads.append(
+                threading.Thread(target=self.frames.run, name="vision-worker", daemon=True)
             )
-            self._frame_worker.start()
+        for thread in self._threads:
+            thread.start()
 
     @property
     def connections(self) -> int:
@@ -116,9 +109,8 @@ class MqttSession:
 
     def stop(self) -> None:
         self._stop.set()
-        for worker in (self._worker, self._frame_worker):
-            if worker:
-                worker.join(timeout=10)
+        for thread in self._threads:
+            thread.join(timeout=10)
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -160,7 +152,7 @@ class MqttSession:
             if self.frames and msg.topic.startswith("cameras/"):
                 self._on_frame(msg)
                 return
-            self.inbox.put(
+            self.batches.inbox.put(
                 Inbound(
                     msg.topic, bytes(msg.payload), time.time(), (self._generation, msg.mid, msg.qos)
                 )
@@ -176,73 +168,10 @@ class MqttSession:
         inbound = Inbound(
             msg.topic, bytes(msg.payload), time.time(), (self._generation, msg.mid, msg.qos)
         )
-        try:
-            self.frame_queue.put_nowait((inbound, list(props)))
-        except queue.Full:
-            self.frames.on_skip()
-            if msg.qos > 0:
-                self.client.ack(msg.mid, msg.qos)
+        if not self.frames.offer(inbound, list(props)) and msg.qos > 0:
+            self.client.ack(msg.mid, msg.qos)
 
-    def _work_frames(self) -> None:
-        assert self.frames is not None
-        while not self._stop.is_set():
-            try:
-                inbound, props = self.frame_queue.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            try:
-                self.frames.handler(inbound, props)
-            except Exception:  # a frame is a sample: log, count, go on
-                log.exception("frame from %s failed", inbound.topic)
-                self.frames.on_failure()
-            self._ack([inbound])
-
-    # -- the worker: batch -> handler -> ack ------------------------------------
-
-    def _work(self) -> None:
-        last_idle = time.monotonic()
-        while not self._stop.is_set():
-            batch = self._next_batch()
-            if batch:
-                self._handle(batch)
-            if time.monotonic() - last_idle >= self.idle_every_s:
-                last_idle = time.monotonic()
-                self._guarded(self.on_idle)
-
-    def _next_batch(self) -> list[Inbound]:
-        try:
-            first = self.inbox.get(timeout=0.2)
-        except queue.Empty:
-            return []
-        batch = [first]
-        deadline = time.monotonic() + self.settings.batch_wait_ms / 1000
-        while len(batch) < self.settings.batch_max:
-            try:
-                remaining = deadline - time.monotonic()
-                batch.append(
-                    self.inbox.get_nowait() if remaining <= 0 else self.inbox.get(timeout=remaining)
-                )
-            except queue.Empty:
-                break
-        return batch
-
-    def _handle(self, batch: list[Inbound]) -> None:
-        delay = 0.5
-        while not self._stop.is_set():
-            try:
-                self.handler(batch)
-                break
-            except Exception as exc:  # disk full, database locked...: keep the batch, ack nothing
-                log.error(
-                    "store failed (%r); retrying the batch in %.1f s without acknowledging",
-                    exc,
-                    delay,
-                )
-                self._stop.wait(delay)
-                delay = min(delay * 2, 30)
-        else:
-            return
-        self._ack(batch)
+    # -- acknowledgement ---------------------------------------------------------
 
     def _ack(self, batch: list[Inbound]) -> None:
         for msg in batch:
@@ -252,85 +181,7 @@ class MqttSession:
             if qos > 0 and generation == self._generation:
                 self.client.ack(mid, qos)
 
-    def _guarded(self, fn: Callable[[], None]) -> None:
-        try:
-            fn()
-        except Exception:
-            log.exception("periodic task failed")
-
     # -- outgoing ---------------------------------------------------------------
 
     def publish(self, topic: str, payload: bytes, qos: int = 1) -> mqtt.MQTTMessageInfo:
         return self.client.publish(topic, payload, qos=qos)
-
-
-@dataclass
-class FrameRoute:
-    """How camera frames are handled: `handler(inbound, user_properties)`."""
-
-    handler: Callable[[Inbound, list[tuple[str, str]]], None]
-    queue_max: int = 8
-    on_skip: Callable[[], None] = lambda: None
-    on_failure: Callable[[], None] = lambda: None
-
-
-class OutboxPublisher:
-    """Publishes the alert outbox at QoS 1 and deletes a row only once the broker
-    has acknowledged it: an alert change survives a crash or a broker outage.
-    Delivery is at least once; consumers dedupe on (id, revision)."""
-
-    def __init__(self, session: MqttSession, db_path: Any) -> None:
-        from ..store.sqlite import connect
-
-        self.session = session
-        self.conn = connect(db_path)
-        self.wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="alert-publisher", daemon=True)
-        self.published = 0
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self.wake.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.wake.wait(timeout=1.0)
-            self.wake.clear()
-            try:
-                while not self._stop.is_set() and self._drain_once():
-                    pass
-            except Exception:
-                log.exception("alert publisher failed; retrying")
-                self._stop.wait(1.0)
-
-    def _drain_once(self) -> bool:
-        if not self.session.connected.is_set():
-            return False
-        rows = alert_store.pending_outbox(self.conn)
-        if not rows:
-            return False
-        infos = [
-            (row["seq"], self.session.publish(row["topic"], bytes(row["payload"]))) for row in rows
-        ]
-        done = []
-        for seq, info in infos:
-            if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                break
-            try:
-                info.wait_for_publish(timeout=5)
-            except (RuntimeError, ValueError):
-                break
-            if not info.is_published():
-                break
-            done.append(seq)
-        if done:
-            self.conn.execute("BEGIN IMMEDIATE")
-            alert_store.mark_sent(self.conn, done)
-            self.conn.execute("COMMIT")
-            self.published += len(done)
-        return len(done) == len(rows)

@@ -22,3 +22,9 @@ def battery_change(is_low: bool, batt: float | None, low_pct: float, recover_pct
 def is_offline(last_seen: float, now: float, offline_after_s: float) -> bool:
     """Offline is about communication, so it uses arrival (wall-clock) time, not fix time."""
     return now - last_seen >= offline_after_s
+
+
+def is_low_battery(batt: float | None, low_pct: float) -> bool:
+    """Below the level that opens a low-battery notice; a tag that reports no battery
+    level is not low."""
+    return batt is not None and batt < low_pct

@@ -8,7 +8,8 @@ import sqlite3
 from dataclasses import fields
 from typing import Any
 
-from ..model import DOG_KINDS, Alert
+from ..model import Alert
+from .errors import NotFound
 
 _COLUMNS = [f.name for f in fields(Alert)]
 
@@ -25,7 +26,8 @@ def save_alert(conn: sqlite3.Connection, alert: Alert) -> None:
     placeholders = ",".join("?" * len(_COLUMNS))
     updates = ",".join(f"{c}=excluded.{c}" for c in _COLUMNS if c != "id")
     conn.execute(
-        f"INSERT INTO alerts({','.join(_COLUMNS)}) VALUES ({placeholders}) ON CONFLICT(id) DO UPDATE SET {updates}",
+        f"INSERT INTO alerts({','.join(_COLUMNS)}) VALUES ({placeholders}) "
+        f"ON CONFLICT(id) DO UPDATE SET {updates}",
         values,
     )
 
@@ -51,15 +53,16 @@ def list_alerts(conn: sqlite3.Connection, limit: int = 100, kind: str | None = N
     return [row_to_alert(r) for r in conn.execute(sql, args)]
 
 
-def offences_in_year(
-    conn: sqlite3.Connection, party: str, until: float, kinds: tuple[str, ...] = DOG_KINDS
+def offences_between(
+    conn: sqlite3.Connection, party: str, since: float, until: float, kinds: tuple[str, ...]
 ) -> int:
-    """Violations of `party` that started in the 12 months up to `until` (inclusive)."""
+    """Violations of `party` of `kinds` that started in (since, until], not dismissed."""
     marks = ",".join("?" * len(kinds))
     row = conn.execute(
         f"SELECT COUNT(*) FROM alerts WHERE party = ? AND kind IN ({marks}) "
-        "AND started_at > ? AND started_at <= ? AND (disposition IS NULL OR disposition != 'dismissed')",
-        (party, *kinds, until - 365 * 86400, until),
+        "AND started_at > ? AND started_at <= ? "
+        "AND (disposition IS NULL OR disposition != 'dismissed')",
+        (party, *kinds, since, until),
     ).fetchone()
     return int(row[0])
 
@@ -79,3 +82,93 @@ def pending_outbox(conn: sqlite3.Connection, limit: int = 200) -> list[sqlite3.R
 
 def mark_sent(conn: sqlite3.Connection, seqs: list[int]) -> None:
     conn.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
+
+
+# -- reads of the web console, the owners' portal and the live feed ----------------------
+
+
+def search_alerts(
+    conn: sqlite3.Connection,
+    *,
+    kind: str | None = None,
+    grid: str | None = None,
+    status: str | None = None,
+    workflow: str | None = None,
+    limit: int = 200,
+) -> list[Alert]:
+    """Newest first; every filter given must match exactly (the console's alert list)."""
+    sql, args = "SELECT * FROM alerts WHERE 1=1", list[object]()
+    for column, value in (
+        ("kind", kind),
+        ("grid", grid),
+        ("status", status),
+        ("workflow", workflow),
+    ):
+        if value is not None:
+            sql += f" AND {column} = ?"
+            args.append(value)
+    rows = conn.execute(sql + " ORDER BY started_at DESC, id LIMIT ?", (*args, limit))
+    return [row_to_alert(r) for r in rows]
+
+
+def open_counts(conn: sqlite3.Connection, kinds: tuple[str, ...]) -> dict[str, int]:
+    """Open alerts per kind among `kinds`; a kind with none is absent."""
+    marks = ",".join("?" * len(kinds))
+    rows = conn.execute(
+        f"SELECT kind, COUNT(*) AS n FROM alerts WHERE kind IN ({marks}) AND status = 'open' "
+        "GROUP BY kind",
+        kinds,
+    )
+    return {r["kind"]: r["n"] for r in rows}
+
+
+def started_since(conn: sqlite3.Connection, since: float) -> list[sqlite3.Row]:
+    """Kind, grid, start and disposition of the alerts started at or after `since`,
+    oldest first (the statistics need no more)."""
+    return conn.execute(
+        "SELECT kind, grid, started_at, disposition FROM alerts WHERE started_at >= ? "
+        "ORDER BY started_at",
+        (since,),
+    ).fetchall()
+
+
+def changed_since(conn: sqlite3.Connection, since: float) -> list[sqlite3.Row]:
+    """Whole rows of the alerts updated at or after `since`, in update order. Rows, not
+    Alerts: the live feed skips most of them as already sent before decoding any."""
+    return conn.execute(
+        "SELECT * FROM alerts WHERE updated_at >= ? ORDER BY updated_at", (since,)
+    ).fetchall()
+
+
+def revisions_since(conn: sqlite3.Connection, since: float) -> list[tuple[str, int, float]]:
+    """(id, revision, updated_at) of the alerts updated at or after `since`."""
+    rows = conn.execute(
+        "SELECT id, revision, updated_at FROM alerts WHERE updated_at >= ?", (since,)
+    )
+    return [(r["id"], r["revision"], r["updated_at"]) for r in rows]
+
+
+def owner_violations(
+    conn: sqlite3.Connection, owner_id: int, kinds: tuple[str, ...]
+) -> list[sqlite3.Row]:
+    """The owner's alerts of `kinds`, newest first (at most 500)."""
+    marks = ",".join("?" * len(kinds))
+    return conn.execute(
+        f"SELECT * FROM alerts WHERE party = ? AND kind IN ({marks}) "
+        "ORDER BY started_at DESC LIMIT 500",
+        (f"owner:{owner_id}", *kinds),
+    ).fetchall()
+
+
+def owner_violation(
+    conn: sqlite3.Connection, owner_id: int, alert_id: str, kinds: tuple[str, ...]
+) -> sqlite3.Row:
+    """One of the owner's alerts of `kinds`; NotFound for anyone else's."""
+    marks = ",".join("?" * len(kinds))
+    row = conn.execute(
+        f"SELECT * FROM alerts WHERE id = ? AND party = ? AND kind IN ({marks})",
+        (alert_id, f"owner:{owner_id}", *kinds),
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"violation {alert_id}")
+    return row

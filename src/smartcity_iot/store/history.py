@@ -145,7 +145,8 @@ class InfluxHistory:
         series = self.query(
             f'SELECT "lat", "lon", "acc", "batt" FROM "{FIX_MEASUREMENT}" '
             f'WHERE "device_id" = {influxql_string(device_id)} '
-            f"AND time >= {round(start * 1000)}ms AND time <= {round(end * 1000)}ms ORDER BY time ASC"
+            f"AND time >= {round(start * 1000)}ms AND time <= {round(end * 1000)}ms "
+            "ORDER BY time ASC"
         )
         out = []
         for s in series:

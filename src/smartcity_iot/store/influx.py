@@ -29,7 +29,7 @@ from typing import Any
 from ..config import Settings
 from ..counters import Counters
 from . import deadletters
-from .sqlite import connect
+from .sqlite import connect, transaction
 
 log = logging.getLogger("smartcity_iot.influx")
 
@@ -47,10 +47,51 @@ def spooled(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT COUNT(*) FROM influx_spool").fetchone()[0])
 
 
+def oldest(conn: sqlite3.Connection, limit: int) -> list[tuple[int, str]]:
+    """The oldest spooled points as (seq, line)."""
+    rows = conn.execute("SELECT seq, line FROM influx_spool ORDER BY seq LIMIT ?", (limit,))
+    return [(int(r["seq"]), str(r["line"])) for r in rows]
+
+
 class _Retry(Exception):
     def __init__(self, why: str, after: float | None = None) -> None:
         super().__init__(why)
         self.after = after
+
+
+class OutageLog:
+    """An InfluxDB outage logged once when it starts, every WARN_EVERY_S while it lasts
+    (with the spool's size), and once when writes work again: not once per retry."""
+
+    def __init__(self, conn: sqlite3.Connection, counters: Counters) -> None:
+        self.conn = conn
+        self.counters = counters
+        self._failing_since: float | None = None
+        self._last_warning = 0.0
+
+    def failed(self, why: str) -> None:
+        self.counters.add("influx_retries")
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+            log.warning("%s; points stay in the spool and are retried", why)
+        elif now - self._last_warning >= WARN_EVERY_S:
+            log.warning(
+                "%s for %.0f s; %d points spooled",
+                why,
+                now - self._failing_since,
+                spooled(self.conn),
+            )
+        else:
+            return
+        self._last_warning = now
+
+    def recovered(self) -> None:
+        if self._failing_since is not None:
+            log.warning(
+                "InfluxDB writes work again after %.0f s", time.monotonic() - self._failing_since
+            )
+            self._failing_since = None
 
 
 class InfluxWriter:
@@ -76,8 +117,7 @@ class InfluxWriter:
         self.bucket = settings.influx_bucket or "smartcity"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="influx-writer", daemon=True)
-        self._failing_since: float | None = None
-        self._last_warning = 0.0
+        self.outage = OutageLog(self.conn, self.counters)
 
     def start(self) -> None:
         self._thread.start()
@@ -97,7 +137,7 @@ class InfluxWriter:
                 written = self.drain_once()
             except _Retry as exc:
                 pause = min(max(pause * 2, 0.5), self.settings.influx_retry_max_s)
-                self._failed(str(exc))
+                self.outage.failed(str(exc))
                 self._pause(exc.after if exc.after is not None else pause)
                 continue
             except Exception:  # a bug or the local database: keep the thread alive
@@ -105,12 +145,13 @@ class InfluxWriter:
                 self._pause(1.0)
                 continue
             pause = 0.0
-            self._recovered()
+            self.outage.recovered()
             if written < self.settings.influx_batch_points:
                 self._pause(self.settings.influx_flush_ms / 1000)
 
     def _pause(self, seconds: float) -> None:
-        """Sleep in short slices, trimming the spool meanwhile, so the bound holds during an outage."""
+        """Sleep in short slices, trimming the spool meanwhile, so the bound holds during
+        an outage."""
         deadline = time.monotonic() + seconds
         while not self._stop.is_set():
             left = deadline - time.monotonic()
@@ -124,14 +165,11 @@ class InfluxWriter:
 
     def drain_once(self) -> int:
         """Write the oldest batch of spooled points; returns how many left the spool."""
-        rows = self.conn.execute(
-            "SELECT seq, line FROM influx_spool ORDER BY seq LIMIT ?",
-            (self.settings.influx_batch_points,),
-        ).fetchall()
+        rows = oldest(self.conn, self.settings.influx_batch_points)
         if not rows:
             return 0
-        self._write([(int(r["seq"]), str(r["line"])) for r in rows])
-        self.conn.execute("DELETE FROM influx_spool WHERE seq <= ?", (rows[-1]["seq"],))
+        self._write(rows)
+        self.conn.execute("DELETE FROM influx_spool WHERE seq <= ?", (rows[-1][0],))
         self.counters.add("influx_written", len(rows))
         return len(rows)
 
@@ -171,9 +209,8 @@ class InfluxWriter:
                 if len(rows) == 1:
                     self._dead_letter(rows[0], status, _message(exc))
                     return
-                half = (
-                    len(rows) // 2
-                )  # 1.x/2.x may have stored the good points: rewriting them is harmless
+                # 1.x/2.x may have stored the good points: rewriting them is harmless
+                half = len(rows) // 2
                 self._write(rows[:half])
                 self._write(rows[half:])
                 return
@@ -183,8 +220,7 @@ class InfluxWriter:
 
     def _dead_letter(self, row: tuple[int, str], status: int, message: str) -> None:
         seq, line = row
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self.conn):
             deadletters.add(
                 self.conn,
                 time.time(),
@@ -194,40 +230,10 @@ class InfluxWriter:
                 line.encode(),
             )
             self.conn.execute("DELETE FROM influx_spool WHERE seq = ?", (seq,))
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
         self.counters.add("influx_rejected")
         log.error(
             "InfluxDB rejected a point (%d %s); dead-lettered: %s", status, message, line[:200]
         )
-
-    # -- quiet logging -------------------------------------------------------------
-
-    def _failed(self, why: str) -> None:
-        self.counters.add("influx_retries")
-        now = time.monotonic()
-        if self._failing_since is None:
-            self._failing_since = now
-            log.warning("%s; points stay in the spool and are retried", why)
-        elif now - self._last_warning >= WARN_EVERY_S:
-            log.warning(
-                "%s for %.0f s; %d points spooled",
-                why,
-                now - self._failing_since,
-                spooled(self.conn),
-            )
-        else:
-            return
-        self._last_warning = now
-
-    def _recovered(self) -> None:
-        if self._failing_since is not None:
-            log.warning(
-                "InfluxDB writes work again after %.0f s", time.monotonic() - self._failing_since
-            )
-            self._failing_since = None
 
 
 def _message(exc: Any) -> str:

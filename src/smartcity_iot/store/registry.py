@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 
 from ..model import TAG_ID
+from .sqlite import transaction
 
 
 class RegistryError(ValueError):
@@ -39,8 +40,7 @@ def register_active_tag(
     if not dog.strip() or not owner.strip():
         raise RegistryError("--dog and --owner must not be empty")
     now = time.time()
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         row = conn.execute("SELECT id FROM owners WHERE phone = ?", (phone,)).fetchone()
         owner_id = (
             row["id"]
@@ -65,21 +65,19 @@ def register_active_tag(
         if existing and existing["dog_id"] not in (None, dog_id):
             raise RegistryError(f"tag {tag_id} is already registered to another dog")
         conn.execute(
-            "INSERT INTO tags(tag_id, dog_id, status, created_at, activated_at) VALUES (?, ?, 'active', ?, ?) "
+            "INSERT INTO tags(tag_id, dog_id, status, created_at, activated_at) "
+            "VALUES (?, ?, 'active', ?, ?) "
             "ON CONFLICT(tag_id) DO UPDATE SET dog_id = excluded.dog_id, status = 'active', "
             "activated_at = COALESCE(tags.activated_at, excluded.activated_at)",
             (tag_id, dog_id, now, now),
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return {"tag_id": tag_id, "owner_id": owner_id, "dog_id": dog_id, "status": "active"}
 
 
 def active_tags(conn: sqlite3.Connection) -> dict[str, ActiveTag]:
     rows = conn.execute(
-        "SELECT t.tag_id, d.owner_id, d.name FROM tags t JOIN dogs d ON d.id = t.dog_id WHERE t.status = 'active'"
+        "SELECT t.tag_id, d.owner_id, d.name FROM tags t JOIN dogs d ON d.id = t.dog_id "
+        "WHERE t.status = 'active'"
     )
     return {r["tag_id"]: ActiveTag(r["tag_id"], f"owner:{r['owner_id']}", r["name"]) for r in rows}
 
@@ -87,3 +85,24 @@ def active_tags(conn: sqlite3.Connection) -> dict[str, ActiveTag]:
 def tag_status(conn: sqlite3.Connection, tag_id: str) -> str | None:
     row = conn.execute("SELECT status FROM tags WHERE tag_id = ?", (tag_id,)).fetchone()
     return row["status"] if row else None
+
+
+def list_registry(conn: sqlite3.Connection) -> list[dict]:
+    """Every tag whatever its status, with its dog and owner when it has them (`tags list`)."""
+    rows = conn.execute(
+        "SELECT t.tag_id, t.status, d.name AS dog, o.name AS owner, o.phone FROM tags t "
+        "LEFT JOIN dogs d ON d.id = t.dog_id LEFT JOIN owners o ON o.id = d.owner_id "
+        "ORDER BY t.tag_id"
+    )
+    return [dict(r) for r in rows]
+
+
+def active_tag_health(conn: sqlite3.Connection) -> list[dict]:
+    """Every active tag with its dog, owner and last reported state (device health)."""
+    rows = conn.execute(
+        "SELECT t.tag_id, d.name AS dog_name, o.name AS owner_name, o.phone AS owner_phone, "
+        "s.lat, s.lon, s.batt, s.last_ts, s.last_seen, s.offline_since, s.low_battery_since "
+        "FROM tags t JOIN dogs d ON d.id = t.dog_id JOIN owners o ON o.id = d.owner_id "
+        "LEFT JOIN tag_state s ON s.tag_id = t.tag_id WHERE t.status = 'active' ORDER BY t.tag_id"
+    )
+    return [dict(r) for r in rows]

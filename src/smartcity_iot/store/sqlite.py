@@ -98,6 +98,48 @@ CREATE TABLE IF NOT EXISTS reject_counts (
     reason TEXT PRIMARY KEY,
     count INTEGER NOT NULL
 );
+-- A fixed camera's vehicles at rest and their stops (store/camera_state.py).
+CREATE TABLE IF NOT EXISTS camera_state (
+    camera_id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
+-- Web accounts (store/users.py, sessions.py, dogs.py, credentials.py).
+CREATE TABLE IF NOT EXISTS web_users (
+    id INTEGER PRIMARY KEY,
+    role TEXT NOT NULL CHECK (role IN ('owner','operator')),
+    login TEXT NOT NULL UNIQUE,            -- owners: their phone; operators: a name
+    name TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    owner_id INTEGER UNIQUE REFERENCES owners(id),
+    disabled INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS web_sessions (
+    token_hash TEXT PRIMARY KEY,           -- sha256 of the cookie value, never the value itself
+    user_id INTEGER NOT NULL REFERENCES web_users(id),
+    csrf TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tag_requests (
+    id INTEGER PRIMARY KEY,
+    dog_id INTEGER NOT NULL REFERENCES dogs(id),
+    postal_address TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('requested','approved','rejected')),
+    tag_id TEXT REFERENCES tags(tag_id),
+    created_at REAL NOT NULL,
+    decided_at REAL,
+    decided_by TEXT
+);
+CREATE TABLE IF NOT EXISTS tag_credentials (
+    tag_id TEXT PRIMARY KEY REFERENCES tags(tag_id),
+    mqtt_username TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,           -- Mosquitto password_file format ($7$ PBKDF2-SHA512)
+    created_at REAL NOT NULL
+);
+-- The live alert feed (web/feed.py) reads alerts changed since a moment.
+CREATE INDEX IF NOT EXISTS alerts_updated ON alerts(updated_at);
 """
 
 
@@ -129,3 +171,9 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def data_version(conn: sqlite3.Connection) -> int:
+    """SQLite's `PRAGMA data_version`: it changes when another connection commits, so an
+    unchanged value means there is nothing new to read (a nearly free poll)."""
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])

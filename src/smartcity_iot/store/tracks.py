@@ -4,27 +4,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass, field
+from typing import Any
 
 from ..model import Fix
-from ..rules.dog import ZoneTrack
 
 SEQ_RESEND_WINDOW_S = 600
-
-
-@dataclass(slots=True)
-class TagState:
-    tag_id: str
-    last_ts: float | None = None
-    lat: float | None = None
-    lon: float | None = None
-    acc: float | None = None
-    batt: float | None = None
-    last_seen: float | None = None
-    zones: dict[str, ZoneTrack] = field(default_factory=dict)
-    low_battery_since: float | None = None
-    offline_since: float | None = None
-    recent_seq: dict[int, int] = field(default_factory=dict)  # seq -> ts_ms, not persisted
 
 
 FIX_COLUMNS = "tag_id, ts_ms, lat, lon, acc, batt, seq, received_at, late"
@@ -42,24 +26,6 @@ def fix_row(fix: Fix, received_at: float, late: bool) -> tuple:
         received_at,
         int(late),
     )
-
-
-def seq_seen(state: TagState, fix: Fix) -> bool:
-    """Same seq re-sent within SEQ_RESEND_WINDOW_S of capture time (a counter that
-    restarts after a reboot is not a duplicate). In-memory for the recent window."""
-    if fix.seq is None:
-        return False
-    seen = state.recent_seq.get(fix.seq)
-    return seen is not None and abs(seen - fix.ts_ms) <= SEQ_RESEND_WINDOW_S * 1000
-
-
-def remember_seq(state: TagState, fix: Fix) -> None:
-    if fix.seq is None:
-        return
-    state.recent_seq[fix.seq] = fix.ts_ms
-    if len(state.recent_seq) > 1024:
-        horizon = fix.ts_ms - SEQ_RESEND_WINDOW_S * 1000
-        state.recent_seq = {q: t for q, t in state.recent_seq.items() if t >= horizon}
 
 
 def insert_in_order(conn: sqlite3.Connection, rows: list[tuple]) -> None:
@@ -85,57 +51,55 @@ def insert_late(conn: sqlite3.Connection, fix: Fix, received_at: float) -> bool:
     return cur.rowcount == 1
 
 
-def load_state(conn: sqlite3.Connection, tag_id: str) -> TagState:
-    row = conn.execute("SELECT * FROM tag_state WHERE tag_id = ?", (tag_id,)).fetchone()
+STATE_COLUMNS = (
+    "tag_id, last_ts, lat, lon, acc, batt, last_seen, zones, low_battery_since, offline_since"
+)
+
+
+def load_state(conn: sqlite3.Connection, tag_id: str) -> dict[str, Any] | None:
+    """A tag's saved state as plain values (`zones` parsed from JSON), with the seqs of
+    its recent fixes (`recent_seq`: seq -> ts_ms); None for a tag never seen."""
+    row = conn.execute(
+        f"SELECT {STATE_COLUMNS} FROM tag_state WHERE tag_id = ?", (tag_id,)
+    ).fetchone()
     if not row:
-        return TagState(tag_id)
-    zones = {z: ZoneTrack.from_list(v) for z, v in json.loads(row["zones"]).items()}
+        return None
+    state = dict(row)
+    state.pop("tag_id")
+    state["zones"] = json.loads(row["zones"])
     recent = conn.execute(
         "SELECT seq, ts_ms FROM fixes WHERE tag_id = ? AND seq IS NOT NULL AND ts_ms >= ?",
         (tag_id, round(((row["last_ts"] or 0) - SEQ_RESEND_WINDOW_S) * 1000)),
     )
-    return TagState(
-        tag_id,
-        row["last_ts"],
-        row["lat"],
-        row["lon"],
-        row["acc"],
-        row["batt"],
-        row["last_seen"],
-        zones,
-        row["low_battery_since"],
-        row["offline_since"],
-        {r["seq"]: r["ts_ms"] for r in recent},
-    )
+    state["recent_seq"] = {r["seq"]: r["ts_ms"] for r in recent}
+    return state
 
 
-def save_states(conn: sqlite3.Connection, states: list[TagState]) -> None:
+def save_states(conn: sqlite3.Connection, states: list[dict[str, Any]]) -> None:
+    """Upsert tag states given as plain values (`zones` a JSON-able dict)."""
+    columns = [c.strip() for c in STATE_COLUMNS.split(",")]
+    updates = ", ".join(f"{c}=excluded.{c}" for c in columns[1:])
     conn.executemany(
-        "INSERT INTO tag_state(tag_id, last_ts, lat, lon, acc, batt, last_seen, zones, low_battery_since, "
-        "offline_since) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(tag_id) DO UPDATE SET last_ts=excluded.last_ts, "
-        "lat=excluded.lat, lon=excluded.lon, acc=excluded.acc, batt=excluded.batt, last_seen=excluded.last_seen, "
-        "zones=excluded.zones, low_battery_since=excluded.low_battery_since, offline_since=excluded.offline_since",
-        [
-            (
-                s.tag_id,
-                s.last_ts,
-                s.lat,
-                s.lon,
-                s.acc,
-                s.batt,
-                s.last_seen,
-                json.dumps({z: t.to_list() for z, t in s.zones.items()}),
-                s.low_battery_since,
-                s.offline_since,
-            )
-            for s in states
-        ],
+        f"INSERT INTO tag_state({STATE_COLUMNS}) VALUES ({','.join('?' * len(columns))}) "
+        f"ON CONFLICT(tag_id) DO UPDATE SET {updates}",
+        [tuple(json.dumps(s["zones"]) if c == "zones" else s[c] for c in columns) for s in states],
     )
+
+
+def silent_since(conn: sqlite3.Connection, before: float) -> list[str]:
+    """Tags last heard from at or before `before` and not yet marked offline."""
+    rows = conn.execute(
+        "SELECT tag_id FROM tag_state "
+        "WHERE offline_since IS NULL AND last_seen IS NOT NULL AND last_seen <= ?",
+        (before,),
+    )
+    return [r["tag_id"] for r in rows]
 
 
 def track(conn: sqlite3.Connection, tag_id: str, t0: float, t1: float) -> list[sqlite3.Row]:
     return conn.execute(
-        "SELECT ts_ms / 1000.0 AS ts, lat, lon, acc, batt FROM fixes WHERE tag_id = ? AND ts_ms BETWEEN ? AND ? "
+        "SELECT ts_ms / 1000.0 AS ts, lat, lon, acc, batt FROM fixes "
+        "WHERE tag_id = ? AND ts_ms BETWEEN ? AND ? "
         "ORDER BY ts_ms",
         (tag_id, round(t0 * 1000), round(t1 * 1000)),
     ).fetchall()

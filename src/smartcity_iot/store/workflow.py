@@ -13,6 +13,7 @@ from typing import Any
 from ..model import Alert
 from . import alerts as alert_store
 from .sinks import Sinks
+from .sqlite import transaction
 
 DISPOSITIONS = ("education", "warning", "penalty", "dismissed")
 # action -> (workflow states it may start from, workflow state it leads to)
@@ -49,8 +50,7 @@ def apply(
         raise WorkflowError(f"unknown action {action!r}")
     sources, target = TRANSITIONS[action]
     now = time.time()
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         alert = alert_store.get_alert(conn, alert_id)
         if alert is None:
             raise AlertNotFound(alert_id)
@@ -82,10 +82,6 @@ def apply(
             "INSERT INTO alert_events(alert_id, at, action, actor, detail) VALUES (?, ?, ?, ?, ?)",
             (alert_id, now, action, actor, json.dumps(detail, ensure_ascii=False)),
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return alert
 
 

@@ -1,1 +1,2 @@
-"""Camera frames to vehicles at rest: decoding, the scene model, detectors, the tracker, evidence."""
+"""Camera frames to vehicles at rest: decoding, the scene model, detectors, the tracker,
+evidence."""

@@ -1,5 +1,6 @@
 """Vehicle detectors behind one small abstract class; each registers itself by
-name, so a camera (or a deployment) can pick "classical" or a DNN detector."""
+name and is chosen by name (the `detector` setting, or a camera file's `detector`
+key), so a DNN detector can sit beside "classical" and callers see only the ABC."""
 
 from __future__ import annotations
 
@@ -29,9 +30,30 @@ class VehicleDetector(ABC):
         super().__init_subclass__(**kwargs)
         VehicleDetector.registry[cls.name] = cls
 
+    @classmethod
+    def create(cls, name: str, width: int, height: int) -> VehicleDetector:
+        """The detector registered as `name`, for frames of width x height pixels."""
+        try:
+            return cls.registry[name](width, height)
+        except KeyError:
+            known = ", ".join(sorted(cls.registry))
+            raise ValueError(f"unknown vehicle detector {name!r} (known: {known})") from None
+
+    def __init__(self, width: int, height: int) -> None:
+        self.width, self.height = width, height  # of the camera's full frames
+
     @abstractmethod
     def detect(self, frame: np.ndarray, ts: float, protect: list[Box]) -> Detections:
         """Vehicles in `frame`; `protect` are boxes of vehicles being timed."""
+
+    def snapshot(self) -> np.ndarray | None:
+        """What the detector has learnt that a restart should keep (e.g. the empty
+        street), or None when it learns nothing."""
+        return None
+
+    def restore(self, snapshot: np.ndarray, ts: float | None) -> None:
+        """Resume from a `snapshot` taken at capture time `ts`."""
+        return None
 
 
 class ClassicalDetector(VehicleDetector):
@@ -51,10 +73,10 @@ class ClassicalDetector(VehicleDetector):
         max_aspect: float = 5.0,
         min_fill: float = 0.35,
     ) -> None:
+        super().__init__(width, height)
         self.scene = SceneModel()
         self.min_w, self.min_h = min_w * width, min_h * height
         self.min_aspect, self.max_aspect, self.min_fill = min_aspect, max_aspect, min_fill
-        self.width, self.height = width, height
 
     def detect(self, frame: np.ndarray, ts: float, protect: list[Box]) -> Detections:
         mask = self.scene.apply(frame, ts, protect)
@@ -72,3 +94,9 @@ class ClassicalDetector(VehicleDetector):
                 continue
             boxes.append((x, y, w, h))
         return Detections(boxes, mask)
+
+    def snapshot(self) -> np.ndarray | None:
+        return self.scene.background
+
+    def restore(self, snapshot: np.ndarray, ts: float | None) -> None:
+        self.scene.restore(snapshot, ts)

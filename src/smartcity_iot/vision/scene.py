@@ -74,7 +74,8 @@ class SceneModel:
         chroma_f = fn / (_channel_sum(fn) + 30)[..., None]
         chroma_b = bg / (_channel_sum(bg) + 30)[..., None]
         same_colour = _channel_max(cv2.absdiff(chroma_f, chroma_b)) < 0.04
-        # texture: the local structure (Laplacian) scaled by the ratio still matches the background's
+        # texture: the local structure (Laplacian) scaled by the ratio still matches the
+        # background's
         gf = cv2.Laplacian(f_gray, cv2.CV_32F, ksize=3)
         gb = cv2.Laplacian(b_gray, cv2.CV_32F, ksize=3) * ratio
         same_texture = cv2.blur(cv2.absdiff(gf, gb), (5, 5)) < 10
@@ -91,8 +92,10 @@ class SceneModel:
         rate = np.where(fg, np.float32(a_fg), np.float32(a_bg)) * keep
         self.background += cv2.merge([rate, rate, rate]) * (fn - self.background)
 
-    def state(self) -> dict:
-        return {"last_ts": self.last_ts, "frames": self.frames}
+    def restore(self, background: np.ndarray, ts: float | None) -> None:
+        """Resume from a saved background as a warmed-up model (after a restart)."""
+        self.background = background
+        self.last_ts, self.frames = ts, 100
 
 
 def _channel_max(image: np.ndarray) -> np.ndarray:

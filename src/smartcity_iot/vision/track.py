@@ -93,6 +93,17 @@ class Tracker:
         self.presence, self.lost_s, self.drop_moving_s = presence, lost_s, drop_moving_s
         self._next_id = 1
 
+    def snapshot(self) -> dict:
+        """The vehicles at rest and the id counter: what a restart must keep."""
+        return {
+            "tracks": [t.to_dict() for t in self.tracks if t.at_rest],
+            "next_id": self._next_id,
+        }
+
+    def restore(self, snapshot: dict) -> None:
+        self.tracks = [Track.from_dict(t) for t in snapshot["tracks"]]
+        self._next_id = snapshot["next_id"]
+
     def protected(self) -> list[Box]:
         return [t.anchor for t in self.tracks if t.anchor is not None]
 
@@ -119,7 +130,8 @@ class Tracker:
                     unmatched = [b for b in unmatched if covered(b, track.anchor) < 0.5]
                     continue
                 if ts - (track.last_at_rest or ts) < self.lost_s:
-                    continue  # the empty street for a moment only (a glitch): confirm before deciding
+                    # the empty street for a moment only (a glitch): confirm before deciding
+                    continue
                 left.append(track)
                 track.anchor = track.rest_since = None
             if match is not None:

@@ -24,8 +24,8 @@ from .security import AnyUser, Database, Limits, RateLimiter
 STATIC = Path(__file__).parent / "static"
 PAGES = {"/": "index.html", "/owner": "owner.html", "/console": "console.html"}
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+    "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
@@ -51,7 +51,8 @@ def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
     app = FastAPI(
         title="smartcity-iot web API",
         version=__version__,
-        description="Owners register dogs and tags and see their own violations; operators handle alerts. "
+        description="Owners register dogs and tags and see their own violations; "
+        "operators handle alerts. "
         "Log in with POST /api/auth/login (session cookie), then send the csrf_token from "
         "/api/me in X-CSRF-Token on every POST.",
         lifespan=lifespan,

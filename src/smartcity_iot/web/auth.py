@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
-from ..store import accounts
+from ..store import sessions, users
+from ..store.errors import AccountError
+from ..store.users import User
 from .schemas import LoginIn, Me, SignupIn
 from .security import SESSION_COOKIE, AnyUser, Conn, RateLimiter, client_ip
 
@@ -16,15 +18,15 @@ def _limiter(request: Request) -> RateLimiter:
     return limiter
 
 
-def _start_session(request: Request, response: Response, conn: Conn, user: accounts.User) -> Me:
+def _start_session(request: Request, response: Response, conn: Conn, user: User) -> Me:
     old = request.cookies.get(SESSION_COOKIE)
     if old:  # a new id on every login: a planted cookie (session fixation) dies here
-        accounts.end_session(conn, old)
-    token, csrf = accounts.new_session(conn, user)
+        sessions.end_session(conn, old)
+    token, csrf = sessions.new_session(conn, user)
     response.set_cookie(
         SESSION_COOKIE,
         token,
-        max_age=int(accounts.SESSION_TTL_S),
+        max_age=int(sessions.SESSION_TTL_S),
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
@@ -47,8 +49,8 @@ def signup(body: SignupIn, request: Request, response: Response, conn: Conn) -> 
     the registry already knows by that phone, so tags registered by the CLI show up."""
     _limiter(request).check_signup(client_ip(request))
     try:
-        user = accounts.create_owner_account(conn, body.phone, body.name, body.password)
-    except accounts.AccountError as exc:
+        user = users.create_owner_account(conn, body.phone, body.name, body.password)
+    except AccountError as exc:
         raise HTTPException(400, str(exc)) from None
     return _start_session(request, response, conn, user)
 
@@ -64,7 +66,7 @@ def signup(body: SignupIn, request: Request, response: Response, conn: Conn) -> 
 def login(body: LoginIn, request: Request, response: Response, conn: Conn) -> Me:
     limiter, ip = _limiter(request), client_ip(request)
     limiter.check_login(body.login, ip)
-    user = accounts.authenticate(conn, body.login, body.password)
+    user = users.authenticate(conn, body.login, body.password)
     if user is None:
         limiter.login_failed(body.login, ip)
         raise HTTPException(401, "wrong login or password")
@@ -74,7 +76,7 @@ def login(body: LoginIn, request: Request, response: Response, conn: Conn) -> Me
 
 @router.post("/auth/logout", status_code=204, responses={401: {"description": "not logged in"}})
 def logout(who: AnyUser, response: Response, conn: Conn) -> Response:
-    accounts.end_session(conn, who.token)
+    sessions.end_session(conn, who.token)
     response.status_code = 204
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -85,7 +87,7 @@ def me(who: AnyUser, request: Request) -> Me:
     return _me(request, who.user, who.csrf)
 
 
-def _me(request: Request, u: accounts.User, csrf: str) -> Me:
+def _me(request: Request, u: User, csrf: str) -> Me:
     return Me(
         id=u.id,
         role=u.role,  # type: ignore[arg-type]

@@ -1,7 +1,7 @@
 """The operators' live alert feed, pushed to browsers as server-sent events.
 
 Source: the alerts table itself, polled every 0.25 s on one connection for the whole
-app (`PRAGMA data_version` makes an idle poll nearly free). Why not alerts/# over
+app (SQLite's data_version makes an idle poll nearly free). Why not alerts/# over
 MQTT: the table is where every change lands first (the pipeline's and the
 operators' own), it needs no second broker session or credentials for the web, it
 keeps working while the broker is down, and a browser that reconnects can be
@@ -21,8 +21,8 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict
 from pathlib import Path
 
-from ..store.alerts import row_to_alert
-from ..store.sqlite import connect
+from ..store.alerts import changed_since, revisions_since, row_to_alert
+from ..store.sqlite import connect, data_version
 
 POLL_S = 0.25
 OVERLAP_S = 30.0
@@ -52,14 +52,11 @@ class AlertFeed:
         if self._conn is None:
             self._conn = connect(self.db_path, readonly=True)
             self._prime()
-        version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        version = data_version(self._conn)
         if version == self._version:
             return []
         self._version = version
-        rows = self._conn.execute(
-            "SELECT * FROM alerts WHERE updated_at >= ? ORDER BY updated_at",
-            (self._cursor - OVERLAP_S,),
-        ).fetchall()
+        rows = changed_since(self._conn, self._cursor - OVERLAP_S)
         out = []
         for row in rows:
             if self._seen.get(row["id"], (0, 0.0))[0] >= row["revision"]:
@@ -75,11 +72,8 @@ class AlertFeed:
     def _prime(self) -> None:
         # What is already there when the app starts is history, not news.
         assert self._conn is not None
-        for row in self._conn.execute(
-            "SELECT id, revision, updated_at FROM alerts WHERE updated_at >= ?",
-            (self._cursor - OVERLAP_S,),
-        ):
-            self._seen[row["id"]] = (row["revision"], row["updated_at"])
+        for alert_id, revision, updated_at in revisions_since(self._conn, self._cursor - OVERLAP_S):
+            self._seen[alert_id] = (revision, updated_at)
 
     async def run(self) -> None:
         while True:

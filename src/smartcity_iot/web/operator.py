@@ -13,10 +13,13 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, StreamingResponse
 
 from ..model import ALERT_KINDS, DOG_KINDS, HEALTH_KINDS
-from ..store import accounts, workflow
-from ..store.alerts import get_alert, row_to_alert
+from ..rules.health import is_low_battery, is_offline
+from ..store import dogs, workflow
+from ..store.alerts import get_alert, open_counts, search_alerts
+from ..store.errors import AccountError, NotFound
 from ..store.history import HistoryError, open_history
-from ..store.registry import RegistryError
+from ..store.registry import RegistryError, active_tag_health
+from ..store.users import User
 from . import history, stats
 from .feed import AlertFeed
 from .schemas import (
@@ -61,19 +64,12 @@ def list_alerts(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict]:
-    """Stored alerts, newest first, filtered by kind, grid, status (the violation) and workflow (the handling)."""
-    sql, args = "SELECT * FROM alerts WHERE 1=1", list[object]()
-    for column, value in (
-        ("kind", kind),
-        ("grid", grid),
-        ("status", status),
-        ("workflow", workflow_state),
-    ):
-        if value is not None:
-            sql += f" AND {column} = ?"
-            args.append(value)
-    rows = conn.execute(sql + " ORDER BY started_at DESC, id LIMIT ?", (*args, limit))
-    return [asdict(row_to_alert(r)) for r in rows]
+    """Stored alerts, newest first, filtered by kind, grid, status (the violation) and
+    workflow (the handling)."""
+    alerts = search_alerts(
+        conn, kind=kind, grid=grid, status=status, workflow=workflow_state, limit=limit
+    )
+    return [asdict(a) for a in alerts]
 
 
 @router.get(
@@ -162,7 +158,7 @@ def _step(
     conn: Conn,
     alert_id: str,
     action: str,
-    user: accounts.User,
+    user: User,
     request: Request,
     disposition: str | None = None,
     note: str | None = None,
@@ -214,7 +210,7 @@ def tag_requests(
     status: Literal["requested", "approved", "shipped", "active", "inactive", "rejected"]
     | None = None,
 ) -> list[dict]:
-    return accounts.all_tag_requests(conn, status)
+    return dogs.all_tag_requests(conn, status)
 
 
 @router.post(
@@ -225,12 +221,12 @@ def tag_requests(
 def approve(request_id: Id, user: Operator, conn: Conn, body: ApproveIn | None = None) -> dict:
     """Approve a request: assign a serial and an activation code to print with the tag."""
     try:
-        return accounts.approve_request(
+        return dogs.approve_request(
             conn, request_id, f"operator:{user.login}", body.serial if body else None
         )
-    except accounts.NotFound:
+    except NotFound:
         raise HTTPException(404, "no such tag request") from None
-    except (accounts.AccountError, RegistryError) as exc:
+    except (AccountError, RegistryError) as exc:
         raise HTTPException(409, str(exc)) from None
 
 
@@ -244,10 +240,10 @@ def approve(request_id: Id, user: Operator, conn: Conn, body: ApproveIn | None =
 )
 def ship(request_id: Id, user: Operator, conn: Conn) -> dict:
     try:
-        return accounts.ship_request(conn, request_id)
-    except accounts.NotFound:
+        return dogs.ship_request(conn, request_id)
+    except NotFound:
         raise HTTPException(404, "no such tag request") from None
-    except accounts.AccountError as exc:
+    except AccountError as exc:
         raise HTTPException(409, str(exc)) from None
 
 
@@ -255,37 +251,30 @@ def ship(request_id: Id, user: Operator, conn: Conn) -> dict:
 def devices(user: Operator, conn: Conn, request: Request) -> dict[str, Any]:
     """Device health: active tags that are offline or low on battery, with their last state."""
     settings = request.app.state.settings
-    rows = conn.execute(
-        "SELECT t.tag_id, d.name AS dog_name, o.name AS owner_name, o.phone AS owner_phone, "
-        "s.lat, s.lon, s.batt, s.last_ts, s.last_seen, s.offline_since, s.low_battery_since "
-        "FROM tags t JOIN dogs d ON d.id = t.dog_id JOIN owners o ON o.id = d.owner_id "
-        "LEFT JOIN tag_state s ON s.tag_id = t.tag_id WHERE t.status = 'active' ORDER BY t.tag_id"
-    ).fetchall()
     now = time.time()
-    tags = [dict(r) for r in rows]
+    tags = active_tag_health(conn)
     never = [t for t in tags if t["last_seen"] is None]
+    # The pipeline's marks (kept until the tag recovers) or the live reading, which
+    # also catches a tag the pipeline's periodic sweep has not marked yet.
     offline = [
         t
         for t in tags
         if t["offline_since"] is not None
-        or (t["last_seen"] is not None and now - t["last_seen"] >= settings.offline_after_s)
+        or (
+            t["last_seen"] is not None and is_offline(t["last_seen"], now, settings.offline_after_s)
+        )
     ]
     low = [
         t
         for t in tags
-        if t["low_battery_since"] is not None
-        or (t["batt"] is not None and t["batt"] < settings.low_battery_pct)
+        if t["low_battery_since"] is not None or is_low_battery(t["batt"], settings.low_battery_pct)
     ]
-    open_notices = conn.execute(
-        "SELECT kind, COUNT(*) AS n FROM alerts WHERE kind IN (?, ?) AND status = 'open' GROUP BY kind",
-        HEALTH_KINDS,
-    ).fetchall()
     return {
         "active_tags": len(tags),
         "never_reported": never,
         "offline": offline,
         "low_battery": low,
-        "open_notices": {r["kind"]: r["n"] for r in open_notices},
+        "open_notices": open_counts(conn, HEALTH_KINDS),
         "thresholds": {
             "offline_after_s": settings.offline_after_s,
             "low_battery_pct": settings.low_battery_pct,

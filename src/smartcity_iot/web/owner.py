@@ -1,13 +1,14 @@
 """The owners' portal API: dogs, tag requests, tag activation, tags, violations.
-Every call is scoped to the caller's owner id in the data layer (store/accounts.py):
-another owner's object is simply "not found"."""
+Every call is scoped to the caller's owner id in the data layer (store/dogs.py,
+credentials.py, alerts.py): another owner's object is simply "not found"."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 
 from ..model import DOG_KINDS
-from ..store import accounts
+from ..store import alerts, credentials, dogs
+from ..store.errors import AccountError, NotFound
 from .schemas import (
     ActivateIn,
     Activation,
@@ -44,14 +45,14 @@ GUIDANCE = {
 }
 
 
-def _not_found(exc: accounts.NotFound) -> HTTPException:
+def _not_found(exc: NotFound) -> HTTPException:
     return HTTPException(404, f"{exc} not found")
 
 
 @router.get("/dogs", response_model=list[Dog])
 def list_dogs(user: Owner, conn: Conn) -> list[dict]:
     assert user.owner_id is not None
-    return accounts.list_dogs(conn, user.owner_id)
+    return dogs.list_dogs(conn, user.owner_id)
 
 
 @router.post("/dogs", response_model=Dog, status_code=201)
@@ -59,7 +60,7 @@ def add_dog(body: DogIn, user: Owner, conn: Conn) -> dict:
     assert user.owner_id is not None
     data = body.model_dump()
     data["birth_date"] = body.birth_date.isoformat()
-    return accounts.add_dog(conn, user.owner_id, data)
+    return dogs.add_dog(conn, user.owner_id, data)
 
 
 @router.get(
@@ -68,8 +69,8 @@ def add_dog(body: DogIn, user: Owner, conn: Conn) -> dict:
 def get_dog(dog_id: Id, user: Owner, conn: Conn) -> dict:
     assert user.owner_id is not None
     try:
-        return accounts.get_dog(conn, user.owner_id, dog_id)
-    except accounts.NotFound as exc:
+        return dogs.get_dog(conn, user.owner_id, dog_id)
+    except NotFound as exc:
         raise _not_found(exc) from None
 
 
@@ -86,10 +87,10 @@ def request_tag(dog_id: Id, body: TagRequestIn, user: Owner, conn: Conn) -> dict
     """Ask for a tag by post for this dog."""
     assert user.owner_id is not None
     try:
-        return accounts.request_tag(conn, user.owner_id, dog_id, body.postal_address)
-    except accounts.NotFound as exc:
+        return dogs.request_tag(conn, user.owner_id, dog_id, body.postal_address)
+    except NotFound as exc:
         raise _not_found(exc) from None
-    except accounts.AccountError as exc:
+    except AccountError as exc:
         raise HTTPException(400, str(exc)) from None
 
 
@@ -97,7 +98,7 @@ def request_tag(dog_id: Id, body: TagRequestIn, user: Owner, conn: Conn) -> dict
 def list_tag_requests(user: Owner, conn: Conn) -> list[dict]:
     """Follow requests: requested -> approved -> shipped (with a serial) -> active."""
     assert user.owner_id is not None
-    return accounts.list_tag_requests(conn, user.owner_id)
+    return dogs.list_tag_requests(conn, user.owner_id)
 
 
 @router.get(
@@ -108,8 +109,8 @@ def list_tag_requests(user: Owner, conn: Conn) -> list[dict]:
 def get_tag_request(request_id: Id, user: Owner, conn: Conn) -> dict:
     assert user.owner_id is not None
     try:
-        return accounts.get_tag_request(conn, user.owner_id, request_id)
-    except accounts.NotFound as exc:
+        return dogs.get_tag_request(conn, user.owner_id, request_id)
+    except NotFound as exc:
         raise _not_found(exc) from None
 
 
@@ -117,7 +118,7 @@ def get_tag_request(request_id: Id, user: Owner, conn: Conn) -> dict:
 def list_tags(user: Owner, conn: Conn) -> list[dict]:
     """Your tags with last position and battery."""
     assert user.owner_id is not None
-    return accounts.list_tags(conn, user.owner_id)
+    return dogs.list_tags(conn, user.owner_id)
 
 
 @router.post(
@@ -129,8 +130,8 @@ def activate(body: ActivateIn, user: Owner, conn: Conn) -> dict:
     """Activate the tag received by post. Returns the tag's MQTT credentials, once."""
     assert user.owner_id is not None
     try:
-        return accounts.activate_tag(conn, user.owner_id, body.serial, body.activation_code)
-    except accounts.AccountError as exc:
+        return credentials.activate_tag(conn, user.owner_id, body.serial, body.activation_code)
+    except AccountError as exc:
         raise HTTPException(400, str(exc)) from None
 
 
@@ -162,20 +163,12 @@ def _violation(row: object, dog_names: dict[str, str]) -> dict:
     }
 
 
-def _dog_names(conn: Conn, owner_id: int) -> dict[str, str]:
-    rows = conn.execute(
-        "SELECT t.tag_id, d.name FROM tags t JOIN dogs d ON d.id = t.dog_id WHERE d.owner_id = ?",
-        (owner_id,),
-    )
-    return {r["tag_id"]: r["name"] for r in rows}
-
-
 @router.get("/violations", response_model=list[Violation])
 def list_violations(user: Owner, conn: Conn) -> list[dict]:
     """Your dogs' violations, newest first, with the escalation step and what it means."""
     assert user.owner_id is not None
-    names = _dog_names(conn, user.owner_id)
-    return [_violation(r, names) for r in accounts.owner_violations(conn, user.owner_id, DOG_KINDS)]
+    names = dogs.tag_dog_names(conn, user.owner_id)
+    return [_violation(r, names) for r in alerts.owner_violations(conn, user.owner_id, DOG_KINDS)]
 
 
 @router.get(
@@ -186,7 +179,7 @@ def list_violations(user: Owner, conn: Conn) -> list[dict]:
 def get_violation(alert_id: str, user: Owner, conn: Conn) -> dict:
     assert user.owner_id is not None
     try:
-        row = accounts.owner_violation(conn, user.owner_id, alert_id, DOG_KINDS)
-    except accounts.NotFound as exc:
+        row = alerts.owner_violation(conn, user.owner_id, alert_id, DOG_KINDS)
+    except NotFound as exc:
         raise _not_found(exc) from None
-    return _violation(row, _dog_names(conn, user.owner_id))
+    return _violation(row, dogs.tag_dog_names(conn, user.owner_id))

@@ -1,6 +1,6 @@
 """Who is calling: the session cookie, CSRF, roles, and the login rate limits.
 
-Sessions are server-side rows (store/accounts.py): the cookie holds a 256-bit random
+Sessions are server-side rows (store/sessions.py): the cookie holds a 256-bit random
 token, HttpOnly and SameSite=Strict (Secure when served over https); a new token on
 every login, deleted on logout. Requests that change state must also carry the
 session's CSRF token in the X-CSRF-Token header (the pages read it from /api/me),
@@ -20,9 +20,9 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyCookie, APIKeyHeader
 
-from ..store import accounts
-from ..store.accounts import User
+from ..store.sessions import session_user
 from ..store.sqlite import connect
+from ..store.users import User
 
 SESSION_COOKIE = "sc_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -41,9 +41,7 @@ class Database:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        conn = connect(path)
-        accounts.init(conn)
-        conn.close()
+        connect(path).close()  # creates the schema, which the per-thread connections skip
         self._local = threading.local()
 
     def conn(self) -> sqlite3.Connection:
@@ -74,7 +72,7 @@ def caller(
     token: Annotated[str | None, Depends(session_cookie)],
     csrf: Annotated[str | None, Depends(csrf_header)],
 ) -> Caller:
-    found = accounts.session_user(conn, token) if token else None
+    found = session_user(conn, token) if token else None
     if found is None:
         raise HTTPException(401, "log in first", headers={"WWW-Authenticate": "Cookie"})
     user, expected = found

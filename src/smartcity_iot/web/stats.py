@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..store.alerts import started_since
 from ..store.history import History
 
 TARGET_721 = {"education": 0.7, "warning": 0.2, "penalty": 0.1}
@@ -22,10 +23,7 @@ def statistics(
     """`history` (InfluxDB when configured) answers the per-day counts; the dispositions,
     which operators set in the embedded database, come from there."""
     since = time.time() - days * 86400
-    rows = conn.execute(
-        "SELECT kind, grid, started_at, disposition FROM alerts WHERE started_at >= ? ORDER BY started_at",
-        (since,),
-    ).fetchall()
+    rows = started_since(conn, since)
     per_day: Counter[tuple[str, str, str]] = Counter()
     dispositions: Counter[str] = Counter()
     for r in rows:

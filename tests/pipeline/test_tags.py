@@ -22,7 +22,7 @@ from smartcity_iot.store import deadletters
 from smartcity_iot.store.registry import register_active_tag
 from smartcity_iot.store.sqlite import connect
 
-from .support import TEST_ZONES, fix_payload
+from ..support import TEST_ZONES, fix_payload
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=SH).timestamp()  # 10:00: the park forbids dogs

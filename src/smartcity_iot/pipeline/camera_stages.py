@@ -1,0 +1,238 @@
+"""The stages of the fixed-camera path, each one job over one frame, and what they
+share between frames (each camera's detector, tracker and stops). Their order is
+listed in pipeline/paths.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..geo.cameras import Camera
+from ..model import Alert, Inbound, Rejected
+from ..rules import parking
+from ..store import camera_state
+from ..vision.detect import Detections, VehicleDetector
+from ..vision.evidence import EvidenceStore
+from ..vision.frame import SCALE, decode_small
+from ..vision.track import Box, Track, Tracker, TrackEvents
+from .alerting import AlertMaker
+from .batch import PathRunner, Work
+
+SAVE_EVERY_S = 5.0  # capture seconds between state saves
+LATEST_EVERY_S = 30.0  # capture seconds between refreshes of the "latest" evidence photo
+MAX_FRAME_BYTES = 4 * 1024 * 1024
+
+
+@dataclass
+class CameraState:
+    """One camera's view of its street: what it has learnt and who is parked."""
+
+    camera: Camera
+    detector: VehicleDetector
+    tracker: Tracker = field(default_factory=Tracker)
+    stops: dict[int, parking.Stop] = field(default_factory=dict)  # track id -> its stop
+    latest_saved: dict[int, float] = field(default_factory=dict)  # track id -> photo time
+    last_ts: float | None = None
+    saved_ts: float = 0.0
+
+
+@dataclass
+class Frame(Work):
+    """One frame on its way through the path, with what each stage found."""
+
+    msg: Inbound | None = None
+    properties: list[tuple[str, str]] | None = None
+    cam: Any = None  # CameraState once decoded
+    ts: float = 0.0  # capture time
+    image: np.ndarray | None = None  # decoded at 1/SCALE
+    detections: Detections | None = None
+    events: TrackEvents | None = None
+    opened: list[tuple[Track, parking.Stop, parking.ParkingOpened]] = field(default_factory=list)
+    staying: list[tuple[Track, parking.Stop]] = field(
+        default_factory=list
+    )  # violating, still there
+    closed: list[tuple[parking.Stop, parking.ParkingClosed | None]] = field(default_factory=list)
+    photos: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # alert id -> evidence
+    pending: list[Alert] = field(default_factory=list)  # alert changes to commit
+    done: bool = False  # the path ends here for this frame
+
+
+class CameraContext(PathRunner):
+    """What the camera stages share: the runner, the evidence store, each camera's state."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.evidence = EvidenceStore(self.settings.data_dir, self.settings.tz)
+        self.state_dir = self.settings.data_dir / "vision"
+        self.cameras: dict[str, CameraState] = {}
+
+
+def capture_time(user_properties: list[tuple[str, str]] | None, received_at: float) -> float:
+    """SPEC 3.3: the v5 user property `ts` (ms since the epoch), else arrival."""
+    for key, value in user_properties or []:
+        if key == "ts":
+            try:
+                ms = float(value)
+            except ValueError:
+                detail = f"user property ts={value!r} is not milliseconds since the epoch"
+                raise Rejected("bad_field", detail) from None
+            if not 1_420_070_400_000 <= ms <= (received_at + 86400) * 1000:
+                detail = f"user property ts={value!r} is not a plausible capture time"
+                raise Rejected("out_of_range", detail)
+            return ms / 1000
+    return received_at
+
+
+def decode(ctx: CameraContext, frame: Frame) -> None:
+    """Topic, camera file, size and capture time checked; the JPEG decoded at 1/SCALE.
+    Raises `Rejected`; a frame older than the camera's last ends the path (counted)."""
+    assert frame.msg is not None
+    msg = frame.msg
+    levels = msg.topic.split("/")
+    if len(levels) != 3 or levels[0] != "cameras" or levels[2] != "frame":
+        raise Rejected("bad_topic", f"topic {msg.topic!r} is not cameras/{{camera_id}}/frame")
+    cam = ctx.cameras.get(levels[1])
+    if cam is None:
+        where = f"{ctx.settings.geofences}/cameras"
+        raise Rejected("unknown_device", f"camera {levels[1]!r} has no file in {where}")
+    if len(msg.payload) > MAX_FRAME_BYTES:
+        raise Rejected("oversized", f"{len(msg.payload)} bytes > limit {MAX_FRAME_BYTES}")
+    frame.ts = capture_time(frame.properties, msg.received_at)
+    frame.image = decode_small(msg.payload, cam.camera.width, cam.camera.height)
+    frame.cam = cam
+    if cam.last_ts is not None and frame.ts <= cam.last_ts:
+        ctx.counters.add("frames_late")  # the scene model only moves forward in time
+        frame.done = True
+        return
+    cam.last_ts = frame.ts
+
+
+def detect(ctx: CameraContext, frame: Frame) -> None:
+    """Vehicles in the frame (the camera's detector, chosen by name)."""
+    cam: CameraState = frame.cam
+    assert frame.image is not None
+    frame.detections = cam.detector.detect(frame.image, frame.ts, cam.tracker.protected())
+
+
+def track(ctx: CameraContext, frame: Frame) -> None:
+    """Vehicles followed from frame to frame: which came to rest, stay, or left."""
+    cam: CameraState = frame.cam
+    assert frame.detections is not None
+    d = frame.detections
+    frame.events = cam.tracker.update(d.boxes, d.foreground, frame.ts)
+    frame.counts["frames"] += 1
+
+
+def park(ctx: CameraContext, frame: Frame) -> None:
+    """The parking rule (rules/parking.py) over the tracker's events."""
+    cam: CameraState = frame.cam
+    assert frame.events is not None
+    for t in frame.events.came_to_rest:
+        assert t.anchor is not None and t.rest_since is not None
+        box = full_size(t.anchor)
+        foot_x, foot_y = box[0] + box[2] / 2, box[1] + box[3]
+        spot = cam.camera.spot_at(foot_x, foot_y)
+        on_sidewalk = cam.camera.on_sidewalk(foot_x, foot_y)
+        cam.stops[t.id] = parking.Stop(
+            t.rest_since, frame.ts, on_sidewalk, spot.id if spot else None
+        )
+    for t in frame.events.still_at_rest:
+        stop = cam.stops.get(t.id)
+        if stop is None:
+            continue
+        opened = parking.at_rest(stop, cam.camera, frame.ts)
+        if opened is not None:
+            frame.opened.append((t, stop, opened))
+        elif stop.violation_at is not None:
+            frame.staying.append((t, stop))
+    for t in frame.events.left:
+        stop = cam.stops.pop(t.id, None)
+        cam.latest_saved.pop(t.id, None)
+        if stop is not None:
+            frame.closed.append((stop, parking.left(stop)))
+
+
+def photograph(ctx: CameraContext, frame: Frame) -> None:
+    """Evidence photos (vision/evidence.py): first seen for a stop on the sidewalk, dwell
+    exceeded and latest when it violates, latest again every LATEST_EVERY_S while it
+    stays; a lawful stop leaves no photos behind."""
+    cam: CameraState = frame.cam
+    assert frame.events is not None and frame.msg is not None
+    jpeg, ts, camera = frame.msg.payload, frame.ts, cam.camera
+    for t in frame.events.came_to_rest:
+        stop = cam.stops[t.id]
+        if stop.on_sidewalk:  # kept only if the stop becomes a violation
+            aid = AlertMaker.parking_id(camera, stop)
+            ctx.evidence.save(camera.id, aid, "first_seen", jpeg, full_size(t.anchor or t.box), ts)
+            cam.latest_saved[t.id] = ts
+    for t, stop, _ in frame.opened:
+        aid, box = AlertMaker.parking_id(camera, stop), full_size(t.anchor or t.box)
+        first = ctx.evidence.path(camera.id, aid, "first_seen")
+        photos = []
+        if first.exists():
+            where = str(first.relative_to(ctx.evidence.root))
+            ts0 = stop.rest_since
+            photos.append(
+                {"type": "image", "role": "first_seen", "path": where, "ts": ts0, "box": list(box)}
+            )
+        photos.append(ctx.evidence.save(camera.id, aid, "dwell_exceeded", jpeg, box, ts))
+        photos.append(ctx.evidence.save(camera.id, aid, "latest", jpeg, box, ts))
+        frame.photos[aid] = photos
+        cam.latest_saved[t.id] = ts
+    for t, stop in frame.staying:
+        if ts - cam.latest_saved.get(t.id, 0) >= LATEST_EVERY_S:
+            aid, box = AlertMaker.parking_id(camera, stop), full_size(t.anchor or t.box)
+            ctx.evidence.save(camera.id, aid, "latest", jpeg, box, ts)
+            cam.latest_saved[t.id] = ts
+    for stop, ended in frame.closed:
+        if ended is None:
+            ctx.evidence.discard(camera.id, AlertMaker.parking_id(camera, stop))
+
+
+def alert(ctx: CameraContext, frame: Frame) -> None:
+    """Stops that became violations open alerts; violations that ended close theirs."""
+    camera = frame.cam.camera
+    for _, stop, opened in frame.opened:
+        photos = frame.photos[AlertMaker.parking_id(camera, stop)]
+        frame.pending.append(ctx.alerts.parking_opened(camera, stop, opened, photos, frame.now))
+        frame.counts["alerts_opened"] += 1
+    for stop, ended in frame.closed:
+        if ended is None:
+            continue
+        closed = ctx.alerts.parking_closed(camera, stop, ended, frame.now)
+        if closed is not None:
+            frame.pending.append(closed)
+            frame.counts["alerts_closed"] += 1
+
+
+def full_size(box: Box) -> Box:
+    """A box of the 1/SCALE image in the camera's full-resolution pixels."""
+    x, y, w, h = box
+    return (x * SCALE, y * SCALE, w * SCALE, h * SCALE)
+
+
+def persist(ctx: CameraContext, frame: Frame) -> None:
+    """Alert changes and the camera's state in one transaction, when anything changed
+    or every SAVE_EVERY_S of capture time; the background at most once a minute."""
+    cam: CameraState = frame.cam
+    assert frame.events is not None
+    changed = frame.pending or frame.events.came_to_rest or frame.events.left
+    if not changed and frame.ts - cam.saved_ts < SAVE_EVERY_S:
+        ctx.counters.merge(frame.counts)
+        return
+    with ctx.commit(frame):
+        for a in frame.pending:
+            ctx.emit(frame, a)
+        camera_state.save(ctx.conn, cam.camera.id, snapshot(cam))
+    background = cam.detector.snapshot()
+    if background is not None and (frame.ts - cam.saved_ts >= 60 or frame.pending):
+        camera_state.save_background(ctx.state_dir, cam.camera.id, background)
+    cam.saved_ts = frame.ts
+
+
+def snapshot(cam: CameraState) -> dict[str, Any]:
+    """The camera's state as plain data (the stored format of earlier versions)."""
+    stops = {str(k): s.to_dict() for k, s in cam.stops.items()}
+    return {"last_ts": cam.last_ts, **cam.tracker.snapshot(), "stops": stops}

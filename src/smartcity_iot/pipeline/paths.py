@@ -1,0 +1,32 @@
+"""Every device path, its stages in order: reading this tells you the system.
+
+Each stage is a function `(context, work) -> None` with one job; the path's
+orchestrator (tags.py, cameras.py) runs them in this order and commits the work
+as one transaction. Every alert is made by alerting.py; every write goes through
+store/. A new device kind adds a path here and reuses stages."""
+
+from __future__ import annotations
+
+from . import camera_stages as camera
+from . import tag_stages as tag
+
+# A tag fix (tags/{id}/fix, owntracks/{user}/{device}), a batch of them per transaction.
+TAG_PATH = (
+    tag.decode,  # payload -> Fix (ingest/codec.py); bad input rejected and counted
+    tag.filter_fixes,  # active tags only, duplicates dropped, late fixes stored aside
+    tag.evaluate,  # zone membership of the whole batch at once (geo/index.py)
+    tag.incidents,  # dwell, grace, walking windows (rules/dog.py) -> incident alerts
+    tag.health,  # low battery, back online (rules/health.py) -> owners' notices
+    tag.persist,  # tag states; fixes, alerts and outbox went in as they came
+)
+
+# A fixed camera's frame (cameras/{id}/frame), one at a time.
+CAMERA_PATH = (
+    camera.decode,  # topic, camera file, capture time, JPEG at 1/4 (vision/frame.py)
+    camera.detect,  # vehicles in the frame (vision/detect.py, a detector chosen by name)
+    camera.track,  # vehicles at rest, since when (vision/track.py)
+    camera.park,  # on the sidewalk past its dwell, not exempt (rules/parking.py)
+    camera.photograph,  # evidence photos with box and time (vision/evidence.py)
+    camera.alert,  # sidewalk_parking opened / closed (alerting.py)
+    camera.persist,  # alerts + camera state in one transaction; the background beside
+)

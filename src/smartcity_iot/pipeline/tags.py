@@ -1,0 +1,97 @@
+"""The tag path's orchestrator: one batch of MQTT messages through the stages of
+pipeline/paths.py as one transaction, and the wall-clock sweep (tags gone quiet,
+track retention).
+
+A batch commits its fixes, incident state, alerts and their outbox rows together,
+and only then are the messages acknowledged to the broker (ingest/mqtt.py). A crash
+before the commit loses nothing (the broker redelivers); a crash after it
+redelivers duplicates, which the filter stage drops."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+
+from ..config import Settings
+from ..counters import Counters
+from ..geo.zones import Zone
+from ..model import Inbound, Rejected
+from ..rules.health import is_offline
+from ..store import tracks
+from ..store.sinks import Sinks
+from .paths import TAG_PATH
+from .tag_stages import TagBatch, TagContext, persist
+
+log = logging.getLogger("smartcity_iot.pipeline")
+
+PRUNE_EVERY_S = 600
+
+
+class TagPipeline(TagContext):
+    def __init__(
+        self,
+        settings: Settings,
+        conn: sqlite3.Connection,
+        zones: list[Zone],
+        counters: Counters | None = None,
+        on_commit: Callable[[], None] = lambda: None,
+        sinks: Sinks | None = None,
+    ) -> None:
+        super().__init__(settings, conn, counters, on_commit, sinks, zones=zones)
+        self._last_prune = 0.0
+
+    def process(self, batch: list[Inbound]) -> None:
+        """Run one batch through every stage of the tag path as one transaction."""
+        work = TagBatch(messages=batch)
+        self.refresh_registry()
+        with self.commit(work, on_rollback=self.states.clear):
+            for stage in TAG_PATH:
+                stage(self, work)
+
+    def process_isolating(self, batch: list[Inbound]) -> None:
+        """`process`, but a bug triggered by one message costs only that message:
+        the batch is retried one by one and the culprit dead-lettered as internal_error.
+        Database errors propagate, so the ingest layer keeps the batch unacknowledged."""
+        try:
+            self.process(batch)
+            return
+        except sqlite3.Error:
+            raise
+        except Exception:
+            log.exception("batch failed; retrying its %d messages one by one", len(batch))
+        for msg in batch:
+            try:
+                self.process([msg])
+            except sqlite3.Error:
+                raise
+            except Exception as exc:
+                work = TagBatch()
+                with self.commit(work):
+                    self.reject(work, msg, Rejected("internal_error", repr(exc)))
+
+    def sweep(self, now: float | None = None) -> None:
+        """Wall-clock duties: tags that stopped reporting, and track retention."""
+        work = TagBatch(now=time.time() if now is None else now)
+        self.refresh_registry()
+        after = self.settings.offline_after_s
+        silent = tracks.silent_since(self.conn, work.now - after)
+        with self.commit(work, on_rollback=self.states.clear):
+            for tag_id in silent:
+                state = self.state(tag_id)
+                if tag_id not in self.active or state.last_seen is None:
+                    continue
+                if state.offline_since is None and is_offline(state.last_seen, work.now, after):
+                    state.offline_since = state.last_seen
+                    where = (state.lat, state.lon)
+                    alert = self.alerts.health_opened(
+                        "tag_offline", tag_id, state.last_seen, where, self.party(tag_id), work.now
+                    )
+                    self.emit(work, alert)
+                    work.changed[tag_id] = state
+            if work.now - self._last_prune >= PRUNE_EVERY_S:  # a full scan: not on every sweep
+                tracks.prune(self.conn, work.now - self.settings.track_retention_days * 86400)
+                self._last_prune = work.now
+            persist(self, work)
+        self.reject_log.flush()

@@ -1,0 +1,108 @@
+"""`smartcity-iot tags|alerts|rejects|users`: the registry, the stored alerts, the
+rejects and the console's accounts, read and written from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+
+from .config import Settings
+
+
+def users(args: argparse.Namespace, settings: Settings) -> int:
+    from .store import credentials, users
+    from .store.errors import AccountError
+    from .store.sqlite import connect
+
+    conn = connect(settings.db_path)
+    if args.users_command == "tag-passwords":
+        print(credentials.mosquitto_password_file(conn), end="")
+        return 0
+    try:
+        stdin = args.password_file == "-"
+        source = sys.stdin if stdin else open(args.password_file, encoding="utf-8")  # noqa: SIM115
+        with source:
+            password = source.readline().rstrip("\r\n")
+    except OSError as exc:
+        print(
+            f"smartcity-iot: error: cannot read --password-file {args.password_file}: "
+            f"{exc.strerror}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        user = users.create_operator(conn, args.name, password, args.display_name)
+    except AccountError as exc:
+        print(f"smartcity-iot: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"operator {user.login} created (user #{user.id}); log in at the web console")
+    return 0
+
+
+def tags(args: argparse.Namespace, settings: Settings) -> int:
+    from .store import registry
+    from .store.sqlite import connect
+
+    conn = connect(settings.db_path)
+    if args.tags_command == "register":
+        try:
+            result = registry.register_active_tag(
+                conn, args.tag_id, args.dog, args.owner, args.phone
+            )
+        except registry.RegistryError as exc:
+            print(f"smartcity-iot: error: {exc}", file=sys.stderr)
+            return 2
+        print(
+            f"tag {result['tag_id']} active for dog #{result['dog_id']} "
+            f"of owner #{result['owner_id']}"
+        )
+        return 0
+    rows = registry.list_registry(conn)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        for r in rows:
+            print(
+                f"{r['tag_id']:<20} {r['status']:<10} {r['dog'] or '-':<12} "
+                f"{r['owner'] or '-'} {r['phone'] or ''}"
+            )
+    return 0
+
+
+def alerts(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import asdict
+
+    from .store.alerts import list_alerts
+    from .store.sqlite import connect
+
+    alerts = list_alerts(connect(settings.db_path), limit=args.limit, kind=args.kind)
+    if args.json:
+        print(json.dumps([asdict(a) for a in alerts], ensure_ascii=False, indent=2))
+        return 0
+    if not alerts:
+        print("no alerts stored")
+    tz = settings.tz
+    for a in alerts:
+        start = datetime.fromtimestamp(a.started_at, tz).strftime("%Y-%m-%d %H:%M:%S")
+        end = datetime.fromtimestamp(a.ended_at, tz).strftime("%H:%M:%S") if a.ended_at else "open"
+        where = a.zone_name or a.zone_id or "-"
+        print(
+            f"{start}-{end:<8} {a.kind:<26} {a.device_id:<14} {where:<16} {a.grid or '-':<5} "
+            f"{a.escalation or '-':<9} {a.status}"
+        )
+    return 0
+
+
+def rejects(args: argparse.Namespace, settings: Settings) -> int:
+    from .store import deadletters
+    from .store.sqlite import connect
+
+    conn = connect(settings.db_path)
+    counts = deadletters.counts(conn)
+    print("rejects by reason: " + (", ".join(f"{r} {n}" for r, n in counts.items()) or "none"))
+    for row in deadletters.recent(conn, args.limit):
+        when = datetime.fromtimestamp(row["received_at"], settings.tz).strftime("%Y-%m-%d %H:%M:%S")
+        print(f"{when} {row['reason']:<16} {row['topic']:<32} {row['size']:>7} B  {row['detail']}")
+    return 0

@@ -1,0 +1,88 @@
+"""Tag device credentials: activation by serial and one-time code, and the MQTT
+username/password each active tag gets, in Mosquitto's password_file format."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import sqlite3
+import time
+
+from .errors import AccountError
+from .passwords import DUMMY_HASH, verify
+from .sqlite import transaction
+
+
+def activate_tag(conn: sqlite3.Connection, owner_id: int, serial: str, code: str) -> dict:
+    """The owner types the serial and the activation code printed with the tag. On
+    success the tag turns active and gets its MQTT credentials; the password is
+    returned this once and only its hash is kept. The code is single-use."""
+    serial = serial.strip()
+    code = code.strip().upper().replace(" ", "")
+    row = conn.execute(
+        "SELECT t.tag_id, t.status, t.activation_code FROM tags t JOIN dogs d ON d.id = t.dog_id "
+        "WHERE t.tag_id = ? AND d.owner_id = ?",
+        (serial, owner_id),
+    ).fetchone()
+    stored = row["activation_code"] if row else None
+    if not _code_matches(stored, code) or row["status"] not in ("approved", "shipped"):
+        # Same answer for someone else's serial, a wrong code and a used code.
+        raise AccountError("serial and activation code do not match a tag sent to you")
+    password = secrets.token_urlsafe(18)
+    now = time.time()
+    with transaction(conn):
+        changed = conn.execute(
+            "UPDATE tags SET status = 'active', activated_at = ?, activation_code = NULL "
+            "WHERE tag_id = ? AND status IN ('approved','shipped')",
+            (now, serial),
+        ).rowcount
+        if changed != 1:
+            raise AccountError("serial and activation code do not match a tag sent to you")
+        conn.execute(
+            "INSERT INTO tag_credentials(tag_id, mqtt_username, password_hash, created_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT(tag_id) DO UPDATE SET "
+            "password_hash = excluded.password_hash, created_at = excluded.created_at",
+            (serial, serial, mosquitto_hash(password), now),
+        )
+    return {
+        "tag_id": serial,
+        "status": "active",
+        "mqtt_username": serial,
+        "mqtt_password": password,
+        "publish_topic": f"tags/{serial}/fix",
+    }
+
+
+def _code_matches(stored: str | None, code: str) -> bool:
+    if not stored:
+        verify(DUMMY_HASH, code)  # about the same time as a real check
+        return False
+    return verify(stored, code.replace("-", ""))
+
+
+def mosquitto_hash(password: str, iterations: int = 1000) -> str:
+    """Mosquitto's password_file `$7$` format (PBKDF2-HMAC-SHA512, 12-byte salt), so the
+    stored hash can be written to the broker's password file as is. The passwords are
+    random (144 bits), so a modest iteration count costs an attacker nothing useful."""
+    salt = secrets.token_bytes(12)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations)
+    return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def mosquitto_verify(stored: str, password: str) -> bool:
+    _, seven, iterations, salt, digest = stored.split("$")
+    assert seven == "7"
+    mine = hashlib.pbkdf2_hmac("sha512", password.encode(), base64.b64decode(salt), int(iterations))
+    return hmac.compare_digest(mine, base64.b64decode(digest))
+
+
+def mosquitto_password_file(conn: sqlite3.Connection) -> str:
+    """Lines for Mosquitto's password_file: every active tag's credentials."""
+    rows = conn.execute(
+        "SELECT c.mqtt_username, c.password_hash FROM tag_credentials c "
+        "JOIN tags t ON t.tag_id = c.tag_id "
+        "WHERE t.status = 'active' ORDER BY c.mqtt_username"
+    )
+    return "".join(f"{r['mqtt_username']}:{r['password_hash']}\n" for r in rows)

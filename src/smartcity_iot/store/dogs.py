@@ -1,0 +1,191 @@
+"""Owners' dogs and their tag requests, from request to approved (serial and activation
+code) to shipped. Every owner-facing query takes the caller's owner id and filters on
+it in SQL, so object-level authorisation lives here, not in the routers."""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import time
+
+from .errors import AccountError, NotFound
+from .passwords import HASHER
+from .registry import check_tag_id
+from .sqlite import transaction
+
+_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L: read off a printed card
+DOG_FIELDS = ("name", "breed", "sex", "birth_date", "rabies_cert")
+_DOG_SELECT = "SELECT id, name, breed, sex, birth_date, rabies_cert, created_at FROM dogs"
+
+# -- owners: dogs, tag requests, tags ----------------------------------------------------
+
+
+def add_dog(conn: sqlite3.Connection, owner_id: int, dog: dict[str, str | None]) -> dict:
+    now = time.time()
+    with transaction(conn):
+        dog_id = conn.execute(
+            "INSERT INTO dogs(owner_id, name, breed, sex, birth_date, rabies_cert, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (owner_id, *(dog.get(f) for f in DOG_FIELDS), now),
+        ).lastrowid
+    assert dog_id is not None
+    return get_dog(conn, owner_id, dog_id)
+
+
+def list_dogs(conn: sqlite3.Connection, owner_id: int) -> list[dict]:
+    rows = conn.execute(_DOG_SELECT + " WHERE owner_id = ? ORDER BY id", (owner_id,))
+    return [dict(r) for r in rows]
+
+
+def get_dog(conn: sqlite3.Connection, owner_id: int, dog_id: int) -> dict:
+    row = conn.execute(
+        _DOG_SELECT + " WHERE id = ? AND owner_id = ?", (dog_id, owner_id)
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"dog {dog_id}")
+    return dict(row)
+
+
+def request_tag(conn: sqlite3.Connection, owner_id: int, dog_id: int, postal_address: str) -> dict:
+    postal_address = postal_address.strip()
+    if not 5 <= len(postal_address) <= 300:
+        raise AccountError("postal address must have 5-300 characters")
+    with transaction(conn):
+        if not conn.execute(
+            "SELECT 1 FROM dogs WHERE id = ? AND owner_id = ?", (dog_id, owner_id)
+        ).fetchone():
+            raise NotFound(f"dog {dog_id}")
+        pending = conn.execute(
+            "SELECT 1 FROM tag_requests r LEFT JOIN tags t ON t.tag_id = r.tag_id "
+            "WHERE r.dog_id = ? AND (r.status = 'requested' "
+            "OR (r.status = 'approved' AND t.status IN ('approved','shipped')))",
+            (dog_id,),
+        ).fetchone()
+        if pending:
+            raise AccountError("this dog already has a tag request in progress")
+        rid = conn.execute(
+            "INSERT INTO tag_requests(dog_id, postal_address, status, created_at) "
+            "VALUES (?, ?, 'requested', ?)",
+            (dog_id, postal_address, time.time()),
+        ).lastrowid
+    assert rid is not None
+    return get_tag_request(conn, owner_id, rid)
+
+
+_REQUEST_SELECT = (
+    "SELECT r.id, r.dog_id, d.name AS dog_name, r.postal_address, r.created_at, "
+    "r.decided_at, r.tag_id, COALESCE(t.status, r.status) AS status, "
+    "o.id AS owner_id, o.name AS owner_name, o.phone AS owner_phone "
+    "FROM tag_requests r JOIN dogs d ON d.id = r.dog_id JOIN owners o ON o.id = d.owner_id "
+    "LEFT JOIN tags t ON t.tag_id = r.tag_id"
+)
+
+
+def _request_row(row: sqlite3.Row, for_operator: bool) -> dict:
+    data = dict(row)
+    if not for_operator:
+        for key in ("owner_id", "owner_name", "owner_phone"):
+            data.pop(key)
+    return data
+
+
+def list_tag_requests(conn: sqlite3.Connection, owner_id: int) -> list[dict]:
+    rows = conn.execute(_REQUEST_SELECT + " WHERE d.owner_id = ? ORDER BY r.id DESC", (owner_id,))
+    return [_request_row(r, False) for r in rows]
+
+
+def get_tag_request(conn: sqlite3.Connection, owner_id: int, request_id: int) -> dict:
+    row = conn.execute(
+        _REQUEST_SELECT + " WHERE r.id = ? AND d.owner_id = ?", (request_id, owner_id)
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"tag request {request_id}")
+    return _request_row(row, False)
+
+
+def list_tags(conn: sqlite3.Connection, owner_id: int) -> list[dict]:
+    rows = conn.execute(
+        "SELECT t.tag_id, t.status, t.dog_id, d.name AS dog_name, t.activated_at, "
+        "s.lat, s.lon, s.batt, s.last_ts, s.last_seen, s.offline_since, s.low_battery_since "
+        "FROM tags t JOIN dogs d ON d.id = t.dog_id LEFT JOIN tag_state s ON s.tag_id = t.tag_id "
+        "WHERE d.owner_id = ? AND t.status IN ('shipped','active','inactive') ORDER BY t.tag_id",
+        (owner_id,),
+    )
+    return [dict(r) for r in rows]
+
+
+def tag_dog_names(conn: sqlite3.Connection, owner_id: int) -> dict[str, str]:
+    """Tag serial -> dog name, for every tag of the owner's dogs whatever its status."""
+    rows = conn.execute(
+        "SELECT t.tag_id, d.name FROM tags t JOIN dogs d ON d.id = t.dog_id WHERE d.owner_id = ?",
+        (owner_id,),
+    )
+    return {r["tag_id"]: r["name"] for r in rows}
+
+
+# -- operators: tag requests -------------------------------------------------------------
+
+
+def all_tag_requests(conn: sqlite3.Connection, status: str | None = None) -> list[dict]:
+    sql, args = _REQUEST_SELECT, list[object]()
+    if status:
+        sql += " WHERE COALESCE(t.status, r.status) = ?"
+        args.append(status)
+    rows = conn.execute(sql + " ORDER BY r.id DESC LIMIT 500", args)
+    return [_request_row(r, True) for r in rows]
+
+
+def new_serial() -> str:
+    return "DT-" + "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
+
+
+def new_activation_code() -> str:
+    raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(10))
+    return f"{raw[:5]}-{raw[5:]}"
+
+
+def approve_request(
+    conn: sqlite3.Connection, request_id: int, actor: str, serial: str | None = None
+) -> dict:
+    """Assign a serial and an activation code (returned once, to print with the tag)."""
+    serial = check_tag_id(serial.strip()) if serial else new_serial()
+    code = new_activation_code()
+    now = time.time()
+    with transaction(conn):
+        row = conn.execute("SELECT * FROM tag_requests WHERE id = ?", (request_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"tag request {request_id}")
+        if row["status"] != "requested":
+            raise AccountError(f"tag request {request_id} is already {row['status']}")
+        if conn.execute("SELECT 1 FROM tags WHERE tag_id = ?", (serial,)).fetchone():
+            raise AccountError(f"serial {serial} is already in use")
+        conn.execute(
+            "INSERT INTO tags(tag_id, dog_id, status, activation_code, postal_address, created_at) "
+            "VALUES (?, ?, 'approved', ?, ?, ?)",
+            (serial, row["dog_id"], HASHER.hash(code.replace("-", "")), row["postal_address"], now),
+        )
+        conn.execute(
+            "UPDATE tag_requests SET status = 'approved', tag_id = ?, decided_at = ?, "
+            "decided_by = ? WHERE id = ?",
+            (serial, now, actor, request_id),
+        )
+    return {
+        "request_id": request_id,
+        "tag_id": serial,
+        "status": "approved",
+        "activation_code": code,
+    }
+
+
+def ship_request(conn: sqlite3.Connection, request_id: int) -> dict:
+    with transaction(conn):
+        row = conn.execute("SELECT tag_id FROM tag_requests WHERE id = ?", (request_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"tag request {request_id}")
+        changed = conn.execute(
+            "UPDATE tags SET status = 'shipped' WHERE tag_id = ? AND status = 'approved'",
+            (row["tag_id"],),
+        ).rowcount
+        if not changed:
+            raise AccountError(f"tag request {request_id} is not approved and waiting to ship")
+    return {"request_id": request_id, "tag_id": row["tag_id"], "status": "shipped"}
