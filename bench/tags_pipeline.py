@@ -243,6 +243,32 @@ def _load(port: int, msgs: list[tuple[str, bytes]]) -> None:
     gen.close()
 
 
+def throughput(work: Path, n: int) -> dict[str, object]:
+    """Drain-mode throughput of the bare subscriber and the service, and zone checks."""
+    msgs = make_fixes(n, time.time() - 86400)
+    print(f"bare subscriber drain of {len(msgs):,} fixes ...", file=sys.stderr)
+    b = Mosquitto(work / "m1")
+    b.start()
+    ceiling = bare_subscriber_drain(b.port, msgs)
+    b.stop()
+    print(f"  {ceiling:,.0f} msg/s\nservice drain ...", file=sys.stderr)
+    b = Mosquitto(work / "m2")
+    b.start()
+    whole = service_drain(b, work / "svc", msgs)
+    b.stop()
+    print(f"  {whole:,.0f} msg/s\nzone checks ...", file=sys.stderr)
+    zc = zone_checks()
+    print(f"  {zc}", file=sys.stderr)
+    return {
+        "fixes": len(msgs),
+        "ceiling_msg_s": round(ceiling),
+        "service_msg_s": round(whole),
+        "service_vs_ceiling": round(whole / ceiling, 3),
+        "zone_checks": {k: round(v) for k, v in zc.items()},
+        "vectorised_vs_naive": round(zc["vectorised_per_s"] / zc["naive_per_s"], 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -262,39 +288,22 @@ def main() -> None:
         "machine": f"{platform.node()} {platform.processor() or platform.machine()}, "
         f"Python {platform.python_version()}"
     }
+    if args.only_latency and not args.latency_rate:
+        parser.error("--only-latency needs --latency-rate")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        msgs = make_fixes(args.fixes, time.time() - 86400)
-        print(f"bare subscriber drain of {len(msgs):,} fixes ...", file=sys.stderr)
-        b = Mosquitto(work / "m1")
-        b.start()
-        ceiling = bare_subscriber_drain(b.port, msgs)
-        b.stop()
-        print(f"  {ceiling:,.0f} msg/s\nservice drain ...", file=sys.stderr)
-        b = Mosquitto(work / "m2")
-        b.start()
-        whole = service_drain(b, work / "svc", msgs)
-        b.stop()
-        print(f"  {whole:,.0f} msg/s\nzone checks ...", file=sys.stderr)
-        zc = zone_checks()
-        print(f"  {zc}\nalert latency at {ceiling / 2:,.0f} msg/s ...", file=sys.stderr)
+        if not args.only_latency:
+            results.update(throughput(work, args.fixes))
+            ceiling = float(results["ceiling_msg_s"])  # type: ignore[arg-type]
+        rate = args.latency_rate or ceiling / 2
+        print(f"alert latency at {rate:,.0f} msg/s ...", file=sys.stderr)
         b = Mosquitto(work / "m3")
         b.start()
-        lat = alert_latency(b, work / "lat", ceiling / 2)
+        lat = alert_latency(b, work / "lat", rate)
         b.stop()
-    results.update(
-        {
-            "fixes": len(msgs),
-            "ceiling_msg_s": round(ceiling),
-            "service_msg_s": round(whole),
-            "service_vs_ceiling": round(whole / ceiling, 3),
-            "zone_checks": {k: round(v) for k, v in zc.items()},
-            "vectorised_vs_naive": round(zc["vectorised_per_s"] / zc["naive_per_s"], 1),
-            "alert_latency": {
-                k: round(v, 1) if isinstance(v, float) else v for k, v in lat.items()
-            },
-        }
-    )
+    results["alert_latency"] = {
+        k: round(v, 1) if isinstance(v, float) else v for k, v in lat.items()
+    }
     print(json.dumps(results, indent=2))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
