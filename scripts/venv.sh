@@ -10,5 +10,9 @@ stamp=".venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)-${extras}"
 if [ ! -f "$stamp" ]; then
   echo "installing smartcity-iot${extras:+[$extras]} into .venv"
   python -m pip install -q --disable-pip-version-check -e ".${extras:+[$extras]}"
+  # The plate reader's model files (MIT) ship in PyPI's hyperlpr 0.0.2; we load the files
+  # ourselves and never import its code, whose dependency (opencv-python, not headless)
+  # would shadow our cv2: hence --no-deps, pinned exactly (vision/plates.py).
+  python -m pip install -q --disable-pip-version-check --no-deps "hyperlpr==0.0.2"
   touch "$stamp"
 fi
