@@ -92,8 +92,13 @@ class CameraScene:
         return sorted(self.events.stops, key=lambda s: (s.arrive, s.vehicle))
 
     def truth(self) -> list[dict]:
-        """Every staged sidewalk stop, and whether (and from when) it is a violation."""
+        """Every staged sidewalk stop, whether (and from when) it is a violation, and its car's
+        plate with whether a reader should read it."""
         return [s.truth(self.camera_id) for s in self.stops()]
+
+    def vehicles(self) -> list[dict]:
+        """Every car of the span, staged or passing, with its plate and whether it is readable."""
+        return [{"camera_id": self.camera_id} | v for v in self.events.vehicles()]
 
     def write_truth(self, path: str | Path) -> None:
         write_truth(path, [self])

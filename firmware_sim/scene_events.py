@@ -1,5 +1,5 @@
 """What happens in front of a simulated camera: staged sidewalk stops with their exact ground
-truth, passing cars, pedestrians, cyclists and cloud shadows, all seeded.
+truth, passing cars, pedestrians, cyclists and cloud shadows, all seeded; every car has a plate.
 
 The truth mirrors the service's rule (SPEC 5): a vehicle at rest with its box bottom-centre
 inside the sidewalk is stopped on the sidewalk; a violation opens once it has rested for the
@@ -13,14 +13,15 @@ from __future__ import annotations
 import bisect
 import re
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from .scene_layout import SpotArea, StreetLayout
+from .plates import Plate, plate_issue, random_plate, random_style
+from .scene_layout import CarEnd, SpotArea, StreetLayout, car_end
 
 MARGIN_S = 60.0
 MAX_AMBIENT_S = 45.0  # no pedestrian, cyclist or passing car stays in view longer
@@ -32,6 +33,9 @@ SCENARIOS: dict[str, dict[str, float]] = {
     "traffic": {},
 }  # fmt: skip
 VIOLATING = {"violation", "loading_overstay", "loading_off_hours"}
+# How a staged stop's plate is meant to be seen; the truth is then judged from what is drawn
+# (a spot may narrow the car, a camera may see an end face too edge-on: "oblique").
+PLATE_CASES = {"readable": 0.8, "small": 0.07, "dirty": 0.07, "occluded": 0.06}
 _WINDOW = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 
 
@@ -47,6 +51,7 @@ class Seen(NamedTuple):
     heading: int  # +1 facing right, -1 facing left
     moving: bool
     look: int  # appearance seed
+    plate: Plate | None = None  # cars only
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,7 @@ class Actor:
     h: float
     heading: int
     look: int
+    plate: Plate | None = None  # cars only
 
     @property
     def t0(self) -> float:
@@ -81,7 +87,7 @@ class Actor:
         y = self.y[i] + f * (self.y[i + 1] - self.y[i])
         moving = (self.x[i], self.y[i]) != (self.x[i + 1], self.y[i + 1])
         return Seen(self.kind, self.id, *layout.box(x, y, self.w, self.h), self.heading,
-                    moving, self.look)  # fmt: skip
+                    moving, self.look, self.plate)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -96,13 +102,27 @@ class StagedStop:
     spot_id: str | None
     violation_start: float | None
     actor: Actor
+    plate_issue: str | None = None  # why it cannot be read: small, oblique, dirty, occluded
+    plate_char_px: float = 0.0  # character height at rest, full-resolution pixels
+
+    @property
+    def plate(self) -> Plate:
+        assert self.actor.plate is not None
+        return self.actor.plate
 
     def truth(self, camera_id: str) -> dict:
         return {"camera_id": camera_id, "vehicle": self.vehicle, "arrive": round(self.arrive, 3),
                 "leave": round(self.leave, 3), "box": list(self.box), "spot_id": self.spot_id,
                 "violation": self.violation_start is not None,
                 "violation_start": None if self.violation_start is None
-                else round(self.violation_start, 3), "case": self.case}  # fmt: skip
+                else round(self.violation_start, 3), "case": self.case,
+                **_plate_truth(self.plate, self.plate_issue, self.plate_char_px)}  # fmt: skip
+
+
+def _plate_truth(plate: Plate, issue: str | None, char_px: float) -> dict:
+    return {"plate": plate.text, "plate_style": plate.style, "plate_readable": issue is None,
+            "plate_issue": issue, "plate_char_px": round(char_px, 1),
+            "plate_dirt": round(plate.dirt, 2)}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -169,7 +189,10 @@ class StreetEvents:
                                       f"camera {layout.id} spot {s.id}")
                       for s in layout.spots}  # fmt: skip
         self._next_id = 1
+        self._attempts = 0
+        self._plates: set[str] = set()
         self.stops: list[StagedStop] = []
+        self.standers: list[Actor] = []  # people standing in front of a plate for a whole stop
         self._plan_stops(SCENARIOS[scenario])
         ambient = self._passing_cars() + self._pedestrians() + self._cyclists() + self._occluders()
         self.ambient = sorted(ambient, key=lambda a: (a.t0, a.id))
@@ -192,11 +215,39 @@ class StreetEvents:
         """Everything in view at `ts`, back to front (by bottom y)."""
         lay = self.layout
         actors = [s.actor for s in self.stops if s.actor.t0 <= ts <= s.actor.t1]
+        actors += [a for a in self.standers if a.t0 <= ts <= a.t1]
         lo = bisect.bisect_left(self._ambient_t0, ts - MAX_AMBIENT_S)
         hi = bisect.bisect_right(self._ambient_t0, ts)
         actors += [a for a in self.ambient[lo:hi] if a.t1 >= ts]
         seen = [a.seen(ts, lay) for a in actors]
         return sorted(seen, key=lambda s: (s.y + s.h, s.id))
+
+    def vehicles(self) -> list[dict]:
+        """Every car of the span with its plate: staged stops (readability at rest) and passing
+        cars (readability at their best view, near an image edge; passers-by aside)."""
+        out = []
+        for stop in self.stops:
+            row = {"vehicle": stop.vehicle, "staged": True, "t0": round(stop.actor.t0, 3),
+                   "t1": round(stop.actor.t1, 3)}  # fmt: skip
+            out.append(row | _plate_truth(stop.plate, stop.plate_issue, stop.plate_char_px))
+        for a in self.ambient:
+            if a.kind != "car" or a.plate is None:
+                continue
+            s = a.seen((a.t0 + a.t1) / 2, self.layout)
+            end = car_end(s.w, s.h, a.plate.style, 1, 1.0)
+            row = {"vehicle": a.id, "staged": False, "t0": round(a.t0, 3), "t1": round(a.t1, 3)}
+            issue = plate_issue(end.char_px, 1.0, a.plate.dirt)
+            out.append(row | _plate_truth(a.plate, issue, end.char_px))
+        return sorted(out, key=lambda r: (r["t0"], r["vehicle"]))
+
+    def _new_plate(self, rng: np.random.Generator, dirt: float) -> Plate:
+        """A plate no other car of this camera carries."""
+        while True:
+            style = random_style(rng)
+            text = random_plate(rng, style)
+            if text not in self._plates:
+                self._plates.add(text)
+                return Plate(text, style, dirt, int(rng.integers(1 << 30)))
 
     def clouds_at(self, ts: float) -> list[tuple[Cloud, float]]:
         """Clouds over the scene and how far across they are (0..1)."""
@@ -222,8 +273,16 @@ class StreetEvents:
 
     def _try_stop(self, case: str, arrive: float, rng: np.random.Generator) -> StagedStop | None:
         lay, dwell = self.layout, self.layout.dwell_s
+        # The plate's own stream: drawing plates leaves the stops' random sequence alone.
+        prng = np.random.default_rng([*self._key, 7, self._attempts])
+        self._attempts += 1
+        names = list(PLATE_CASES)
+        p = np.array([PLATE_CASES[c] for c in names])
+        plate_case = names[int(prng.choice(len(names), p=p / p.sum()))]
         t_in, t_out = float(rng.uniform(3, 6)), float(rng.uniform(4, 6))
-        w = float(rng.uniform(230, 330)) * lay.unit
+        w = float(rng.uniform(230, 330))
+        # A compact car's plate is below reader size; the others' plates are well above it.
+        w = (0.65 * w if plate_case == "small" else 290 + 0.4 * (w - 230)) * lay.unit
         h = w * float(rng.uniform(0.42, 0.5))
         spot: SpotArea | None = None
         violation_start: float | None = None
@@ -280,10 +339,45 @@ class StreetEvents:
             if box[0] < ox + ow + 30 and ox < box[0] + box[2] + 30:
                 return None  # parked cars never overlap each other
         vehicle = self._new_id()
-        actor = self._stop_path(vehicle, x, y, w, h, arrive, leave, t_in, t_out, rng)
+        dirt = float(prng.uniform(0.55, 0.85) if plate_case == "dirty" else prng.uniform(0, 0.15))
+        plate = self._new_plate(prng, dirt)
+        actor = self._stop_path(vehicle, x, y, w, h, arrive, leave, t_in, t_out, rng, plate)
+        side, squash = lay.end_view(box[0], box[2])
+        end = car_end(box[2], box[3], plate.style, side, squash)
+        issue = plate_issue(end.char_px, squash, dirt)
+        if issue is None and plate_case == "occluded":
+            stander = self._stander(box, end, arrive, leave, prng)
+            if stander is not None:
+                self.standers.append(stander)
+                issue = "occluded"
         return StagedStop(vehicle, case, arrive, leave,
                           (round(box[0]), round(box[1]), round(box[2]), round(box[3])),
-                          spot.id if spot else None, violation_start, actor)  # fmt: skip
+                          spot.id if spot else None, violation_start, actor, issue,
+                          end.char_px)  # fmt: skip
+
+    def _stander(self, box: tuple[float, float, float, float], end: CarEnd, arrive: float,
+                 leave: float, rng: np.random.Generator) -> Actor | None:  # fmt: skip
+        """Someone who walks up and stands in front of the plate, their torso over it, from
+        the car's arrival until it leaves; None when nobody fits between the car and the lens."""
+        lay = self.layout
+        bx, by, bw, bh = box
+        top, bottom = by + end.plate_cy - end.plate_h / 2, by + end.plate_cy + end.plate_h / 2
+        for _ in range(8):
+            base = float(rng.uniform(88, 112)) * lay.unit
+            y = max(by + bh + 4 * lay.unit, bottom + 0.45 * base + 2)
+            h_px = base * lay.scale(y)
+            # The torso spans 0.2..0.55 of the figure's height (_draw_pedestrian).
+            if y - 0.8 * h_px <= top - 2 and y - 0.45 * h_px >= bottom + 1 and y <= lay.height:
+                break
+        else:
+            return None
+        x = bx + end.plate_cx
+        heading = 1 if rng.random() < 0.5 else -1
+        x_in, x_out = x - heading * 160 * lay.unit, x + heading * 160 * lay.unit
+        t = (arrive - 4.0, arrive - 0.5, leave + 1.0, leave + 5.0)
+        w = base * float(rng.uniform(0.30, 0.36))
+        return Actor("pedestrian", self._new_id(), t, (x_in, x, x, x_out), (y, y, y, y), w, base,
+                     heading, int(rng.integers(1 << 30)))  # fmt: skip
 
     def _place(self, spot: SpotArea | None, w: float, h: float,
                rng: np.random.Generator) -> tuple[float, float, float] | None:  # fmt: skip
@@ -320,6 +414,7 @@ class StreetEvents:
         t_in: float,
         t_out: float,
         rng: np.random.Generator,
+        plate: Plate,
     ) -> Actor:
         """Drive in along the kerb lane, up onto the sidewalk, rest, drive off forwards."""
         lay = self.layout
@@ -333,7 +428,7 @@ class StreetEvents:
                  (leave + 0.4 * t_out, x_b, lay.near_lane(x_b)),
                  (leave + t_out, x_out, lay.near_lane(x_out))]  # fmt: skip
         t, xs, ys = zip(*knots, strict=True)
-        return Actor("car", vehicle, t, xs, ys, w, h, heading, int(rng.integers(1 << 30)))
+        return Actor("car", vehicle, t, xs, ys, w, h, heading, int(rng.integers(1 << 30)), plate)
 
     # -- ambient traffic -----------------------------------------------------------------------
     def _busy(self, t: float) -> float:
@@ -352,6 +447,7 @@ class StreetEvents:
 
     def _passing_cars(self) -> list[Actor]:
         rng, lay, out = self._rng(2), self.layout, list[Actor]()
+        prng = self._rng(8)  # plates apart, so the traffic itself stays as it was
         last: dict[int, tuple[float, float, float]] = {}  # lane -> (enter, speed, exit)
         t = self.t_start - 10
         while True:
@@ -369,6 +465,9 @@ class StreetEvents:
                 start = max(t, enter + (w + 80 * lay.unit) / min(v, speed), leave + 1.0 - span)
             y_of = lay.near_lane if lane == 0 else lay.far_lane
             car = self._crossing("car", rng, start, y_of, speed, 1 if lane == 0 else -1, w, h)
+            dirty = prng.random() < 0.08
+            dirt = float(prng.uniform(0.5, 0.85) if dirty else prng.uniform(0, 0.15))
+            car = replace(car, plate=self._new_plate(prng, dirt))
             last[lane] = (car.t0, speed, car.t1)
             out.append(car)
 

@@ -8,13 +8,29 @@ road below them, the monitored sidewalk in the lower part of the image.
 from __future__ import annotations
 
 import json
+import math
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
 
+from .plates import CHAR_SHARE, plate_width
+
 GRADE_DWELL_S = {"model": 120.0, "secondary": 300.0, "alley": 600.0}
+# Plate height / car length in the picture: ~2.9 times life size (a plate is ~3 % of a car's
+# length), so that the cars nearest the camera carry plates of reader size (SPEC 5 reads them
+# from the frames); at life size every plate of this wide street view would be ~6 px tall.
+PLATE_H_FRAC = 0.09
+PLATE_FACE_SHARE = 0.62  # plate width / width of the car's end face
+PLATE_CENTRE = 0.63  # plate centre, down the car's box height (between lamps and bumper)
+# Enforcement cameras look along the street at an angle, so that cars show a plate: the foot
+# of the lens lies beside the picture (left or right by camera), LENS_DEPTH half-widths from
+# the cars; the end faces then turn 35..70 degrees towards it.
+LENS_FOOT = 0.35  # image widths beyond the picture's edge
+LENS_DEPTH = 1.0
 
 
 class CameraConfigError(ValueError):
@@ -41,6 +57,32 @@ class SpotArea:
     def depth(self, x: float, y: float) -> float:
         """Signed distance of a point to the outline: > 0 inside."""
         return float(cv2.pointPolygonTest(self.contour, (float(x), float(y)), True))
+
+
+class CarEnd(NamedTuple):
+    """The end of a car the camera sees and its plate, in the car box's own pixels."""
+
+    side: int  # +1: the box's right end is seen, -1: its left end
+    squash: float  # foreshortening of the end face, 0 edge-on .. 1 face-on
+    face_x: float  # left edge of the end face
+    face_w: float
+    plate_h: int  # plate height (not foreshortened: the face turns about a vertical axis)
+    plate_w: int  # plate width face-on; seen as plate_w * squash
+    plate_cx: float
+    plate_cy: float
+
+    @property
+    def char_px(self) -> float:
+        return self.plate_h * CHAR_SHARE
+
+
+def car_end(w: float, h: float, style: str, side: int, squash: float) -> CarEnd:
+    """Where the plate sits on a car of box size w x h whose `side` end the camera sees."""
+    ph = max(2, round(PLATE_H_FRAC * w))
+    pw = plate_width(style, ph)
+    fw = min(0.4 * w, pw / PLATE_FACE_SHARE * squash)
+    x0 = w - fw if side > 0 else 0.0
+    return CarEnd(side, squash, x0, fw, ph, pw, x0 + fw / 2, PLATE_CENTRE * h)
 
 
 class StreetLayout:
@@ -76,6 +118,8 @@ class StreetLayout:
         for spot in self.spots:
             cv2.fillPoly(self.spot_mask, [spot.contour], 255)
         self.kerb_y = self._kerb_line()
+        foot = -LENS_FOOT if zlib.crc32(self.id.encode()) % 2 else 1 + LENS_FOOT
+        self.lens_x = foot * self.width
         self.road_top = float(np.clip(self.kerb_y.min() - 255 * self.unit, 60 * self.unit,
                                       0.45 * self.height))  # fmt: skip
 
@@ -123,6 +167,13 @@ class StreetLayout:
 
     def spot_at(self, x: float, y: float) -> SpotArea | None:
         return next((s for s in self.spots if s.depth(x, y) > 0), None)
+
+    def end_view(self, x: float, w: float) -> tuple[int, float]:
+        """Which end of a car with box columns x..x+w the camera sees (+1 right, -1 left) and
+        the end face's foreshortening: the sine of its turn towards the lens (0 edge-on)."""
+        dx = x + w / 2 - self.lens_x
+        turn = math.atan(abs(dx) / (LENS_DEPTH * self.width / 2))
+        return (1 if dx < 0 else -1), math.sin(turn)
 
     def box(self, x: float, y: float, w: float, h: float) -> tuple[float, float, float, float]:
         """Box (x, y, w, h) of a thing of base size w x h standing with bottom-centre at x, y."""

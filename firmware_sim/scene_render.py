@@ -1,6 +1,6 @@
 """Paints one camera frame of a simulated street: a static street layer painted once, moving
-sprites composited on it, then light (time of day, building and cloud shadows, street lights,
-headlights), sensor noise and JPEG.
+sprites (cars with their plates in perspective) composited on it, then light (time of day,
+building and cloud shadows, street lights, headlights), sensor noise and JPEG.
 
 Light is computed on a quarter-resolution grid and applied as one multiply, which keeps a
 720p frame to a few milliseconds.
@@ -16,10 +16,12 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from .plates import Plate, plate_image
 from .scene_events import Cloud, Seen, StreetEvents
-from .scene_layout import StreetLayout
+from .scene_layout import CarEnd, StreetLayout, car_end
 
 LIGHT_DOWNSCALE = 4
+SQUASH_STEP = 0.025  # end-face foreshortening is drawn in steps, so sprites can be cached
 NOISE_SIGMA = 3.5
 CAR_COLOURS = [(235, 235, 232), (200, 200, 198), (30, 30, 32), (150, 150, 152), (40, 40, 170),
                (120, 60, 20), (60, 60, 62), (210, 215, 220), (30, 90, 160), (90, 40, 30),
@@ -92,6 +94,7 @@ class StreetRenderer:
         self.background = self._paint_street(rng)
         self.pools = self._street_light_pools()
         self._sprites: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._plates: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._clouds: dict[int, np.ndarray] = {}
 
     # -- per frame ---------------------------------------------------------------------------
@@ -182,10 +185,16 @@ class StreetRenderer:
     def _paste_car(self, frame: np.ndarray, s: Seen) -> None:
         bw, bh = int(round(s.w)), int(round(s.h))
         x0, y0 = int(round(s.x)), int(round(s.y))
-        key = (s.id, bw, bh)
+        side, squash = self.layout.end_view(s.x, s.w)
+        squash = round(squash / SQUASH_STEP) * SQUASH_STEP
+        key = (s.id, bw, bh, side, squash)
         sprite = self._sprites.get(key)
         if sprite is None:
-            sprite = self._sprites[key] = _car_sprite(s.look, bw, bh, s.heading)
+            end = plate = None
+            if s.plate is not None:
+                end = car_end(s.w, s.h, s.plate.style, side, squash)
+                plate = self._plate(s.id, s.plate, end.plate_h)
+            sprite = self._sprites[key] = _car_sprite(s.look, bw, bh, s.heading, end, plate)
             if len(self._sprites) > 48:
                 self._sprites.popitem(last=False)
         img, mask = sprite
@@ -196,6 +205,16 @@ class StreetRenderer:
             return
         np.copyto(frame[c:d, a:b], img[c - y0 : d - y0, a - x0 : b - x0],
                   where=mask[c - y0 : d - y0, a - x0 : b - x0, None])  # fmt: skip
+
+    def _plate(self, vehicle: int, plate: Plate, height: int) -> np.ndarray:
+        key = (vehicle, height)
+        img = self._plates.get(key)
+        if img is None:
+            img = self._plates[key] = plate_image(plate.text, plate.style, height, plate.dirt,
+                                                  plate.seed)  # fmt: skip
+            if len(self._plates) > 32:
+                self._plates.popitem(last=False)
+        return img
 
     # -- painted once --------------------------------------------------------------------------
     def _paint_street(self, rng: np.random.Generator) -> np.ndarray:
@@ -349,8 +368,86 @@ def _cloud_mask(look: int, lw: int, lh: int) -> np.ndarray:
     return cv2.GaussianBlur(m, (0, 0), max(2.0, cw / 14)).astype(np.float32)
 
 
-def _car_sprite(look: int, w: int, h: int, heading: int) -> tuple[np.ndarray, np.ndarray]:
-    """A car seen from above-ish, facing right (flipped for left), and its mask."""
+def _car_sprite(look: int, w: int, h: int, heading: int, end: CarEnd | None = None,
+                plate: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """A car seen from the side, and the end of it the camera sees turned towards the lens
+    with its plate in perspective; and its mask."""
+    fw = int(round(end.face_w)) if end is not None else 0
+    if end is None or fw < 2:
+        return _side_view(look, w, h, heading)[:2]
+    img = np.zeros((h, w, 3), np.uint8)
+    mask = np.zeros((h, w), bool)
+    side_w = w - fw
+    x0 = side_w if end.side > 0 else 0
+    sx = 0 if end.side > 0 else fw
+    body, body_mask, colour = _side_view(look, side_w, h, heading)
+    img[:, sx : sx + side_w], mask[:, sx : sx + side_w] = body, body_mask
+    _draw_end_face(img, mask, x0, fw, h, colour, end, front=(heading > 0) == (end.side > 0))
+    if plate is not None:
+        _warp_plate(img, plate, end)
+    return img, mask
+
+
+def _draw_end_face(img: np.ndarray, mask: np.ndarray, x0: int, fw: int, h: int,
+                   colour: np.ndarray, end: CarEnd, front: bool) -> None:  # fmt: skip
+    """Bumper, lamps and grille of the car's front or back, foreshortened to fw pixels."""
+    near, far = (x0, x0 + fw - 1) if end.side > 0 else (x0 + fw - 1, x0)
+    k = 0.02 * h  # the far corner is further from the lens: a little shorter
+    panel = np.array([[near, 0.40 * h], [far, 0.40 * h + k], [far, 0.86 * h - k],
+                      [near, 0.86 * h]], np.int32)  # fmt: skip
+    # The cabin's end above it: its roof line meets the side view's, glass inside the pillars.
+    ins = 0.12 * (far - near)
+    cabin = np.array([[near, 0.40 * h], [near + ins, 0.16 * h], [far - 2 * ins, 0.16 * h + k],
+                      [far, 0.40 * h + k]], np.int32)  # fmt: skip
+    glass = np.array([[near + ins, 0.38 * h], [near + 1.8 * ins, 0.21 * h],
+                      [far - 2.6 * ins, 0.21 * h + k], [far - ins, 0.38 * h + k]],
+                     np.int32)  # fmt: skip
+    cv2.fillPoly(img, [cabin], tuple(float(v) for v in colour * 0.8))
+    cv2.fillPoly(img, [glass], (62, 56, 50))
+    cv2.fillPoly(img, [panel], tuple(float(v) for v in np.clip(colour * 0.92, 0, 255)))
+    m = np.zeros(mask.shape, np.uint8)
+    cv2.fillPoly(m, [panel, cabin], 255)
+    mask |= m > 0
+    cv2.line(img, (near, int(0.40 * h)), (near, int(0.86 * h)),
+             tuple(float(v) for v in colour * 0.6), 1)  # fmt: skip
+    lamp = (200, 225, 235) if front else (40, 40, 150)
+    y0, y1 = int(0.44 * h), int(0.53 * h)
+    for a, b in ((0.05, 0.24), (0.76, 0.95)):
+        cv2.rectangle(img, (int(x0 + a * fw), y0), (int(x0 + b * fw), y1), lamp, -1)
+    if front:
+        cv2.rectangle(img, (int(x0 + 0.3 * fw), y0 + 1), (int(x0 + 0.7 * fw), y1),
+                      (40, 40, 42), -1)  # fmt: skip
+    cv2.rectangle(img, (x0, int(0.78 * h)), (x0 + fw - 1, int(0.86 * h - k)), (35, 35, 35), -1)
+
+
+def _warp_plate(img: np.ndarray, plate: np.ndarray, end: CarEnd) -> None:
+    """The face-on plate image drawn onto the turned end face (a homography)."""
+    ph, pw = plate.shape[:2]
+    half = pw * end.squash / 2
+    left, right = end.plate_cx - half, end.plate_cx + half
+    near_h, far_h = ph / 2, ph / 2 * 0.94
+    lh, rh = (near_h, far_h) if end.side > 0 else (far_h, near_h)
+    cy = end.plate_cy
+    dst = np.array(
+        [[left, cy - lh], [right, cy - rh], [right, cy + rh], [left, cy + lh]], np.float32
+    )
+    xa, ya = int(np.floor(dst[:, 0].min())), int(np.floor(dst[:, 1].min()))
+    xb, yb = int(np.ceil(dst[:, 0].max())) + 1, int(np.ceil(dst[:, 1].max())) + 1
+    xa, ya, xb, yb = max(xa, 0), max(ya, 0), min(xb, img.shape[1]), min(yb, img.shape[0])
+    if xb - xa < 1 or yb - ya < 1:
+        return
+    src = np.array([[0, 0], [pw, 0], [pw, ph], [0, ph]], np.float32)
+    m = cv2.getPerspectiveTransform(src, dst - np.array([xa, ya], np.float32))
+    roi = img[ya:yb, xa:xb].copy()
+    cv2.warpPerspective(plate, m, (xb - xa, yb - ya), dst=roi, flags=cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_TRANSPARENT)  # fmt: skip
+    img[ya:yb, xa:xb] = roi
+
+
+def _side_view(
+    look: int, w: int, h: int, heading: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A car seen from above-ish, facing right (flipped for left), its mask and body colour."""
     rng = np.random.default_rng(look)
     colour = np.array(CAR_COLOURS[int(rng.integers(len(CAR_COLOURS)))], np.float32)
     img = np.zeros((h, w, 3), np.uint8)
@@ -383,7 +480,7 @@ def _car_sprite(look: int, w: int, h: int, heading: int) -> tuple[np.ndarray, np
                   (40, 40, 150), -1)  # fmt: skip
     if heading < 0:
         img, mask = img[:, ::-1].copy(), mask[:, ::-1].copy()
-    return img, mask > 0
+    return img, mask > 0, colour
 
 
 def _draw_car_lamps(frame: np.ndarray, c: Seen, night: float) -> None:
