@@ -15,6 +15,8 @@ command -v docker-compose >/dev/null || missing+=(docker-compose)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
+# real footage for the camera tests: OpenCV's vtest.avi (a plaza with people walking)
+dpkg -s opencv-doc >/dev/null 2>&1 || missing+=(opencv-doc)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian's ${missing[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

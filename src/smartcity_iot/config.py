@@ -15,6 +15,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 ENV_PREFIX = "SMARTCITY_"
 DEFAULT_DWELL_S = 60.0  # a zone's dwell and grace unless its file says otherwise (SPEC 4)
 DEFAULT_GRACE_S = 60.0
+PLATE_MIN_CONF = 0.7  # measured (BENCHMARKS.md, "Plate reader"): no wrong read at or above it
 
 
 def _default_geofences() -> Path:
@@ -111,6 +112,16 @@ class Settings(BaseModel):
     detector: str = Field(
         "classical",
         description="vehicle detector of fixed cameras, by name (a camera file's detector wins)",
+    )
+    plate_reader: str = Field(
+        "hyperlpr",
+        description="plate reader of parked vehicles, by name ('none': every plate unread)",
+    )
+    plate_min_conf: float = Field(
+        PLATE_MIN_CONF,
+        ge=0,
+        le=1,
+        description="reads below this confidence are unread: an operator confirms them",
     )
     frame_queue_max: int = Field(
         8, gt=0, description="camera frames waiting for vision; more are skipped (counted)"

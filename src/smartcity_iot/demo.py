@@ -229,6 +229,9 @@ class _AlertPrinter:
             when = datetime.fromtimestamp(a["started_at"], self.tz).strftime("%H:%M:%S")
             where = a.get("zone_name") or a.get("zone_id") or ""
             extra = f" step {a['escalation']}" if a.get("escalation") else ""
+            if a["kind"] == "sidewalk_parking":
+                plate = a.get("plate") or f"unread (best guess {a.get('plate_candidate') or '-'})"
+                extra = f" plate {plate}{extra}"
             line = (
                 f"{a['status'].upper():<6} {a['kind']:<26} {a['device_id']:<12} "
                 f"{where} since {when}{extra}"

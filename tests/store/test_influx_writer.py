@@ -180,3 +180,34 @@ def test_a_point_influxdb_rejects_is_dead_lettered_and_the_rest_is_written(
     assert [(d["topic"], d["reason"]) for d in dead] == [("influxdb/write", "influx_rejected")]
     assert b"not a number" in dead[0]["payload"] and "400" in dead[0]["detail"]
     assert counters.get("influx_rejected") == 1 and influx_store.spooled(conn) == 0
+
+
+def test_a_parking_alerts_plate_and_party_reach_influxdb(
+    tmp_path: Path, influx: InfluxUnderTest
+) -> None:
+    alert = Alert(
+        id="p1",
+        kind="sidewalk_parking",
+        status="open",
+        device_id="cam-fushan-01",
+        zone_id="cam-fushan-01/sidewalk",
+        grid="G-03",
+        started_at=1_795_000_000,
+        ended_at=None,
+        lat=28.97,
+        lon=118.87,
+        escalation="warning",
+        offence_number=2,
+        party="vehicle:浙HA1234",
+        plate="浙HA1234",
+        plate_conf=0.97,
+        plate_status="read",
+    )
+    settings = influx_settings(tmp_path, influx.url)
+    conn = connect(settings.db_path)
+    influx_store.spool(conn, [lineproto.alert_line(alert)])
+    assert influx_writer(settings).drain_once() == 1
+    rows = influx.rows('SELECT "plate", "plate_conf", "plate_status", "party" FROM "alert"')
+    assert [(r["plate"], r["plate_conf"], r["plate_status"], r["party"]) for r in rows] == [
+        ("浙HA1234", 0.97, "read", "vehicle:浙HA1234")
+    ]

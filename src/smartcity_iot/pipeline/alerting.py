@@ -10,13 +10,15 @@ from typing import Any
 
 from ..geo.cameras import Camera
 from ..geo.zones import Zone
-from ..model import DOG_KINDS, Alert, Fix
+from ..model import DOG_KINDS, PARKING_KINDS, Alert, Fix, check_plate
 from ..rules import parking
 from ..rules.dog import IncidentClosed, IncidentOpened
 from ..rules.escalation import YEAR_S, escalation_step
+from ..rules.plate_vote import PlateVerdict
 from ..store import alerts as alert_store
 
 PARKING_KIND = "sidewalk_parking"
+OPERATOR_STATUSES = ("confirmed", "corrected")  # a person decided: no automatic read overrides
 TRACK_EVIDENCE_MARGIN_S = 300  # the dog's track shown this long before and after an incident
 
 
@@ -110,24 +112,33 @@ class AlertMaker:
             return None
         return _close(alert, ended_at, now)
 
-    # -- parked vehicles ---------------------------------------------------------------
+    def _offence_number(self, party: str, started_at: float, kinds: tuple[str, ...]) -> int:
+        return offence_number(self.conn, party, started_at, kinds)
+
+
+class ParkingAlerts:
+    """`sidewalk_parking` alerts: a stop past its dwell, its end, and the vehicle's
+    identity (plate, party, escalation) as reads and operators establish it."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
 
     @staticmethod
-    def parking_id(camera: Camera, stop: parking.Stop) -> str:
-        return alert_store.alert_id(
-            PARKING_KIND, camera.id, parking_zone(camera, stop), stop.rest_since
-        )
+    def alert_id(camera: Camera, stop: parking.Stop) -> str:
+        zone = parking_zone(camera, stop)
+        return alert_store.alert_id(PARKING_KIND, camera.id, zone, stop.rest_since)
 
-    def parking_opened(
+    def opened(
         self,
         camera: Camera,
         stop: parking.Stop,
         opened: parking.ParkingOpened,
         photos: list[dict[str, Any]],
+        plate: PlateVerdict,
         now: float,
     ) -> Alert:
-        return Alert(
-            id=self.parking_id(camera, stop),
+        alert = Alert(
+            id=self.alert_id(camera, stop),
             kind=PARKING_KIND,
             status="open",
             device_id=camera.id,
@@ -137,32 +148,85 @@ class AlertMaker:
             ended_at=None,
             lat=camera.lat,
             lon=camera.lon,
-            # The party is the vehicle, known once a plate is read: until then no escalation step.
-            escalation=None,
-            offence_number=None,
-            party=None,
             zone_name=camera.name,
             opened_at=opened.opened_at,
             updated_at=now,
             evidence=photos,
         )
+        self._identify(alert, plate)
+        return alert
 
-    def parking_closed(
+    def reread(
+        self, alert_id: str, plate: PlateVerdict, photo: dict | None, now: float
+    ) -> Alert | None:
+        """A later read of an open violation: the alert changes only when the verdict or
+        the close-up does, and never once an operator has confirmed or corrected it."""
+        alert = alert_store.get_alert(self.conn, alert_id)
+        if alert is None or alert.plate_status in OPERATOR_STATUSES:
+            return None
+        before = (alert.plate, alert.plate_status, alert.plate_candidate)
+        self._identify(alert, plate)
+        changed = (alert.plate, alert.plate_status, alert.plate_candidate) != before
+        if photo is not None:
+            alert.evidence = [e for e in alert.evidence if e.get("role") != "plate"] + [photo]
+            changed = True
+        if not changed:
+            return None
+        alert.revision += 1
+        alert.updated_at = now
+        return alert
+
+    def operator_plate(self, alert: Alert, typed: str, now: float) -> dict[str, Any]:
+        """An operator confirms the read plate or types the right one (`check_plate`
+        raises ValueError for a malformed plate). Returns what changed, for the history."""
+        plate = check_plate(typed)
+        status = "confirmed" if plate == (alert.plate or alert.plate_candidate) else "corrected"
+        change: dict[str, Any] = {
+            "from": alert.plate or alert.plate_candidate,
+            "from_status": alert.plate_status,
+            "to": plate,
+            "status": status,
+        }
+        conf = alert.plate_conf if status == "confirmed" else None
+        self._identify(alert, PlateVerdict(plate, conf, status, plate))
+        alert.revision += 1
+        alert.updated_at = now
+        change |= {"party": alert.party, "escalation": alert.escalation}
+        return change
+
+    def closed(
         self, camera: Camera, stop: parking.Stop, closed: parking.ParkingClosed, now: float
     ) -> Alert | None:
-        alert = alert_store.get_alert(self.conn, self.parking_id(camera, stop))
+        alert = alert_store.get_alert(self.conn, self.alert_id(camera, stop))
         if alert is None or alert.status == "closed":
             return None
         return _close(alert, closed.ended_at, now)
 
-    # -- escalation ----------------------------------------------------------------------
+    def _identify(self, alert: Alert, verdict: PlateVerdict) -> None:
+        """SPEC 6: a known plate makes the party `vehicle:{plate}` and numbers the
+        violation among that vehicle's in the 12 months before it, across cameras and
+        patrols; an unread plate has no party and no step."""
+        plate = verdict.plate
+        alert.plate, alert.plate_conf, alert.plate_status = plate, verdict.conf, verdict.status
+        alert.plate_candidate = verdict.candidate
+        if plate is None:
+            alert.party = alert.escalation = alert.offence_number = None
+            return
+        alert.party = f"vehicle:{plate}"
+        number = offence_number(self.conn, alert.party, alert.started_at, PARKING_KINDS, alert.id)
+        alert.offence_number, alert.escalation = number, escalation_step(number)
 
-    def _offence_number(self, party: str, started_at: float, kinds: tuple[str, ...]) -> int:
-        """SPEC 6: this violation's number among the party's in the 12 months before it."""
-        earlier = alert_store.offences_between(
-            self.conn, party, started_at - YEAR_S, started_at, kinds
-        )
-        return earlier + 1
+
+def offence_number(
+    conn: sqlite3.Connection,
+    party: str,
+    started_at: float,
+    kinds: tuple[str, ...],
+    exclude: str | None = None,
+) -> int:
+    """SPEC 6: this violation's number among the party's in the 12 months before it."""
+    since = started_at - YEAR_S
+    return alert_store.offences_between(conn, party, since, started_at, kinds, exclude) + 1
 
 
 def parking_zone(camera: Camera, stop: parking.Stop) -> str:

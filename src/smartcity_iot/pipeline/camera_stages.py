@@ -12,17 +12,21 @@ import numpy as np
 from ..geo.cameras import Camera
 from ..model import Alert, Inbound, Rejected
 from ..rules import parking
+from ..rules.plate_vote import PlateVotes
 from ..store import camera_state
 from ..vision.detect import Detections, VehicleDetector
 from ..vision.evidence import EvidenceStore
 from ..vision.frame import SCALE, decode_small
+from ..vision.plates import PlateReader
 from ..vision.track import Box, Track, Tracker, TrackEvents
-from .alerting import AlertMaker
+from ..vision.verify import StopVerifier, release
+from .alerting import ParkingAlerts
 from .batch import PathRunner, Work
 
 SAVE_EVERY_S = 5.0  # capture seconds between state saves
 LATEST_EVERY_S = 30.0  # capture seconds between refreshes of the "latest" evidence photo
 MAX_FRAME_BYTES = 4 * 1024 * 1024
+SILENT_S = 120.0  # seconds without a frame after which a camera's stops are closed
 
 
 @dataclass
@@ -34,8 +38,13 @@ class CameraState:
     tracker: Tracker = field(default_factory=Tracker)
     stops: dict[int, parking.Stop] = field(default_factory=dict)  # track id -> its stop
     latest_saved: dict[int, float] = field(default_factory=dict)  # track id -> photo time
+    plates: dict[int, PlateVotes] = field(default_factory=dict)  # track id -> its plate reads
+    plate_photos: dict[int, dict] = field(default_factory=dict)  # track id -> best close-up
     last_ts: float | None = None
     saved_ts: float = 0.0
+    verifier: StopVerifier = field(default_factory=StopVerifier)  # is each stop a vehicle
+    verified_ts: float | None = None  # capture time of the last frame verified
+    heard_at: float | None = None  # arrival time of that frame
 
 
 @dataclass
@@ -65,6 +74,8 @@ class CameraContext(PathRunner):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.evidence = EvidenceStore(self.settings.data_dir, self.settings.tz)
+        self.parking = ParkingAlerts(self.conn)
+        self.plate_reader = PlateReader.create(self.settings.plate_reader)
         self.state_dir = self.settings.data_dir / "vision"
         self.cameras: dict[str, CameraState] = {}
 
@@ -125,6 +136,57 @@ def track(ctx: CameraContext, frame: Frame) -> None:
     frame.counts["frames"] += 1
 
 
+def verify(ctx: CameraContext, frame: Frame) -> None:
+    """A stop is a vehicle (vision/verify.py): a box come to rest on what is only the street
+    is no stop, and the street is relearnt there; a stop whose box went back to the street,
+    or was taken by something else, ends when it did; a stop hidden in this frame gets no
+    photo and no alert now. A camera silent for SILENT_S can no longer vouch for its stops:
+    they end where it last saw them (capture time), on its next frame or, if none comes,
+    on another camera's frame SILENT_S after the silent one's last arrived."""
+    cam: CameraState = frame.cam
+    assert frame.events is not None and frame.image is not None and frame.msg is not None
+    events = frame.events
+    if cam.verified_ts is not None and frame.ts - cam.verified_ts > SILENT_S:
+        events = TrackEvents(events.came_to_rest, [], events.left + events.still_at_rest)
+        release(cam.tracker, events.left)
+        cam.verifier.forget_all()
+    cam.verified_ts, cam.heard_at = frame.ts, frame.msg.received_at
+    verdict = cam.verifier.check(events, frame.image, cam.detector.snapshot(), frame.ts)
+    for t in verdict.phantoms:
+        assert t.anchor is not None
+        cam.detector.relearn(t.anchor, frame.image)
+        frame.counts["stops_not_vehicles"] += 1
+    for t in verdict.to_street:
+        assert t.anchor is not None
+        cam.detector.relearn(t.anchor, frame.image)  # no ghost of it, whatever the light did
+    for tid, ended in verdict.ended_at.items():
+        if tid in cam.stops:
+            cam.stops[tid].last_at_rest = ended
+    release(
+        cam.tracker, verdict.phantoms + [t for t in verdict.events.left if t.id in verdict.ended_at]
+    )
+    frame.events = verdict.events
+    for other in ctx.cameras.values():
+        silent = other.heard_at is not None and frame.msg.received_at - other.heard_at > SILENT_S
+        if other is not cam and other.stops and silent:
+            close_silent(ctx, other)
+
+
+def close_silent(ctx: CameraContext, cam: CameraState) -> None:
+    """End every stop of a camera that stopped sending frames, through the path's own
+    park, alert and persist stages, at the capture time it last saw each one."""
+    at_rest = [t for t in cam.tracker.tracks if t.at_rest]
+    release(cam.tracker, at_rest)
+    cam.verifier.forget_all()
+    gone = Frame(cam=cam, ts=cam.last_ts or 0.0, events=TrackEvents([], [], at_rest))
+    park(ctx, gone)
+    for stop, ended in gone.closed:
+        if ended is None:
+            ctx.evidence.discard(cam.camera.id, ParkingAlerts.alert_id(cam.camera, stop))
+    alert(ctx, gone)
+    persist(ctx, gone)
+
+
 def park(ctx: CameraContext, frame: Frame) -> None:
     """The parking rule (rules/parking.py) over the tracker's events."""
     cam: CameraState = frame.cam
@@ -164,11 +226,11 @@ def photograph(ctx: CameraContext, frame: Frame) -> None:
     for t in frame.events.came_to_rest:
         stop = cam.stops[t.id]
         if stop.on_sidewalk:  # kept only if the stop becomes a violation
-            aid = AlertMaker.parking_id(camera, stop)
+            aid = ParkingAlerts.alert_id(camera, stop)
             ctx.evidence.save(camera.id, aid, "first_seen", jpeg, full_size(t.anchor or t.box), ts)
             cam.latest_saved[t.id] = ts
     for t, stop, _ in frame.opened:
-        aid, box = AlertMaker.parking_id(camera, stop), full_size(t.anchor or t.box)
+        aid, box = ParkingAlerts.alert_id(camera, stop), full_size(t.anchor or t.box)
         first = ctx.evidence.path(camera.id, aid, "first_seen")
         photos = []
         if first.exists():
@@ -183,25 +245,28 @@ def photograph(ctx: CameraContext, frame: Frame) -> None:
         cam.latest_saved[t.id] = ts
     for t, stop in frame.staying:
         if ts - cam.latest_saved.get(t.id, 0) >= LATEST_EVERY_S:
-            aid, box = AlertMaker.parking_id(camera, stop), full_size(t.anchor or t.box)
+            aid, box = ParkingAlerts.alert_id(camera, stop), full_size(t.anchor or t.box)
             ctx.evidence.save(camera.id, aid, "latest", jpeg, box, ts)
             cam.latest_saved[t.id] = ts
     for stop, ended in frame.closed:
         if ended is None:
-            ctx.evidence.discard(camera.id, AlertMaker.parking_id(camera, stop))
+            ctx.evidence.discard(camera.id, ParkingAlerts.alert_id(camera, stop))
 
 
 def alert(ctx: CameraContext, frame: Frame) -> None:
     """Stops that became violations open alerts; violations that ended close theirs."""
     camera = frame.cam.camera
-    for _, stop, opened in frame.opened:
-        photos = frame.photos[AlertMaker.parking_id(camera, stop)]
-        frame.pending.append(ctx.alerts.parking_opened(camera, stop, opened, photos, frame.now))
+    for t, stop, opened in frame.opened:
+        aid = ParkingAlerts.alert_id(camera, stop)
+        closeup = frame.cam.plate_photos.get(t.id)
+        photos = frame.photos[aid] + ([closeup] if closeup else [])
+        verdict = frame.cam.plates.get(t.id, PlateVotes()).verdict(ctx.settings.plate_min_conf)
+        frame.pending.append(ctx.parking.opened(camera, stop, opened, photos, verdict, frame.now))
         frame.counts["alerts_opened"] += 1
     for stop, ended in frame.closed:
         if ended is None:
             continue
-        closed = ctx.alerts.parking_closed(camera, stop, ended, frame.now)
+        closed = ctx.parking.closed(camera, stop, ended, frame.now)
         if closed is not None:
             frame.pending.append(closed)
             frame.counts["alerts_closed"] += 1
@@ -233,6 +298,14 @@ def persist(ctx: CameraContext, frame: Frame) -> None:
 
 
 def snapshot(cam: CameraState) -> dict[str, Any]:
-    """The camera's state as plain data (the stored format of earlier versions)."""
+    """The camera's state as plain data (earlier versions' format, plus plate reads)."""
     stops = {str(k): s.to_dict() for k, s in cam.stops.items()}
-    return {"last_ts": cam.last_ts, **cam.tracker.snapshot(), "stops": stops}
+    plates = {str(k): v.to_dict() for k, v in cam.plates.items()}
+    photos = {str(k): v for k, v in cam.plate_photos.items()}
+    return {
+        "last_ts": cam.last_ts,
+        **cam.tracker.snapshot(),
+        "stops": stops,
+        "plates": plates,
+        "plate_photos": photos,
+    }

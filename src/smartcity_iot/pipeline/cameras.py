@@ -18,6 +18,7 @@ from ..counters import Counters
 from ..geo.cameras import Camera, CameraFileError
 from ..model import Inbound, Rejected
 from ..rules import parking
+from ..rules.plate_vote import PlateVotes
 from ..store import camera_state
 from ..store.sinks import Sinks
 from ..vision.detect import VehicleDetector
@@ -71,6 +72,9 @@ class CameraPipeline(CameraContext):
         cam.saved_ts = saved["last_ts"] or 0.0
         cam.tracker.restore(saved)
         cam.stops = {int(k): parking.Stop(**v) for k, v in saved["stops"].items()}
+        plates = saved.get("plates", {})  # absent in the state of earlier versions
+        cam.plates = {int(k): PlateVotes.from_dict(v) for k, v in plates.items()}
+        cam.plate_photos = {int(k): v for k, v in saved.get("plate_photos", {}).items()}
         cam.detector.restore(background, cam.last_ts)
         log.info("camera %s: restored %d vehicles at rest", camera.id, len(cam.tracker.tracks))
         return cam

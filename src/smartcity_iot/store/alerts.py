@@ -54,15 +54,21 @@ def list_alerts(conn: sqlite3.Connection, limit: int = 100, kind: str | None = N
 
 
 def offences_between(
-    conn: sqlite3.Connection, party: str, since: float, until: float, kinds: tuple[str, ...]
+    conn: sqlite3.Connection,
+    party: str,
+    since: float,
+    until: float,
+    kinds: tuple[str, ...],
+    exclude: str | None = None,
 ) -> int:
-    """Violations of `party` of `kinds` that started in (since, until], not dismissed."""
+    """Violations of `party` of `kinds` that started in (since, until], not dismissed,
+    other than the alert `exclude` (the one being numbered)."""
     marks = ",".join("?" * len(kinds))
     row = conn.execute(
         f"SELECT COUNT(*) FROM alerts WHERE party = ? AND kind IN ({marks}) "
-        "AND started_at > ? AND started_at <= ? "
+        "AND started_at > ? AND started_at <= ? AND id != ? "
         "AND (disposition IS NULL OR disposition != 'dismissed')",
-        (party, *kinds, since, until),
+        (party, *kinds, since, until, exclude or ""),
     ).fetchone()
     return int(row[0])
 
@@ -94,6 +100,8 @@ def search_alerts(
     grid: str | None = None,
     status: str | None = None,
     workflow: str | None = None,
+    plate: str | None = None,
+    party: str | None = None,
     limit: int = 200,
 ) -> list[Alert]:
     """Newest first; every filter given must match exactly (the console's alert list)."""
@@ -103,6 +111,8 @@ def search_alerts(
         ("grid", grid),
         ("status", status),
         ("workflow", workflow),
+        ("plate", plate),
+        ("party", party),
     ):
         if value is not None:
             sql += f" AND {column} = ?"

@@ -95,6 +95,13 @@ def alert_line(alert: Alert) -> str:
             ("duration_s", None if ended is None else _float(ended - alert.started_at)),
             ("workflow", string_field(alert.workflow)),
             ("disposition", None if alert.disposition is None else string_field(alert.disposition)),
+            ("party", None if alert.party is None else string_field(alert.party)),
+            ("plate", None if alert.plate is None else string_field(alert.plate)),
+            ("plate_conf", _float(alert.plate_conf)),
+            (
+                "plate_status",
+                None if alert.plate_status is None else string_field(alert.plate_status),
+            ),
         ]
     )
     return f"{ALERT_MEASUREMENT}{tags} {fields} {round(alert.started_at * 1000)}"

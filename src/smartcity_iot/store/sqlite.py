@@ -65,7 +65,8 @@ CREATE TABLE IF NOT EXISTS alerts (
     workflow TEXT NOT NULL DEFAULT 'new',
     disposition TEXT,
     revision INTEGER NOT NULL DEFAULT 1,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    plate TEXT, plate_conf REAL, plate_status TEXT, plate_candidate TEXT
 );
 CREATE INDEX IF NOT EXISTS alerts_started ON alerts(started_at DESC);
 CREATE INDEX IF NOT EXISTS alerts_party ON alerts(party, started_at);
@@ -157,7 +158,29 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     conn.execute("PRAGMA foreign_keys=ON")
     if not readonly:
         conn.executescript(SCHEMA)
+        _add_missing_columns(conn)
     return conn
+
+
+# Columns added after a table first shipped: a database made by an earlier version
+# gets them on open (SQLite's ADD COLUMN is cheap: existing rows read as NULL).
+ADDED_COLUMNS = {
+    "alerts": [
+        ("plate", "TEXT"),
+        ("plate_conf", "REAL"),
+        ("plate_status", "TEXT"),
+        ("plate_candidate", "TEXT"),
+    ],
+}
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    for table, columns in ADDED_COLUMNS.items():
+        have = {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}
+        for name, kind in columns:
+            if name not in have:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+    conn.execute("CREATE INDEX IF NOT EXISTS alerts_plate ON alerts(plate, started_at)")
 
 
 @contextlib.contextmanager

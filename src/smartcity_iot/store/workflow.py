@@ -78,11 +78,18 @@ def apply(
         alert.updated_at = now
         # the same sink as the pipelines: row, alerts/{kind} outbox, and InfluxDB when configured
         Sinks(conn, influx_spool=influx_spool).alert(alert)
-        conn.execute(
-            "INSERT INTO alert_events(alert_id, at, action, actor, detail) VALUES (?, ?, ?, ?, ?)",
-            (alert_id, now, action, actor, json.dumps(detail, ensure_ascii=False)),
-        )
+        record_event(conn, alert_id, now, action, actor, detail)
     return alert
+
+
+def record_event(
+    conn: sqlite3.Connection, alert_id: str, at: float, action: str, actor: str, detail: dict
+) -> None:
+    """One line of an alert's handling history: who did what, when, from what to what."""
+    conn.execute(
+        "INSERT INTO alert_events(alert_id, at, action, actor, detail) VALUES (?, ?, ?, ?, ?)",
+        (alert_id, at, action, actor, json.dumps(detail, ensure_ascii=False)),
+    )
 
 
 def events(conn: sqlite3.Connection, alert_id: str) -> list[dict[str, Any]]:

@@ -55,6 +55,10 @@ class VehicleDetector(ABC):
         """Resume from a `snapshot` taken at capture time `ts`."""
         return None
 
+    def relearn(self, box: Box, frame: np.ndarray) -> None:
+        """What `frame` shows in `box` is the empty street now (a vehicle left)."""
+        return None
+
 
 class ClassicalDetector(VehicleDetector):
     """Background difference, morphology, contours, then size and shape gating in
@@ -100,3 +104,6 @@ class ClassicalDetector(VehicleDetector):
 
     def restore(self, snapshot: np.ndarray, ts: float | None) -> None:
         self.scene.restore(snapshot, ts)
+
+    def relearn(self, box: Box, frame: np.ndarray) -> None:
+        self.scene.relearn(box, frame)

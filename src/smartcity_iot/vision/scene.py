@@ -37,6 +37,7 @@ class SceneModel:
         self.background: np.ndarray | None = None
         self.last_ts: float | None = None
         self.frames = 0
+        self.gain = 1.0  # of the last frame against the background
 
     def apply(self, frame: np.ndarray, ts: float, protect: list[Box]) -> np.ndarray:
         """Foreground mask (uint8 0/255) of `frame`; then learn from it."""
@@ -55,6 +56,7 @@ class SceneModel:
         gain = float(np.median(f_gray[::3, ::3][sample]) + 1.0) / float(
             np.median(b_gray[::3, ::3][sample]) + 1.0
         )
+        self.gain = gain
         fn = f * np.float32(1 / gain)
         fn_gray = f_gray * np.float32(1 / gain)
         diff = _channel_max(cv2.absdiff(fn, bg))
@@ -91,6 +93,16 @@ class SceneModel:
         a_fg = 0.05 if warm else 1 - math.exp(-dt / self.tau_fg_s)
         rate = np.where(fg, np.float32(a_fg), np.float32(a_bg)) * keep
         self.background += cv2.merge([rate, rate, rate]) * (fn - self.background)
+
+    def relearn(self, box: Box, frame: np.ndarray) -> None:
+        """The background under `box` becomes what the frame shows there now: the street
+        came back (a vehicle gone, a ghost of old light), so it must not stay foreground."""
+        if self.background is None:
+            return
+        x, y, w, h = box
+        x0, y0 = max(x, 0), max(y, 0)
+        f = cv2.GaussianBlur(frame, (5, 5), 0).astype(np.float32) * np.float32(1 / self.gain)
+        self.background[y0 : y + h, x0 : x + w] = f[y0 : y + h, x0 : x + w]
 
     def restore(self, background: np.ndarray, ts: float | None) -> None:
         """Resume from a saved background as a warmed-up model (after a restart)."""

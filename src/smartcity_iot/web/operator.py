@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, StreamingResponse
 
-from ..model import ALERT_KINDS, DOG_KINDS, HEALTH_KINDS
+from ..model import ALERT_KINDS, DOG_KINDS, HEALTH_KINDS, normalise_plate
 from ..rules.health import is_low_battery, is_offline
 from ..store import dogs, workflow
 from ..store.alerts import get_alert, open_counts, search_alerts
@@ -62,12 +62,19 @@ def list_alerts(
     workflow_state: Annotated[
         Literal["new", "acknowledged", "dispatched", "resolved"] | None, Query(alias="workflow")
     ] = None,
+    plate: Annotated[str | None, Query(max_length=20, description="e.g. 浙H·A1234")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict]:
-    """Stored alerts, newest first, filtered by kind, grid, status (the violation) and
-    workflow (the handling)."""
+    """Stored alerts, newest first, filtered by kind, grid, status (the violation),
+    workflow (the handling) and a vehicle's plate (normalised before matching)."""
     alerts = search_alerts(
-        conn, kind=kind, grid=grid, status=status, workflow=workflow_state, limit=limit
+        conn,
+        kind=kind,
+        grid=grid,
+        status=status,
+        workflow=workflow_state,
+        plate=normalise_plate(plate) if plate else None,
+        limit=limit,
     )
     return [asdict(a) for a in alerts]
 
@@ -113,7 +120,7 @@ def alert_detail(alert_id: str, user: Operator, conn: Conn, request: Request) ->
         {
             "url": f"/api/operator/alerts/{alert_id}/evidence/{i}",
             "ts": item.get("ts"),
-            "label": item.get("label"),
+            "label": item.get("label") or item.get("role"),
         }
         for i, item in enumerate(alert.evidence)
         if _image_path(data_dir, item)

@@ -161,6 +161,20 @@ class AlertOut(BaseModel):
     evidence: list[dict[str, Any]]
     workflow: str
     disposition: str | None
+    plate: str | None = None
+    plate_conf: float | None = None
+    plate_status: Literal["unread", "read", "confirmed", "corrected"] | None = None
+    plate_candidate: str | None = None
+
+
+class PlateIn(BaseModel):
+    """An operator's confirmation of the read plate, or the plate typed from the close-up."""
+
+    model_config = ConfigDict(extra="forbid")
+    plate: str = Field(
+        min_length=1, max_length=20, description="as printed, e.g. 浙H·A1234 (normalised here)"
+    )
+    note: str | None = Field(None, max_length=500)
 
 
 class AlertEvent(BaseModel):

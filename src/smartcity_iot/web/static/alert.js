@@ -41,8 +41,30 @@ async function show() {
     ? `轨迹 track: ${d.track.length} 个定位点 fixes, ${SC.time(d.track[0].ts)} — ${SC.time(d.track[d.track.length - 1].ts)}`
     : (d.images.length ? "" : "无轨迹数据 no track stored");
   $("map").classList.toggle("hidden", d.images.length > 0 && !d.track.length);
+  if (a.kind === "sidewalk_parking") await showPlate(a, d.images);
   $("photos").replaceChildren(...d.images.map((img) => E("figure", {},
     E("img", { src: img.url, alt: img.label || "evidence" }), E("figcaption", { class: "muted" }, `${img.label || ""} ${SC.time(img.ts)}`))));
+}
+
+const PLATE_STATUS = { unread: "未识别 Unread", read: "自动识别 Read", confirmed: "已确认 Confirmed", corrected: "已更正 Corrected" };
+
+async function showPlate(a, images) {
+  $("plate-box").classList.remove("hidden");
+  const closeup = images.find((img) => img.label === "plate");
+  $("plate-closeup").classList.toggle("hidden", !closeup);
+  if (closeup) $("plate-closeup").src = closeup.url;
+  const conf = a.plate_conf === null ? "" : ` (${Math.round(a.plate_conf * 100)}%)`;
+  $("plate-read").replaceChildren(E("strong", { id: "plate-text" }, a.plate || a.plate_candidate || "—"),
+    " ", E("span", { class: `badge ${a.plate_status}`, id: "plate-status" }, PLATE_STATUS[a.plate_status] || a.plate_status || "—"), conf);
+  $("plate-hint").textContent = a.plate
+    ? `当事方 party: ${a.party}`
+    : "未确定车牌，无当事方：请对照特写确认或输入车牌 No party until the plate is confirmed: check the close-up, confirm or type it";
+  $("plate-input").value = a.plate || a.plate_candidate || "";
+  const cases = a.plate ? await SC.api("GET", `/api/operator/vehicles/${encodeURIComponent(a.plate)}`) : [];
+  $("vehicle-cases").replaceChildren(...cases.map((c) => E("tr", {},
+    E("td", {}, E("a", { href: `/console/alerts/${encodeURIComponent(c.id)}` }, SC.time(c.started_at))),
+    E("td", {}, c.zone_name || c.zone_id || "—"), E("td", {}, c.escalation ? (SC.STEPS[c.escalation] || c.escalation) : "—"),
+    E("td", {}, c.disposition || "—"))));
 }
 
 async function step(action, body) {
@@ -56,6 +78,15 @@ async function step(action, body) {
 
 $("btn-acknowledge").addEventListener("click", () => step("acknowledge"));
 $("btn-dispatch").addEventListener("click", () => step("dispatch"));
+$("plate-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  SC.hide("plate-msg");
+  try {
+    await SC.api("POST", `/api/operator/alerts/${encodeURIComponent(alertId)}/plate`, SC.form(ev.target));
+    SC.show("plate-msg", "车牌已确认 Plate recorded", "ok");
+  } catch (e) { SC.show("plate-msg", e.message); }
+  await show();
+});
 $("close-form").addEventListener("submit", (ev) => { ev.preventDefault(); step("close", SC.form(ev.target)); });
 
 SC.session("operator").then(show);

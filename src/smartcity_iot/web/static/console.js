@@ -11,9 +11,13 @@ function filters() {
   return SC.form($("filters"));
 }
 
+// SPEC 5: upper case, no separators or spaces (the server normalises the same way)
+const plateKey = (p) => (p || "").toUpperCase().replace(/[\s·•・.\-_/\\|]/g, "");
+
 function passes(a, f) {
   return (!f.kind || a.kind === f.kind) && (!f.grid || a.grid === f.grid) &&
-    (!f.status || a.status === f.status) && (!f.workflow || a.workflow === f.workflow);
+    (!f.status || a.status === f.status) && (!f.workflow || a.workflow === f.workflow) &&
+    (!f.plate || a.plate === plateKey(f.plate));
 }
 
 function render(freshId) {
@@ -27,6 +31,7 @@ function render(freshId) {
       E("span", { class: `badge ${a.status}` }, a.status === "open" ? "进行中 open" : "已结束 closed"), " ",
       E("span", { class: `badge ${a.workflow}` }, SC.WORKFLOW[a.workflow] || a.workflow)),
     E("div", { class: "muted" }, `${SC.time(a.started_at)} · ${a.device_id} · ${a.zone_name || "—"} · ${a.grid || "—"}`,
+      a.kind === "sidewalk_parking" ? ` · ${a.plate || "车牌未识别 plate unread"}` : "",
       a.escalation ? ` · ${SC.STEPS[a.escalation] || a.escalation}` : ""))));
   $("feed-count").textContent = `(${shown.length})`;
   if (map) SCMap.dots(map, shown, (a) => { location.href = `/console/alerts/${a.id}`; });
