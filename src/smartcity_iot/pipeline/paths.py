@@ -8,7 +8,7 @@ store/. A new device kind adds a path here and reuses stages."""
 from __future__ import annotations
 
 from . import camera_stages as camera
-from . import plate_stage
+from . import camera_verify, plate_stage
 from . import tag_stages as tag
 
 # A tag fix (tags/{id}/fix, owntracks/{user}/{device}), a batch of them per transaction.
@@ -26,7 +26,7 @@ CAMERA_PATH = (
     camera.decode,  # topic, camera file, capture time, JPEG at 1/4 (vision/frame.py)
     camera.detect,  # vehicles in the frame (vision/detect.py, a detector chosen by name)
     camera.track,  # vehicles at rest, since when (vision/track.py)
-    camera.verify,  # a stop is a vehicle: unlike the street before it, the same to the end
+    camera_verify.verify,  # a stop is a vehicle: unlike the street before it, the same to the end
     camera.park,  # on the sidewalk past its dwell, not exempt (rules/parking.py)
     plate_stage.read_plates,  # a few reads per stop, voted (vision/plates.py, rules/plate_vote)
     camera.photograph,  # evidence photos with box and time (vision/evidence.py)
