@@ -107,3 +107,19 @@ def test_a_malformed_plate_or_a_dog_alert_is_refused(conn) -> None:
     assert alert_store.get_alert(conn, alert.id).revision == alert.revision  # nothing written
     with pytest.raises(workflow.AlertNotFound):
         set_plate(conn, "nope", "浙HA1234", "operator:duty")
+
+
+def test_a_later_confident_read_identifies_an_open_unread_violation(conn) -> None:
+    alert = park(conn, 0, 1_790_000_000.0, UNREAD)
+    maker = ParkingAlerts(conn)
+    assert maker.reread(alert.id, UNREAD, None, 1_790_000_400.0) is None  # nothing new
+    photo = {"type": "image", "role": "plate", "path": "evidence/x-plate.jpg", "ts": 1.0}
+    later = maker.reread(alert.id, READ, photo, 1_790_000_420.0)
+    assert later is not None
+    assert (later.plate, later.party, later.escalation) == (
+        "浙HA1234",
+        "vehicle:浙HA1234",
+        "education",
+    )
+    assert later.revision == alert.revision + 1
+    assert [e for e in later.evidence if e["role"] == "plate"] == [photo]
