@@ -7,7 +7,8 @@ Simulator plates: the staged sidewalk stops of firmware_sim (plates drawn by
 firmware_sim/plates.py, in perspective, JPEG as the cameras send them), read in the
 vehicle's box as the plate stage reads them.
 
-Run: python bench/plates.py [--hours 12] [--json bench/results/plates.json]
+Run: python bench/plates.py [--reader hyperlpr|ppocr] [--hours 12] [--json PATH]
+(results: bench/results/plates.json for hyperlpr, plates_NAME.json for another reader)
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from firmware_sim.cameras import JPEG_QUALITY, CameraScene  # noqa: E402
 from smartcity_iot.vision.plates import PlateReader  # noqa: E402
 
 PHOTOS = REPO / "tests" / "data" / "plates"
-THRESHOLDS = (0.1, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8)
+THRESHOLDS = (0.1, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8, 0.85, 0.9)
 STYLES = ("blue", "yellow", "green")
 Outcome = tuple[str | None, str | None, float]  # truth, automatic plate (or None), conf
 
@@ -41,12 +42,15 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--hours", type=float, default=12.0, help="simulated hours a run")
-    parser.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "plates.json")
+    parser.add_argument("--reader", default="hyperlpr", help="a registered plate reader")
+    parser.add_argument("--json", type=Path, help="default bench/results/plates[_NAME].json")
     args = parser.parse_args()
+    suffix = "" if args.reader == "hyperlpr" else f"_{args.reader}"
+    args.json = args.json or REPO / "bench" / "results" / f"plates{suffix}.json"
     cv2.setNumThreads(1)  # per core, as the camera worker runs
-    reader = PlateReader.create("hyperlpr")
+    reader = PlateReader.create(args.reader)
     real = [(truth, best(reader.read(cv2.imread(str(p))))) for p, truth in photo_truth()]
-    out: dict[str, Any] = {"real_photos": table([(t, *b) for t, b in real])}
+    out: dict[str, Any] = {"reader": args.reader, "real_photos": table([(t, *b) for t, b in real])}
     stops = simulator_stops(args.hours)
     runs = []  # (style, readable, outcome)
     for text, style, readable, jpeg, region in stops:

@@ -6,13 +6,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # shellcheck disable=SC1091
 source .venv/bin/activate
-stamp=".venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)-${extras}"
+stamp=".venv/.installed-$(cat pyproject.toml deploy/plate-models.txt | sha1sum | cut -c1-12)-${extras}"
 if [ ! -f "$stamp" ]; then
   echo "installing smartcity-iot${extras:+[$extras]} into .venv"
   python -m pip install -q --disable-pip-version-check -e ".${extras:+[$extras]}"
-  # The plate reader's model files (MIT) ship in PyPI's hyperlpr 0.0.2; we load the files
-  # ourselves and never import its code, whose dependency (opencv-python, not headless)
-  # would shadow our cv2: hence --no-deps, pinned exactly (vision/plates.py).
-  python -m pip install -q --disable-pip-version-check --no-deps "hyperlpr==0.0.2"
+  # the plate readers' model files: --no-deps, see deploy/plate-models.txt
+  python -m pip install -q --disable-pip-version-check --no-deps -r deploy/plate-models.txt
   touch "$stamp"
 fi

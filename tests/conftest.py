@@ -37,6 +37,10 @@ def settings(tmp_path: Path, broker: Mosquitto) -> Settings:
         data_dir=tmp_path / "data",
         geofences=TEST_ZONES,
         mqtt_client_id=f"test-ingest-{broker.port}",
+        # tests send frames 100x faster than a camera (1 fps); the vision worker now also
+        # reads plates (tens of ms a read), so give the flood a queue: skipping is tested
+        # on purpose where it matters (test_tag_fixes_never_wait_behind_vision)
+        frame_queue_max=64,
     )
 
 

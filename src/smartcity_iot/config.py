@@ -15,7 +15,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 ENV_PREFIX = "SMARTCITY_"
 DEFAULT_DWELL_S = 60.0  # a zone's dwell and grace unless its file says otherwise (SPEC 4)
 DEFAULT_GRACE_S = 60.0
-PLATE_MIN_CONF = 0.7  # measured (BENCHMARKS.md, "Plate reader"): no wrong read at or above it
 
 
 def _default_geofences() -> Path:
@@ -114,14 +113,16 @@ class Settings(BaseModel):
         description="vehicle detector of fixed cameras, by name (a camera file's detector wins)",
     )
     plate_reader: str = Field(
-        "hyperlpr",
-        description="plate reader of parked vehicles, by name ('none': every plate unread)",
+        "ppocr",
+        description="plate reader of parked vehicles, by name: ppocr, hyperlpr, or none "
+        "(every plate left to the operators)",
     )
-    plate_min_conf: float = Field(
-        PLATE_MIN_CONF,
+    plate_min_conf: float | None = Field(
+        None,
         ge=0,
         le=1,
-        description="reads below this confidence are unread: an operator confirms them",
+        description="reads below this confidence are unread, for an operator to confirm "
+        "(default: the reader's measured threshold, ppocr 0.9, hyperlpr 0.8)",
     )
     frame_queue_max: int = Field(
         8, gt=0, description="camera frames waiting for vision; more are skipped (counted)"

@@ -11,10 +11,12 @@ import pytest
 
 from smartcity_iot.model import check_plate, normalise_plate
 from smartcity_iot.vision.plate_models import PlateModelsMissing, best_path, models_dir
-from smartcity_iot.vision.plates import HyperlprReader, NoReader, PlateReader
+from smartcity_iot.vision.plates import HyperlprReader, NoReader, PlateReader, PpocrReader
+from smartcity_iot.vision.ppocr import model_path, plate_classes, plate_path
 
 PHOTOS = Path(__file__).resolve().parents[1] / "data" / "plates"
 MIN_CONF = 0.7  # the recommended --plate-min-conf (bench/results/plates.json)
+PPOCR_MIN_CONF = 0.9  # the same for the ppocr reader (bench/results/plates_ppocr.json)
 
 
 def _truth() -> list[tuple[str, str | None]]:
@@ -39,6 +41,20 @@ def _installed() -> bool:
 needs_models = pytest.mark.skipif(not _installed(), reason="pip install --no-deps hyperlpr")
 
 
+def _ppocr_installed() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+
+        return _installed() and model_path().is_file()
+    except (ImportError, PlateModelsMissing):
+        return False
+
+
+needs_ppocr = pytest.mark.skipif(
+    not _ppocr_installed(), reason="pip install onnxruntime; --no-deps rapidocr_onnxruntime"
+)
+
+
 @pytest.fixture(scope="module")
 def reader() -> PlateReader:
     return PlateReader.create("hyperlpr")
@@ -46,6 +62,12 @@ def reader() -> PlateReader:
 
 @pytest.fixture(scope="module")
 def reads(reader: PlateReader) -> dict[str, list]:
+    return {name: reader.read(cv2.imread(str(PHOTOS / name))) for name, _ in TRUTH}
+
+
+@pytest.fixture(scope="module")
+def ppocr_reads() -> dict[str, list]:
+    reader = PlateReader.create("ppocr")
     return {name: reader.read(cv2.imread(str(PHOTOS / name))) for name, _ in TRUTH}
 
 
@@ -137,7 +159,9 @@ def test_confidence_is_the_agreeing_share_of_the_views() -> None:
 
 
 def test_unknown_reader_names_the_known_ones() -> None:
-    with pytest.raises(ValueError, match=r"unknown plate reader 'nope' \(known: hyperlpr, none\)"):
+    with pytest.raises(
+        ValueError, match=r"unknown plate reader 'nope' \(known: hyperlpr, none, ppocr\)"
+    ):
         PlateReader.create("nope")
 
 
@@ -150,3 +174,53 @@ def test_no_reader_reads_nothing() -> None:
 def test_missing_models_name_the_fix(tmp_path: Path) -> None:
     with pytest.raises(PlateModelsMissing, match=r"pip install --no-deps hyperlpr==0\.0\.2"):
         HyperlprReader(tmp_path / "models" / "dnn")
+
+
+@needs_ppocr
+@pytest.mark.parametrize("name,truth", TRUTH)
+def test_ppocr_reads_exactly_or_not_at_all(ppocr_reads: dict, name: str, truth: str | None) -> None:
+    auto = [r.plate for r in ppocr_reads[name] if r.plate is not None and r.conf >= PPOCR_MIN_CONF]
+    assert all(plate == truth for plate in auto), (name, truth, ppocr_reads[name])
+
+
+@needs_ppocr
+def test_ppocr_reads_more_photos(ppocr_reads: dict) -> None:
+    right = sum(
+        1
+        for name, truth in TRUTH
+        if truth
+        and ppocr_reads[name]
+        and ppocr_reads[name][0].plate == truth
+        and ppocr_reads[name][0].conf >= PPOCR_MIN_CONF
+    )
+    assert right >= 18  # measured 20 of 35 at 0.9 (hyperlpr: 15 at 0.7)
+
+
+@needs_ppocr
+def test_ppocr_reads_are_normalised_and_boxed(ppocr_reads: dict) -> None:
+    for name, _ in TRUTH:
+        for r in ppocr_reads[name]:
+            assert r.candidate == normalise_plate(r.candidate) and 0.0 <= r.conf <= 1.0
+            assert r.plate is None or check_plate(r.plate) == r.plate
+    assert ppocr_reads["hyperlpr_linux_test1.jpg"][0].plate == "云A4X315"
+
+
+def test_plate_path_chooses_only_plate_characters() -> None:
+    chars = ["", "浙", "H", "·", "A", "O", "0", "1", "x", " "]
+    allowed = plate_classes(chars)
+    assert [chars[k] for k in allowed] == ["", "浙", "H", "A", "0", "1"]
+    # 浙 H · A O(0) 1 1: '·' falls back to the blank, 'O' to '0', the blank splits 1 1
+    steps = [(1, 0), (2, 0), (3, 0), (4, 0), (5, 6), (7, 0), (0, 0), (7, 0)]
+    probs = np.full((len(steps), len(chars)), 0.01)
+    for t, (k, second) in enumerate(steps):
+        probs[t, k] = 0.8
+        probs[t, second] = max(probs[t, second], 0.15)
+    glyphs = plate_path(probs, chars, allowed)
+    assert glyphs.text == "浙HA011"
+    assert glyphs.probs[3] == pytest.approx(0.15)  # the 'O' step: its doubt stays visible
+
+
+@needs_models
+def test_missing_ppocr_model_names_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(PlateModelsMissing, match=r"rapidocr_onnxruntime==1\.4\.4"):
+        PpocrReader(model=tmp_path / "none.onnx")

@@ -76,6 +76,8 @@ class CameraContext(PathRunner):
         self.evidence = EvidenceStore(self.settings.data_dir, self.settings.tz)
         self.parking = ParkingAlerts(self.conn)
         self.plate_reader = PlateReader.create(self.settings.plate_reader)
+        conf = self.settings.plate_min_conf
+        self.plate_min_conf = self.plate_reader.min_conf if conf is None else conf
         self.state_dir = self.settings.data_dir / "vision"
         self.cameras: dict[str, CameraState] = {}
 
@@ -209,7 +211,7 @@ def alert(ctx: CameraContext, frame: Frame) -> None:
         aid = ParkingAlerts.alert_id(camera, stop)
         closeup = frame.cam.plate_photos.get(t.id)
         photos = frame.photos[aid] + ([closeup] if closeup else [])
-        verdict = frame.cam.plates.get(t.id, PlateVotes()).verdict(ctx.settings.plate_min_conf)
+        verdict = frame.cam.plates.get(t.id, PlateVotes()).verdict(ctx.plate_min_conf)
         frame.pending.append(ctx.parking.opened(camera, stop, opened, photos, verdict, frame.now))
         frame.counts["alerts_opened"] += 1
     for stop, ended in frame.closed:

@@ -1,6 +1,7 @@
 """The camera path's plate stage: the plate of each vehicle at rest on the sidewalk,
-read on a few frames of its stop (not on every frame), voted (rules/plate_vote.py),
-with the best close-up kept as evidence. Listed in pipeline/paths.py."""
+read on a few frames of its stop (not on every frame, and no more once the vote is
+settled), voted (rules/plate_vote.py), with the best close-up kept as evidence.
+Listed in pipeline/paths.py."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from .alerting import ParkingAlerts
 from .camera_stages import CameraContext, CameraState, Frame, full_size
 
 READ_EVERY_S = 10.0  # capture seconds between reads of one stop: a parked plate is still
-MAX_ATTEMPTS = 6  # reads per stop before its dwell; one more when the violation opens
+MAX_ATTEMPTS = 6  # reads per unread stop before its dwell; one more when the violation opens
 PAD = 0.1  # share of the vehicle's box added around it: the plate sits at its edge
 
 
@@ -30,6 +31,8 @@ def read_plates(ctx: CameraContext, frame: Frame) -> None:
         if stop is None or not stop.on_sidewalk:
             continue
         votes = cam.plates.setdefault(t.id, PlateVotes())
+        if votes.verdict(ctx.plate_min_conf).status == "read":
+            continue  # settled: a parked car's plate does not change
         if t.id in opening or (
             votes.attempts < MAX_ATTEMPTS
             and (votes.last_at is None or frame.ts - votes.last_at >= READ_EVERY_S)
@@ -38,7 +41,7 @@ def read_plates(ctx: CameraContext, frame: Frame) -> None:
     if not due:
         return
     image = decode_full(frame.msg.payload)
-    min_conf = ctx.settings.plate_min_conf
+    min_conf = ctx.plate_min_conf
     for t, stop, votes in due:
         region = _padded(full_size(t.anchor or t.box), image.shape[1], image.shape[0])
         reads = ctx.plate_reader.read(image, region)

@@ -112,10 +112,13 @@ class PlateNets:
         found.sort(key=lambda f: -f[0])
         return found
 
-    def rectify(self, image: np.ndarray, box: np.ndarray, pad: float = 1.7) -> np.ndarray:
-        """The plate inside `box` warped flat to PLATE_W x PLATE_H: a crop `pad` times the
-        box at the refiner's aspect, then two corner regressions (the second on the first's
-        result, where the plate is larger and level, so its corners come out tighter)."""
+    def rectify(
+        self, image: np.ndarray, box: np.ndarray, pad: float = 1.7, scale: float = 1.0
+    ) -> np.ndarray:
+        """The plate inside `box` warped flat to PLATE_W x PLATE_H times `scale`: a crop
+        `pad` times the box at the refiner's aspect, then two corner regressions (the second
+        on the first's result, where the plate is larger and level, so its corners come out
+        tighter)."""
         crop = _loose_crop(image, box, _REFINE_W / _REFINE_H, pad)
         corners = self._corners(crop)
         s = _REFINE_SCALE
@@ -128,9 +131,10 @@ class PlateNets:
             affine = cv2.getAffineTransform(corners[:3], target[:3])
         level = cv2.warpAffine(crop, affine, (_REFINE_W * s, _REFINE_H * s))
         corners = self._corners(level)
-        flat = np.array([[0, 0], [PLATE_W, 0], [PLATE_W, PLATE_H], [0, PLATE_H]], np.float32)
+        w, h = round(PLATE_W * scale), round(PLATE_H * scale)
+        flat = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
         warp = cv2.getPerspectiveTransform(corners, flat)
-        return cv2.warpPerspective(level, warp, (PLATE_W, PLATE_H))
+        return cv2.warpPerspective(level, warp, (w, h))
 
     def _corners(self, image: np.ndarray) -> np.ndarray:
         """Top-left, top-right, bottom-right, bottom-left corners in `image` pixels."""

@@ -14,7 +14,16 @@ import cv2
 import numpy as np
 
 from ..model import check_plate, normalise_plate
-from .plate_models import Glyphs, PlateNets, check_files, models_dir, plate_colour
+from .plate_models import (
+    Glyphs,
+    PlateModelsMissing,
+    PlateNets,
+    check_files,
+    models_dir,
+    plate_colour,
+)
+from .ppocr import INSTALL_HINT as PPOCR_HINT
+from .ppocr import PpocrNet, model_path
 
 Box = tuple[int, int, int, int]  # x, y, w, h
 
@@ -30,6 +39,9 @@ class PlateRead:
 
 class PlateReader(ABC):
     name: ClassVar[str]
+    # The lowest confidence at which this reader made no wrong read on the measured sets
+    # (BENCHMARKS.md, "Plate reader"): the default of --plate-min-conf for it.
+    min_conf: ClassVar[float] = 1.0
     registry: ClassVar[dict[str, type[PlateReader]]] = {}
 
     def __init_subclass__(cls, **kwargs: object) -> None:
@@ -68,9 +80,11 @@ class HyperlprReader(PlateReader):
     enough for one camera worker, and cv2.dnn nets must not run concurrently anyway."""
 
     name = "hyperlpr"
+    min_conf = 0.8
     MIN_DETECTION = 0.3  # SSD score worth a recognition pass; weak boxes score low anyway
     MAX_SIDE = 1280  # a larger search image is shrunk for the SSD (plates stay large enough)
-    MIN_SIDE = 640  # a smaller one is enlarged: the SSD misses plates under ~25 px tall
+    MIN_SIDES: tuple[int, ...] = (640,)  # a smaller one is enlarged: the SSD misses plates
+    # under ~25 px tall; with more than one side, the next is tried while no plate is read
     MIN_CHARS = 5  # fewer characters is not a plate (a sign, a grille): not reported
     PADS = (1.7, 1.5, 1.9)  # the crops (times the detected box) each plate is read from
 
@@ -90,8 +104,21 @@ class HyperlprReader(PlateReader):
             return self._read(self._nets, search, x0, y0)
 
     def _read(self, nets: PlateNets, search: np.ndarray, x0: int, y0: int) -> list[PlateRead]:
+        reads: list[PlateRead] = []
+        for min_side in self.MIN_SIDES:
+            reads = self._read_at(nets, search, x0, y0, min_side)
+            if any(r.plate for r in reads):
+                break
+        return reads
+
+    def _recognise(self, nets: PlateNets, flats: list[np.ndarray]) -> list[Glyphs]:
+        return [nets.recognise(flat) for flat in flats]
+
+    def _read_at(
+        self, nets: PlateNets, search: np.ndarray, x0: int, y0: int, min_side: int
+    ) -> list[PlateRead]:
         side = max(search.shape[:2])
-        up = max(1.0, self.MIN_SIDE / side)
+        up = max(1.0, min_side / side)
         if up > 1.0:  # a small region: detect and rectify enlarged, as the SSD needs
             search = cv2.resize(search, None, fx=up, fy=up, interpolation=cv2.INTER_CUBIC)
         down = min(1.0, self.MAX_SIDE / side)
@@ -100,7 +127,7 @@ class HyperlprReader(PlateReader):
         for _, box in nets.detect(small, self.MIN_DETECTION):
             full = box / down  # rectify at full resolution: the recogniser needs the detail
             flats = [nets.rectify(search, full, pad) for pad in self.PADS]
-            text, conf = self.confidence([nets.recognise(flat) for flat in flats])
+            text, conf = self.confidence(self._recognise(nets, flats))
             candidate = normalise_plate(text)
             if len(candidate) < self.MIN_CHARS:
                 continue
@@ -127,6 +154,29 @@ class HyperlprReader(PlateReader):
             scores[view.text] = scores.get(view.text, 0.0) + chance
         text, total = max(scores.items(), key=lambda kv: kv[1])
         return text, total / len(views)
+
+
+class PpocrReader(HyperlprReader):
+    """HyperLPR's detector and corner refiner, then PP-OCRv4's recogniser (vision/ppocr.py)
+    on each flattened view: far better on small plates (bench/plates.py). A region whose
+    plate the SSD misses at 640 px is searched again enlarged to 1280 px, where most of
+    the small green plates it missed are found."""
+
+    name = "ppocr"
+    min_conf = 0.9
+    MIN_SIDES = (640, 1280)
+
+    def __init__(self, folder: Path | None = None, model: Path | None = None) -> None:
+        super().__init__(folder)
+        self.model = model if model is not None else model_path()
+        if not self.model.is_file():  # fail at start-up, as HyperlprReader does
+            raise PlateModelsMissing(f"{self.model} missing: run `{PPOCR_HINT}`")
+        self._net: PpocrNet | None = None
+
+    def _recognise(self, nets: PlateNets, flats: list[np.ndarray]) -> list[Glyphs]:
+        if self._net is None:  # under the reader's lock
+            self._net = PpocrNet(self.model)
+        return self._net.recognise(flats)
 
 
 def _within(image: np.ndarray, region: Box | None) -> tuple[int, int, np.ndarray]:
