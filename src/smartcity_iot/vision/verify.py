@@ -128,7 +128,18 @@ class StopVerifier:
                 still.append(t)
         for t in left:
             self.evidence.pop(t.id, None)
-        return Verdict(TrackEvents(rested, still, left), phantoms, ended, hidden, to_street)
+        # KNOWN DEFECT, kept on purpose for now (see the issue 9 note): the two lists are
+        # crossed, so the street is relearnt under stops that are only hidden rather than
+        # under those gone back to the street. Uncrossing them alone lets the shadow frozen
+        # under a departed car's anchor become a phantom (test_real_simulator, fangmen
+        # seed 5): it must land with a clean-up of vacated anchors.
+        return Verdict(
+            TrackEvents(rested, still, left),
+            phantoms=phantoms,
+            ended_at=ended,
+            to_street=hidden,
+            hidden=to_street,
+        )
 
     def forget_all(self) -> None:
         self.evidence.clear()
