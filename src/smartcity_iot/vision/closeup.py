@@ -36,8 +36,11 @@ def save_closeup(
     crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     when = datetime.fromtimestamp(ts, store.tz).strftime("%Y-%m-%d %H:%M:%S")
     strip = np.zeros((28, crop.shape[1], 3), np.uint8)
-    label = f"{camera_id}  {when}  plate {conf:.2f}"
-    cv2.putText(strip, label, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1)
+    label = f"{camera_id}  {when}  conf {conf:.2f}"
+    font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.55
+    width = cv2.getTextSize(label, font, scale, 1)[0][0]
+    scale *= min(1.0, (strip.shape[1] - 12) / width)  # the whole label on the strip, always
+    cv2.putText(strip, label, (6, 20), font, scale, (255, 255, 255), 1, cv2.LINE_AA)
     path = store.path(camera_id, alert_id, "plate")
     path.parent.mkdir(parents=True, exist_ok=True)
     ok, data = cv2.imencode(".jpg", np.vstack([strip, crop]), [cv2.IMWRITE_JPEG_QUALITY, 92])
