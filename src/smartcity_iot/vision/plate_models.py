@@ -161,11 +161,16 @@ def best_path(probs: np.ndarray, chars: list[str]) -> Glyphs:
     """Greedy CTC decoding of steps x (len(chars) + 1) probabilities, the last class the
     blank: the likeliest class at each step, runs collapsed, blanks dropped (a blank
     between two equal characters keeps both, as in 浙H·A1133)."""
-    best = probs.argmax(axis=1)
+    return collapse(probs.argmax(axis=1), probs, chars, blank=len(chars))
+
+
+def collapse(best: np.ndarray, probs: np.ndarray, chars: list[str], blank: int) -> Glyphs:
+    """CTC's collapse of the chosen class per step: runs of one class are one character
+    (kept at the run's best probability), blanks separate and are dropped."""
     text: list[str] = []
     conf: list[float] = []
     for t, k in enumerate(best):
-        if k >= len(chars):
+        if k == blank:
             continue
         if t > 0 and best[t - 1] == k:
             conf[-1] = max(conf[-1], float(probs[t, k]))  # the same run: one character

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from ..model import PROVINCES
-from .plate_models import Glyphs, PlateModelsMissing
+from .plate_models import Glyphs, PlateModelsMissing, collapse
 
 PACKAGE = "rapidocr_onnxruntime"
 INSTALL_HINT = f"pip install --no-deps {PACKAGE}==1.4.4 and onnxruntime"
@@ -78,15 +78,4 @@ def plate_path(probs: np.ndarray, chars: list[str], allowed: np.ndarray) -> Glyp
     `allowed` classes only: a step whose likeliest class is no plate character ('·', 'O')
     takes the likeliest that is. Each character keeps its unrenormalised probability, so
     mass spent on other classes lowers the confidence instead of vanishing."""
-    best = allowed[probs[:, allowed].argmax(axis=1)]
-    text: list[str] = []
-    conf: list[float] = []
-    for t, k in enumerate(best):
-        if k == 0:
-            continue
-        if t > 0 and best[t - 1] == k:
-            conf[-1] = max(conf[-1], float(probs[t, k]))  # the same run: one character
-            continue
-        text.append(chars[k])
-        conf.append(float(probs[t, k]))
-    return Glyphs("".join(text), tuple(conf))
+    return collapse(allowed[probs[:, allowed].argmax(axis=1)], probs, chars, blank=0)
