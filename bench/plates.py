@@ -7,7 +7,11 @@ Simulator plates: the staged sidewalk stops of firmware_sim (plates drawn by
 firmware_sim/plates.py, in perspective, JPEG as the cameras send them), read in the
 vehicle's box as the plate stage reads them.
 
-Run: python bench/plates.py [--reader hyperlpr|ppocr] [--hours 12] [--json PATH]
+Per stop (--per-stop): each staged stop read on the frames the plate stage reads
+(pipeline/plate_stage.py: from rest, every READ_EVERY_S, at most MAX_ATTEMPTS) and
+settled by the stage's own vote (rules/plate_vote.py): the plate a stop's alert carries.
+
+Run: python bench/plates.py [--reader hyperlpr|ppocr] [--hours 12] [--per-stop] [--json PATH]
 (results: bench/results/plates.json for hyperlpr, plates_NAME.json for another reader)
 """
 
@@ -44,6 +48,7 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=12.0, help="simulated hours a run")
     parser.add_argument("--reader", default="hyperlpr", help="a registered plate reader")
     parser.add_argument("--json", type=Path, help="default bench/results/plates[_NAME].json")
+    parser.add_argument("--per-stop", action="store_true", help="also vote over each stop")
     args = parser.parse_args()
     suffix = "" if args.reader == "hyperlpr" else f"_{args.reader}"
     args.json = args.json or REPO / "bench" / "results" / f"plates{suffix}.json"
@@ -64,6 +69,8 @@ def main() -> None:
         },
     }
     out["cost"] = cost(reader, stops[0][3], stops[0][4])
+    if args.per_stop:
+        out["per_stop"] = per_stop(reader, args.hours)
     sets = [out["real_photos"], out["simulator"]["readable"], out["simulator"]["unreadable"]]
     out["lowest_threshold_without_wrong_reads"] = next(
         (
@@ -119,7 +126,7 @@ def simulator_stops(hours: float) -> list[Stop]:
     half-way through its rest; `readable` is the simulator's own truth (characters at least
     14 px tall, not oblique, not dirty, not hidden)."""
     out: list[Stop] = []
-    for camera in sorted((REPO / "geofences" / "cameras").glob("*.json")):
+    for camera in sorted((REPO / "geofences" / "cameras").glob("cam-*.json")):
         for seed, hour in ((1, 8), (2, 14)):
             start = datetime(2026, 11, 23, hour, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
             scene = CameraScene(camera, seed=seed, start=start, duration_s=hours * 1800)
@@ -133,6 +140,51 @@ def simulator_stops(hours: float) -> list[Stop]:
                 out.append(
                     (stop.plate.text, stop.plate.style, readable, jpeg.tobytes(), padded(stop.box))
                 )
+    return out
+
+
+def per_stop(reader: PlateReader, hours: float) -> dict[str, Any]:
+    """Per threshold: stops whose vote settles on the right plate, on a wrong one, or
+    stays unread, for readable and unreadable plates."""
+    from smartcity_iot.pipeline.plate_stage import MAX_ATTEMPTS, READ_EVERY_S
+    from smartcity_iot.rules.plate_vote import PlateVotes
+
+    stops = []  # (truth, readable, [(plate, candidate, conf) or None per attempt])
+    for camera in sorted((REPO / "geofences" / "cameras").glob("cam-*.json")):
+        for seed, hour in ((1, 8), (2, 14)):
+            start = datetime(2026, 11, 23, hour, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+            scene = CameraScene(camera, seed=seed, start=start, duration_s=hours * 1800)
+            for stop in scene.events.stops:
+                reads = []
+                for k in range(MAX_ATTEMPTS):
+                    ts = stop.arrive + 5 + k * READ_EVERY_S
+                    if ts > stop.leave - 5:
+                        break
+                    ok, jpeg = cv2.imencode(
+                        ".jpg", scene.render(ts), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
+                    )
+                    found = reader.read(cv2.imdecode(jpeg, cv2.IMREAD_COLOR), padded(stop.box))
+                    best_ = found[0] if found else None
+                    reads.append((best_.plate, best_.candidate, best_.conf) if best_ else None)
+                stops.append((stop.plate.text, stop.plate_issue is None, reads))
+    out: dict[str, Any] = {"readable": {}, "unreadable": {}}
+    for t in THRESHOLDS:
+        for name, want in (("readable", True), ("unreadable", False)):
+            row: dict[str, float] = {"right": 0, "wrong": 0, "unread": 0}
+            for truth, readable, reads in stops:
+                if readable != want:
+                    continue
+                votes = PlateVotes()
+                for i, r in enumerate(reads):
+                    if r:
+                        votes.add(*r, at=float(i))
+                    else:
+                        votes.missed(float(i))
+                v = votes.verdict(t)
+                settled = "right" if v.plate == truth else "wrong"
+                row[settled if v.status == "read" else "unread"] += 1
+            row["read_rate"] = round(row["right"] / max(1, sum(row.values())), 3)
+            out[name][f"{t:.2f}"] = row
     return out
 
 
