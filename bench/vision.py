@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     cv2.setNumThreads(1)  # per core
-    camera = sorted((REPO / "geofences" / "cameras").glob("*.json"))[0]
+    camera = sorted((REPO / "geofences" / "cameras").glob("cam-*.json"))[0]
     start = datetime(2026, 11, 23, 8, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
     scene = CameraScene(camera, seed=3, start=start, duration_s=args.frames, fps=1.0)
     captured = [frame for _, frame in zip(range(args.frames), scene.frames(), strict=False)]

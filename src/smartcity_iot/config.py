@@ -124,6 +124,12 @@ class Settings(BaseModel):
         description="reads below this confidence are unread, for an operator to confirm "
         "(default: the reader's measured threshold, ppocr 0.9, hyperlpr 0.8)",
     )
+    patrol_same_place_m: float = Field(
+        20.0, gt=0, description="mobile units: two captures of a plate this near are one place"
+    )
+    patrol_max_gap_s: float = Field(
+        3600.0, gt=0, description="mobile units: a later capture than this is a new first sighting"
+    )
     frame_queue_max: int = Field(
         8, gt=0, description="camera frames waiting for vision; more are skipped (counted)"
     )

@@ -138,7 +138,7 @@ def _start_cameras(
     from firmware_sim.cameras import CameraScene, camera_messages
     from firmware_sim.publisher import publish_stream
 
-    paths = sorted((settings.geofences / "cameras").glob("*.json"))
+    paths = sorted((settings.geofences / "cameras").glob("cam-*.json"))
     if not paths:
         return []
     now = datetime.now(settings.tz)

@@ -8,12 +8,13 @@ import threading
 
 from .config import Settings
 from .counters import Counters
-from .geo.cameras import load_cameras
+from .geo.cameras import Camera, MobileUnit, load_camera_files
 from .geo.zones import load_zones
 from .ingest.mqtt import MqttSession
 from .ingest.outbox import OutboxPublisher
 from .ingest.workers import FrameRoute
-from .pipeline import CameraPipeline, TagPipeline
+from .model import Inbound
+from .pipeline import CameraPipeline, MobilePipeline, TagPipeline
 from .store import deadletters
 from .store.influx import InfluxWriter
 from .store.sinks import Sinks
@@ -43,7 +44,9 @@ class Service:
             on_commit=self._wake_publisher,
             sinks=Sinks(self.conn, influx_spool=spool),
         )
-        self.cameras = load_cameras(settings.geofences / "cameras", settings.tz)
+        files = load_camera_files(settings.geofences / "cameras", settings.tz)
+        self.cameras = [c for c in files if isinstance(c, Camera)]
+        self.units = [c for c in files if isinstance(c, MobileUnit)]
         # The vision worker has its own connection: SQLite connections are not shared
         # across threads.
         camera_conn = connect(settings.db_path)
@@ -55,8 +58,18 @@ class Service:
             on_commit=self._wake_publisher,
             sinks=Sinks(camera_conn, influx_spool=spool),
         )
+        self.mobile_pipeline = MobilePipeline(
+            settings,
+            camera_conn,  # the same vision worker thread runs both camera paths
+            self.units,
+            self.zones,
+            self.counters,
+            on_commit=self._wake_publisher,
+            sinks=self.camera_pipeline.sinks,
+            plate_reader=self.camera_pipeline.plate_reader,
+        )
         frames = FrameRoute(
-            self.camera_pipeline.process,
+            self._frame,
             queue_max=settings.frame_queue_max,
             on_skip=lambda: self.counters.add("frames_skipped"),
             on_failure=lambda: self.counters.add("frames_failed"),
@@ -72,6 +85,13 @@ class Service:
         self.influx = (
             InfluxWriter(settings, settings.db_path, self.counters) if settings.influx_url else None
         )
+
+    def _frame(self, msg: Inbound, props: list[tuple[str, str]]) -> None:
+        """A fixed camera's frame, or a mobile unit's (SPEC 5.1), to its path."""
+        if self.mobile_pipeline.handles(msg.topic):
+            self.mobile_pipeline.process(msg, props)
+        else:
+            self.camera_pipeline.process(msg, props)
 
     def _wake_publisher(self) -> None:
         self.publisher.wake.set()

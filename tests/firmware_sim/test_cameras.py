@@ -26,7 +26,7 @@ from firmware_sim.cameras import GRADE_DWELL_S, CameraScene, pacing_warning, pub
 from firmware_sim.publisher import parse_mqtt_url
 
 CAMERAS = sorted(
-    Path(__file__).resolve().parents[2].joinpath("geofences", "cameras").glob("*.json")
+    Path(__file__).resolve().parents[2].joinpath("geofences", "cameras").glob("cam-*.json")
 )
 TZ = ZoneInfo("Asia/Shanghai")
 MORNING = datetime(2026, 11, 23, 8, 30, tzinfo=TZ)
@@ -308,7 +308,7 @@ def test_merged_streams_keep_each_camera_on_its_own_topic() -> None:
     from firmware_sim.cameras import CameraScene, camera_messages
 
     start = datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
-    cams = sorted((Path(__file__).resolve().parents[2] / "geofences" / "cameras").glob("*.json"))[
+    cams = sorted((Path(__file__).resolve().parents[2] / "geofences" / "cameras").glob("cam-*.json"))[
         :2
     ]
     scenes = [CameraScene(c, 1, start, 3) for c in cams]

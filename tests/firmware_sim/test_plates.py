@@ -26,7 +26,7 @@ from firmware_sim.plates import (
 from firmware_sim.scene_layout import car_end
 
 CAMERAS = sorted(
-    Path(__file__).resolve().parents[2].joinpath("geofences", "cameras").glob("*.json")
+    Path(__file__).resolve().parents[2].joinpath("geofences", "cameras").glob("cam-*.json")
 )
 TZ = ZoneInfo("Asia/Shanghai")
 MORNING = datetime(2026, 11, 23, 8, 30, tzinfo=TZ)

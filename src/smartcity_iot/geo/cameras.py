@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -18,6 +18,7 @@ from .schedule import WalkingSchedule, WalkingWindow
 GRADE_DWELL_S = {"model": 120.0, "secondary": 300.0, "alley": 600.0}
 
 Pixel = list[float]
+M = TypeVar("M", bound=BaseModel)
 
 
 class CameraFileError(ValueError):
@@ -73,6 +74,36 @@ class CameraConfig(BaseModel):
         return value
 
 
+class MobileUnitConfig(BaseModel):
+    """A vehicle-mounted patrol unit's file (SPEC 5.1): no pixel polygons; its places
+    are the geo `sidewalk` and `loading_spot` zones."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str = Field(
+        pattern=r"^[A-Za-z0-9_-]{1,64}$", description="unit id, as in cameras/{id}/frame"
+    )
+    name: str = Field("", description="human name")
+    mobile: Literal[True] = Field(description="true: a vehicle-mounted unit")
+    image: ImageSize
+    side: Literal["right", "left"] = Field("right", description="the side its camera faces")
+    side_offset_m: float = Field(
+        4.0, gt=0, le=30, description="metres from the unit to the vehicles it photographs"
+    )
+    grid: str | None = Field(None, description="the squad the unit belongs to")
+
+
+@dataclass(frozen=True)
+class MobileUnit:
+    id: str
+    name: str
+    width: int
+    height: int
+    side: str  # "right" | "left" of the heading
+    side_offset_m: float
+    grid: str | None
+    source: Path
+
+
 def _check_ring(ring: list[Pixel]) -> None:
     if len(ring) < 3 or any(len(p) != 2 for p in ring):
         raise ValueError("a polygon needs at least 3 [x, y] points")
@@ -111,13 +142,23 @@ class Camera:
 
 
 def load_cameras(directory: Path, tz: ZoneInfo) -> list[Camera]:
+    """The fixed cameras of DIR/*.json (every file is validated, mobile units too)."""
+    return [c for c in load_camera_files(directory, tz) if isinstance(c, Camera)]
+
+
+def load_mobile_units(directory: Path, tz: ZoneInfo) -> list[MobileUnit]:
+    """The mobile patrol units of DIR/*.json (`"mobile": true`, SPEC 5.1)."""
+    return [c for c in load_camera_files(directory, tz) if isinstance(c, MobileUnit)]
+
+
+def load_camera_files(directory: Path, tz: ZoneInfo) -> list[Camera | MobileUnit]:
     directory = Path(directory)
     if not directory.is_dir():
         return []
-    cameras: list[Camera] = []
+    cameras: list[Camera | MobileUnit] = []
     seen: dict[str, Path] = {}
     for path in sorted(directory.glob("*.json")):
-        camera = load_camera(path, tz)
+        camera = load_camera_file(path, tz)
         if camera.id in seen:
             raise CameraFileError(
                 path, camera.id, f"duplicate camera id, also in {seen[camera.id]}"
@@ -127,18 +168,51 @@ def load_cameras(directory: Path, tz: ZoneInfo) -> list[Camera]:
     return cameras
 
 
+def load_camera_file(path: Path, tz: ZoneInfo) -> Camera | MobileUnit:
+    """A fixed camera, or a mobile unit when the file says `"mobile": true`."""
+    raw = _read(path)
+    if isinstance(raw, dict) and raw.get("mobile") is True:
+        unit = _validate(MobileUnitConfig, raw, path)
+        return MobileUnit(
+            id=unit.id,
+            name=unit.name,
+            width=unit.image.width,
+            height=unit.image.height,
+            side=unit.side,
+            side_offset_m=unit.side_offset_m,
+            grid=unit.grid,
+            source=path,
+        )
+    return _fixed(path, tz, raw)
+
+
 def load_camera(path: Path, tz: ZoneInfo) -> Camera:
+    """A fixed camera's file (a mobile unit's file is an error here)."""
+    raw = _read(path)
+    if isinstance(raw, dict) and raw.get("mobile") is True:
+        raise CameraFileError(path, str(raw.get("id", "-")), "a mobile unit, not a fixed camera")
+    return _fixed(path, tz, raw)
+
+
+def _read(path: Path) -> object:
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CameraFileError(path, "-", f"not readable JSON: {exc}") from None
+
+
+def _validate(model: type[M], raw: object, path: Path) -> M:
     label = str(raw.get("id", "-")) if isinstance(raw, dict) else "-"
     try:
-        cfg = CameraConfig.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "file"
         raise CameraFileError(path, label, f"field {where}: {err['msg']}") from None
+
+
+def _fixed(path: Path, tz: ZoneInfo, raw: object) -> Camera:
+    cfg = _validate(CameraConfig, raw, path)
     w, h = cfg.image.width, cfg.image.height
     polygons = []
     for i, ring in enumerate(cfg.sidewalk):

@@ -40,6 +40,12 @@ class ZoneProperties(BaseModel):
     grid: str | None = Field(None, description="grid (squad) that owns the zone")
     dwell_s: float | None = Field(None, gt=0, description="extension: minimum dwell override")
     grace_s: float | None = Field(None, ge=0, description="extension: grace period override")
+    hours: list[str] = Field(
+        default_factory=list, description="rule loading_spot: local windows when loading is allowed"
+    )
+    max_stop_min: float | None = Field(
+        None, gt=0, description="rule loading_spot: the longest lawful stop, minutes"
+    )
 
     @field_validator("id", mode="before")
     @classmethod
@@ -59,6 +65,9 @@ class Zone:
     source: Path
     dwell_s: float  # resolved at load: the file's value, else the service's default
     grace_s: float
+    # rule loading_spot (SPEC 4, 5.1): when loading is allowed, and for how long
+    loading_hours: WalkingSchedule | None = None
+    max_stop_s: float | None = None
 
     @property
     def alert_kind(self) -> str:
@@ -121,9 +130,15 @@ def _load_feature(
     geometry = _geometry(path, label, feature.get("geometry"))
     try:
         windows = tuple(WalkingWindow.parse(w) for w in props.walking_hours)
+        loading = tuple(WalkingWindow.parse(w) for w in props.hours)
         days = parse_days(props.days)
     except ValueError as exc:
         raise ZoneFileError(path, label, str(exc)) from None
+    if props.rule == "loading_spot" and props.max_stop_min is None:
+        raise ZoneFileError(
+            path, label, "property max_stop_min: a loading_spot needs its longest stop (minutes)"
+        )
+    is_spot = props.rule == "loading_spot"
     return Zone(
         id=props.id,
         name=props.name,
@@ -135,6 +150,8 @@ def _load_feature(
         source=path,
         dwell_s=props.dwell_s or defaults[0],
         grace_s=defaults[1] if props.grace_s is None else props.grace_s,
+        loading_hours=WalkingSchedule(loading, days, tz) if is_spot else None,
+        max_stop_s=props.max_stop_min * 60 if is_spot and props.max_stop_min else None,
     )
 
 

@@ -15,6 +15,7 @@ from ..rules import parking
 from ..rules.dog import IncidentClosed, IncidentOpened
 from ..rules.escalation import YEAR_S, escalation_step
 from ..rules.plate_vote import PlateVerdict
+from ..rules.resighting import PlateStop
 from ..store import alerts as alert_store
 
 PARKING_KIND = "sidewalk_parking"
@@ -215,6 +216,61 @@ class ParkingAlerts:
         alert.party = f"vehicle:{plate}"
         number = offence_number(self.conn, alert.party, alert.started_at, PARKING_KINDS, alert.id)
         alert.offence_number, alert.escalation = number, escalation_step(number)
+
+
+class PatrolAlerts(ParkingAlerts):
+    """`sidewalk_parking` alerts of mobile units (SPEC 5.1): one per vehicle and stop, by
+    its plate (read at two captures, so the party is known from the start), at the
+    vehicle's place, the device the unit of the confirming capture."""
+
+    @staticmethod
+    def patrol_alert_id(stop: PlateStop) -> str:
+        party = f"vehicle:{stop.plate}"
+        return alert_store.alert_id(PARKING_KIND, party, stop.first.zone_id, stop.started_at)
+
+    def patrol_opened(
+        self, stop: PlateStop, zone: Zone, photos: list[dict[str, Any]], now: float
+    ) -> Alert:
+        confirm = stop.confirm
+        assert confirm is not None and stop.opened_at is not None
+        alert = Alert(
+            id=self.patrol_alert_id(stop),
+            kind=PARKING_KIND,
+            status="open",
+            device_id=confirm.unit_id,
+            zone_id=stop.first.zone_id,
+            grid=zone.grid,
+            started_at=stop.started_at,
+            ended_at=None,
+            lat=round(stop.first.lat, 7),
+            lon=round(stop.first.lon, 7),
+            zone_name=zone.name,
+            opened_at=stop.opened_at,
+            updated_at=now,
+            evidence=photos,
+        )
+        conf = min(stop.first.conf, confirm.conf)  # both captures read it at least this well
+        self._identify(alert, PlateVerdict(stop.plate, round(conf, 3), "read", stop.plate))
+        return alert
+
+    def patrol_updated(
+        self, stop: PlateStop, photos: list[dict[str, Any]], now: float
+    ) -> Alert | None:
+        """A later capture: new photos replace those of their role; the plate stands."""
+        alert = alert_store.get_alert(self.conn, self.patrol_alert_id(stop))
+        if alert is None or alert.status == "closed":
+            return None
+        roles = {p["role"] for p in photos}
+        alert.evidence = [e for e in alert.evidence if e.get("role") not in roles] + photos
+        alert.revision += 1
+        alert.updated_at = now
+        return alert
+
+    def patrol_closed(self, stop: PlateStop, ended_at: float, now: float) -> Alert | None:
+        alert = alert_store.get_alert(self.conn, self.patrol_alert_id(stop))
+        if alert is None or alert.status == "closed":
+            return None
+        return _close(alert, ended_at, now)
 
 
 def offence_number(

@@ -24,17 +24,27 @@ class EvidenceStore:
         return self.root / "evidence" / camera_id / f"{alert_id}-{role}.jpg"
 
     def save(
-        self, camera_id: str, alert_id: str, role: str, jpeg: bytes, box: Box, ts: float
+        self,
+        camera_id: str,
+        alert_id: str,
+        role: str,
+        jpeg: bytes,
+        box: Box,
+        ts: float,
+        where: str | None = None,
     ) -> dict:
+        """The frame with `box` and a strip naming the camera, time and role (and
+        `where`, a mobile unit's position, when given)."""
         image = decode_full(jpeg)
         x, y, w, h = box
         cv2.rectangle(image, (x, y), (x + w, y + h), (0, 0, 255), 3)
         when = datetime.fromtimestamp(ts, self.tz).strftime("%Y-%m-%d %H:%M:%S %Z")
         label = f"{camera_id}  {when}  {role.replace('_', ' ')}"
-        cv2.rectangle(image, (0, 0), (image.shape[1], 34), (0, 0, 0), -1)
-        cv2.putText(
-            image, label, (10, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2, cv2.LINE_AA
-        )
+        lines = [label] + ([where] if where else [])
+        cv2.rectangle(image, (0, 0), (image.shape[1], 34 * len(lines)), (0, 0, 0), -1)
+        for i, text in enumerate(lines):
+            cv2.putText(image, text, (10, 24 + 34 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.8,
+                        (255, 255, 255), 2, cv2.LINE_AA)  # fmt: skip
         path = self.path(camera_id, alert_id, role)
         path.parent.mkdir(parents=True, exist_ok=True)
         ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])

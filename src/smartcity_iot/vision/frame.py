@@ -36,3 +36,39 @@ def decode_full(jpeg: bytes) -> np.ndarray:
     if image is None:
         raise Rejected("undecodable_jpeg", "not a decodable JPEG")
     return image
+
+
+def exif_position(jpeg: bytes) -> dict[str, float] | None:
+    """A mobile unit's position from the JPEG's EXIF GPS block, as dash cameras write it
+    (over MQTT 3.1.1 there are no user properties to carry it): lat, lon (WGS 84
+    degrees), heading (degrees from true north) and speed (m/s) when present; None
+    without a GPS block. Reading the header does not decode the image."""
+    from io import BytesIO
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(BytesIO(jpeg)) as img:
+            gps = img.getexif().get_ifd(0x8825)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return None
+    if 2 not in gps or 4 not in gps:
+        return None
+    try:
+        out = {
+            "lat": _degrees(gps[2]) * (-1 if gps.get(1) == "S" else 1),
+            "lon": _degrees(gps[4]) * (-1 if gps.get(3) == "W" else 1),
+        }
+        if 17 in gps:
+            out["heading"] = float(gps[17])
+        if 13 in gps:
+            factor = {"K": 1 / 3.6, "M": 0.44704, "N": 0.514444}.get(str(gps.get(12, "K")), 1 / 3.6)
+            out["speed"] = float(gps[13]) * factor
+    except (TypeError, ValueError, ZeroDivisionError, IndexError):
+        return None
+    return out
+
+
+def _degrees(dms: object) -> float:
+    d, m, s = (float(v) for v in dms)  # type: ignore[attr-defined]
+    return d + m / 60 + s / 3600
