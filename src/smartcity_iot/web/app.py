@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
 from ..config import Settings
-from . import auth, operator, owner, vehicles
+from . import auth, operator, owner, patrols, vehicles
 from .feed import AlertFeed
 from .security import AnyUser, Database, Limits, RateLimiter
 
@@ -67,6 +67,7 @@ def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
     app.include_router(owner.router)
     app.include_router(operator.router)
     app.include_router(vehicles.router)
+    app.include_router(patrols.router)
 
     @app.get("/api/zones", tags=["map"], responses={401: {"description": "not logged in"}})
     def zones(who: AnyUser) -> dict[str, Any]:

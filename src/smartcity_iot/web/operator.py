@@ -121,6 +121,8 @@ def alert_detail(alert_id: str, user: Operator, conn: Conn, request: Request) ->
             "url": f"/api/operator/alerts/{alert_id}/evidence/{i}",
             "ts": item.get("ts"),
             "label": item.get("label") or item.get("role"),
+            "role": item.get("role"),
+            "device_id": item.get("device_id"),  # a patrol capture's unit
         }
         for i, item in enumerate(alert.evidence)
         if _image_path(data_dir, item)

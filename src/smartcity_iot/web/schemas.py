@@ -197,7 +197,8 @@ class AlertDetail(BaseModel):
     events: list[AlertEvent]
     track: list[TrackPoint]
     images: list[dict[str, Any]] = Field(
-        description="camera evidence: url and capture time of each photo"
+        description="camera evidence: url, capture time, label and role of each photo, "
+        "and the unit (device_id) that took a patrol capture"
     )
     squad: str | None
 
@@ -228,3 +229,23 @@ class Shipment(BaseModel):
     request_id: int
     tag_id: str
     status: str
+
+
+class PatrolPosition(BaseModel):
+    ts: float = Field(description="capture time of the position (epoch seconds)")
+    lat: float
+    lon: float
+    heading: float = Field(description="degrees clockwise from north")
+
+
+class PatrolUnit(BaseModel):
+    """A mobile patrol unit (SPEC 5.1) and where it has been lately."""
+
+    id: str
+    name: str
+    grid: str | None
+    last_seen: float | None = Field(description="capture time of the unit's latest frame")
+    position: PatrolPosition | None = Field(description="its last kept position; null: none yet")
+    route: list[tuple[float, float]] = Field(
+        description="recent positions as [lat, lon], oldest first (a point every ~5 s)"
+    )

@@ -1,4 +1,5 @@
-// One alert: facts, the dog's track or the camera's photos, and the handling workflow.
+// One alert: facts, the dog's track or the camera's photos (a patrol's two captures side
+// by side), and the handling workflow.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -42,8 +43,53 @@ async function show() {
     : (d.images.length ? "" : "无轨迹数据 no track stored");
   $("map").classList.toggle("hidden", d.images.length > 0 && !d.track.length);
   if (a.kind === "sidewalk_parking") await showPlate(a, d.images);
-  $("photos").replaceChildren(...d.images.map((img) => E("figure", {},
-    E("img", { src: img.url, alt: img.label || "evidence" }), E("figcaption", { class: "muted" }, `${img.label || ""} ${SC.time(img.ts)}`))));
+  const units = a.kind === "sidewalk_parking" ? await patrolUnits() : new Map();
+  const patrol = d.images.some((img) => img.device_id) || units.has(a.device_id);
+  const paired = patrol ? showCaptures(a, d.images, units) : [];
+  $("captures-box").classList.toggle("hidden", !patrol);
+  $("photos").replaceChildren(...d.images.filter((img) => !paired.includes(img)).map((img) => E("figure", {},
+    E("img", { src: img.url, alt: img.label || "evidence" }), E("figcaption", { class: "muted" },
+      `${ROLES[img.role] || img.label || ""} ${SC.time(img.ts)}${img.device_id ? ` · ${unitLabel(units, img.device_id)}` : ""}`))));
+}
+
+const ROLES = {
+  first_seen: "首次发现 First seen", dwell_exceeded: "超过时限 Dwell exceeded", latest: "最新 Latest",
+  plate: "车牌特写 Plate close-up",
+};
+
+// Mobile units by id -> name; none when the list cannot be had (the page still works).
+async function patrolUnits() {
+  try {
+    return new Map((await SC.api("GET", "/api/operator/patrols")).map((u) => [u.id, u.name]));
+  } catch (e) {
+    console.error(e);
+    return new Map();
+  }
+}
+
+const unitLabel = (units, id) => (!id ? "—" : units.has(id) && units.get(id) !== id ? `${units.get(id)} (${id})` : id);
+
+// SPEC 5.1: a patrol violation is the same plate at two captures (possibly by two units).
+const CAPTURES = [["first_seen", "首次抓拍 First capture"], ["dwell_exceeded", "确认抓拍 Confirming capture"]];
+
+function showCaptures(a, images, units) {
+  const pair = CAPTURES.map(([role]) => images.find((img) => img.role === role));
+  const unitOf = (img, role) => (img && img.device_id) || (role === "dwell_exceeded" ? a.device_id : null);
+  $("captures").replaceChildren(...CAPTURES.map(([role, title], i) => {
+    const img = pair[i], unit = unitOf(img, role);
+    return E("figure", { "data-role": role, "data-unit": unit || "" },
+      img ? E("img", { src: img.url, alt: title }) : E("div", { class: "missing muted" }, "无照片 no photo"),
+      E("figcaption", {}, E("strong", {}, title), E("br"),
+        E("span", { class: "capture-unit" }, unitLabel(units, unit)), " · ", E("span", { class: "capture-time" }, img ? SC.time(img.ts) : "—")));
+  }));
+  const [first, confirm] = pair;
+  const gap = first && confirm ? Math.round(confirm.ts - first.ts) : null;
+  $("capture-gap").textContent = gap === null ? ""
+    : `两次抓拍间隔 ${Math.floor(gap / 60)} 分 ${gap % 60} 秒 · ${Math.floor(gap / 60)} min ${gap % 60} s between the captures`;
+  const closeup = images.find((img) => img.label === "plate");
+  const source = closeup && pair.findIndex((img) => img && img.ts === closeup.ts);
+  $("plate-source").textContent = closeup && source >= 0 ? `特写取自 close-up from: ${CAPTURES[source][1]} · ${unitLabel(units, unitOf(pair[source], CAPTURES[source][0]))}` : "";
+  return pair.filter(Boolean);
 }
 
 const PLATE_STATUS = { unread: "未识别 Unread", read: "自动识别 Read", confirmed: "已确认 Confirmed", corrected: "已更正 Corrected" };

@@ -1,5 +1,5 @@
-// The operators' console: live alert feed (server-sent events) beside the zone map,
-// tag requests, device health and statistics.
+// The operators' console: live alert feed (server-sent events) beside the zone map with
+// the patrol units' routes, tag requests, device health and statistics.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -60,6 +60,14 @@ function live() {
     const a = JSON.parse(ev.data);
     if (upsert(a)) render(a.id);
   });
+}
+
+const PATROLS_EVERY_MS = 10000; // the units send a frame every few seconds; the map follows
+
+async function patrols() {
+  try {
+    SCMap.patrols(map, await SC.api("GET", "/api/operator/patrols"));
+  } catch (e) { console.error(e); }
 }
 
 async function requests() {
@@ -147,5 +155,7 @@ SC.session("operator").then(async () => {
   live();
   const zones = await SC.api("GET", "/api/zones");
   map = SCMap.create($("map"), zones);
+  await patrols();
+  setInterval(patrols, PATROLS_EVERY_MS);
   await load();
 });

@@ -1,4 +1,5 @@
-// Vector map drawn client-side in SVG: zones from /api/zones, alert dots and a track.
+// Vector map drawn client-side in SVG: zones from /api/zones, alert dots, a track and
+// the patrol units' routes.
 // Works offline: tiles are drawn under the vectors only when the server names a tile
 // server (--map-tiles). Coordinates are lon, lat, projected equirectangularly.
 "use strict";
@@ -43,7 +44,7 @@ const SCMap = {
     svg.setAttribute("viewBox", m.box.join(" "));
     svg.setAttribute("preserveAspectRatio", "xMidYMid meet");
     svg.replaceChildren();
-    for (const name of ["tiles", "zones", "track", "alerts"]) {
+    for (const name of ["tiles", "zones", "track", "patrols", "alerts"]) {
       m.layers[name] = document.createElementNS(SCMap.NS, "g");
       svg.append(m.layers[name]);
     }
@@ -101,6 +102,47 @@ const SCMap = {
       return c;
     });
     m.layers.track.replaceChildren(line, ...fixes);
+  },
+
+  node(tag, attrs, ...children) {
+    const n = document.createElementNS(SCMap.NS, tag);
+    for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v);
+    n.append(...children);
+    return n;
+  },
+
+  PATROL_STALE_S: 600, // a unit silent this long is drawn muted: parked, or out of coverage
+
+  // Patrol units (/api/operator/patrols): each one's recent route as a line, its last
+  // position as an arrow along its heading, labelled with its name.
+  patrols(m, units, now = Date.now() / 1000) {
+    const s = m.box[2] / 70;
+    const xy = (lat, lon) => m.project([lon, lat]).map((v) => v.toFixed(1)).join(",");
+    const arrow = `M0,${-s}L${0.7 * s},${0.8 * s}L0,${0.35 * s}L${-0.7 * s},${0.8 * s}Z`;
+    m.layers.patrols.replaceChildren(...units.map((u) => {
+      const stale = u.last_seen === null || now - u.last_seen > SCMap.PATROL_STALE_S;
+      const g = SCMap.node("g", { class: stale ? "patrol stale" : "patrol", "data-unit": u.id });
+      if (u.route.length > 1) {
+        g.append(SCMap.node("polyline", { class: "patrol-route", "data-unit": u.id, points: u.route.map(([lat, lon]) => xy(lat, lon)).join(" ") }));
+      }
+      if (u.position) {
+        const p = u.position;
+        g.append(SCMap.node("g", { class: "patrol-unit", "data-unit": u.id, transform: `translate(${xy(p.lat, p.lon)})` },
+          SCMap.node("title", {}, `巡查车 Patrol unit ${u.name} (${u.id}) · ${SC.time(p.ts)} · ${Math.round(p.heading)}°`),
+          SCMap.node("path", { class: "patrol-arrow", d: arrow, transform: `rotate(${p.heading.toFixed(0)})` }),
+          SCMap.node("text", { class: "patrol-label", ...SCMap.labelPlace(p.heading, s), "font-size": (1.5 * s).toFixed(1), "stroke-width": (0.4 * s).toFixed(1) }, u.name)));
+      }
+      return g;
+    }));
+  },
+
+  // A unit's label clear of its own route behind it: above a unit driving east or
+  // west, beside one driving north or south.
+  labelPlace(heading, s) {
+    const h = ((heading % 180) + 180) % 180;
+    return h > 45 && h < 135
+      ? { x: 0, y: (-1.5 * s).toFixed(1), "text-anchor": "middle" }
+      : { x: (1.2 * s).toFixed(1), y: (0.5 * s).toFixed(1), "text-anchor": "start" };
   },
 
   focus(m, lonlats) {
