@@ -276,7 +276,9 @@ def snapshot(ctx: MobileContext) -> dict[str, Any]:
 # -- evidence -------------------------------------------------------------------------
 
 
-def vehicle_box(plate: tuple[int, int, int, int], width: int, height: int) -> tuple[int, ...]:
+def vehicle_box(
+    plate: tuple[int, int, int, int], width: int, height: int
+) -> tuple[int, int, int, int]:
     """The vehicle's box estimated from its plate: a car's end is about four plates wide
     (1.8 m to 0.44 m) and nine plates tall above the plate's lower edge."""
     x, y, w, h = plate
@@ -292,8 +294,10 @@ def _photo(
 ) -> dict[str, Any]:
     assert frame.msg is not None and frame.image is not None and s.box is not None
     box = vehicle_box(s.box, frame.image.shape[1], frame.image.shape[0])
-    where = f"{s.unit_id}  at {frame.lat:.6f}, {frame.lon:.6f}  heading {frame.heading:.0f}"
-    item = ctx.evidence.save(EVIDENCE_DIR, aid, role, frame.msg.payload, box, s.ts, where)  # type: ignore[arg-type]
+    where = f"unit at {frame.lat:.6f}, {frame.lon:.6f}  heading {frame.heading:.0f}"
+    item = ctx.evidence.save(
+        EVIDENCE_DIR, aid, role, frame.msg.payload, box, s.ts, where, name=s.unit_id
+    )
     item["device_id"] = s.unit_id
     return item
 
