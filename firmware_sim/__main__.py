@@ -1,4 +1,4 @@
-"""Command line for the device simulators: `python -m firmware_sim tags|cameras ...`."""
+"""Command line for the device simulators: `python -m firmware_sim tags|cameras|patrol ...`."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import cameras as cams
+from . import patrol as pat
 from .district import DistrictError
-from .publisher import parse_mqtt_url, publish_stream
+from .publisher import Message, PropertiedMessage, parse_mqtt_url, publish_stream
 from .tags import TagFleet
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only write --truth/--fleet and print a summary; "
                         "publish nothing")  # fmt: skip
     _add_cameras_parser(sub)
+    _add_patrol_parser(sub)
     return parser
 
 
@@ -135,6 +137,67 @@ def _add_cameras_parser(sub) -> None:
     p.set_defaults(subparser=p)
 
 
+def _add_patrol_parser(sub) -> None:
+    p = sub.add_parser(
+        "patrol",
+        help="simulate vehicle-mounted patrol units driving past sidewalk zones",
+        description='Drive patrol units (camera files with "mobile": true, SPEC 5.1) in loops '
+        "past the sidewalk zones of --geofences, each zone on the unit's camera side; publish "
+        "their JPEG frames on cameras/{unit}/frame with the unit's fix at capture (SPEC 3.3: "
+        "MQTT 5 user properties ts, lat, lon, heading, speed; the JPEG's EXIF GPS as well, for "
+        "MQTT 3.1.1) and write the staged parked cars as ground truth. Several --unit share one "
+        "street world, so their passes combine.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--unit", action="append", type=Path, required=True,
+                   help="unit file geofences/cameras/patrol-*.json; "
+                        "repeat for more units")  # fmt: skip
+    p.add_argument("--geofences", default="geofences", type=Path,
+                   help="directory with the zone files *.geojson (rule: sidewalk, "
+                        "loading_spot)")  # fmt: skip
+    p.add_argument("--mqtt-url", default="mqtt://127.0.0.1:1883",
+                   help="broker, mqtt://[user:pass@]host:port")  # fmt: skip
+    p.add_argument("--seed", type=int, default=1, help="random seed (same seed, same frames)")
+    p.add_argument("--start", default="now",
+                   help="simulated start: ISO time with offset, 'now' or '-2h' "
+                        "(now minus 2 h)")  # fmt: skip
+    p.add_argument("--duration", default="1h", type=parse_duration,
+                   help="simulated span, e.g. 2h, 90m, 1h30m, 600 (seconds)")  # fmt: skip
+    p.add_argument("--fps", type=float, default=2.0, help="frames per simulated second per unit")
+    p.add_argument("--scenario", choices=list(pat.SCENARIOS), default="mixed",
+                   help="which parked cars to stage "
+                        "(max_gap needs a --break of over 1 h)")  # fmt: skip
+    p.add_argument("--drive-speed", type=float, default=5.5,
+                   help="the units' pace between zones, m/s (5.5 = 20 km/h)")  # fmt: skip
+    p.add_argument("--scan-speed", type=float, default=4.0,
+                   help="the units' pace along a zone, m/s (4 = 14 km/h)")  # fmt: skip
+    p.add_argument("--gps-sigma", type=float, default=1.5, help="GPS error per axis, metres")
+    p.add_argument("--stagger", type=parse_duration,
+                   help="unit k starts k * this far into its loop, e.g. 3m (default: "
+                        "a third of a loop behind the unit before, at a shared zone)")  # fmt: skip
+    p.add_argument("--break", dest="breaks", action="append", default=[], metavar="AT+FOR",
+                   help="every unit goes off duty (camera off) AT after the start FOR this long, "
+                        "e.g. 20m+65m; repeatable")  # fmt: skip
+    p.add_argument("--timezone", default="Asia/Shanghai", help="city time zone of the hours")
+    pace = p.add_mutually_exclusive_group()
+    pace.add_argument("--speed", type=float,
+                      help="pace on capture time: simulated seconds per wall second")  # fmt: skip
+    pace.add_argument("--rate", type=float, help="pace at this many frames per wall second")
+    p.add_argument("--protocol", choices=["5", "3.1.1"], default="5",
+                   help="MQTT protocol; only 5 carries the capture time and position as "
+                        "properties (3.1.1: the position is in the JPEG's EXIF only)")  # fmt: skip
+    p.add_argument("--qos", type=int, choices=[0, 1], default=1, help="MQTT QoS of the frames")
+    p.add_argument("--client-id", default="firmware-sim-patrol", help="MQTT client id")
+    p.add_argument("--truth", type=Path, help="write the staged parked cars here (JSON lines)")
+    p.add_argument("--save-frames", type=Path, metavar="DIR",
+                   help="also write a few sample JPEGs per unit "
+                        "(passing staged cars) here")  # fmt: skip
+    p.add_argument("--dry-run", action="store_true",
+                   help="only write --truth/--save-frames and print a summary; "
+                        "publish nothing")  # fmt: skip
+    p.set_defaults(subparser=p)
+
+
 def _progress(stats: dict) -> None:
     end = "\n" if stats.get("final") else ""
     sys.stderr.write(
@@ -166,7 +229,7 @@ def _checked_start(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
 
 
 def _publish(
-    messages: Iterable[tuple[float, str, bytes]], args: argparse.Namespace, **options: Any
+    messages: Iterable[Message | PropertiedMessage], args: argparse.Namespace, **options: Any
 ) -> int:
     """Publish with the shared flags, report, and turn the outcome into an exit code."""
     try:
@@ -259,6 +322,74 @@ def run_cameras(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     )
 
 
+def _parse_break(text: str, parser: argparse.ArgumentParser) -> tuple[float, float]:
+    at, plus, length = text.partition("+")
+    try:
+        if not plus:
+            raise argparse.ArgumentTypeError("no '+'")
+        return parse_duration(at), parse_duration(length)
+    except argparse.ArgumentTypeError:
+        parser.error(f"--break {text!r}: expected AT+FOR, e.g. 20m+65m")
+        raise  # pragma: no cover - parser.error exits
+
+
+def run_patrol(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    start = _checked_start(args, parser)
+    if not 0 < args.fps <= 10:
+        parser.error(f"--fps {args.fps}: must be within (0, 10]")
+    if not args.geofences.is_dir():
+        parser.error(f"--geofences {args.geofences}: not a directory")
+    breaks = [_parse_break(b, parser) for b in args.breaks]
+    try:
+        world = pat.PatrolWorld(args.geofences, args.seed, start, args.duration, fps=args.fps,
+                                speed_mps=args.drive_speed, scan_speed_mps=args.scan_speed,
+                                gps_sigma_m=args.gps_sigma, scenario=args.scenario,
+                                tz=args.timezone)  # fmt: skip
+        for k, path in enumerate(args.unit):
+            if not path.is_file():
+                parser.error(f"--unit {path}: no such file (unit files live in "
+                             "geofences/cameras/)")  # fmt: skip
+            offset = None if args.stagger is None else k * args.stagger
+            world.unit(path, offset_s=offset, breaks=breaks)
+    except ValueError as exc:  # PatrolConfigError names the file and field
+        parser.error(str(exc))
+    if args.truth is not None:
+        args.truth.parent.mkdir(parents=True, exist_ok=True)
+        world.write_truth(args.truth)
+    truth = world.truth()
+    total = world.frame_count()
+    print(f"{len(world.units)} unit(s), {total} frames from {start.isoformat()} for "
+          f"{args.duration / 3600:.2f} h at {args.fps:g} fps; {len(truth)} staged parked cars, "
+          f"{sum(r['violation'] for r in truth)} violations")  # fmt: skip
+    for u in world.units:
+        beat = ", ".join(dict.fromkeys(g.zone_id for g in u.route.legs if g.zone_id))
+        print(f"  {u.unit_id}: {u.frame_count()} frames, a loop of {u.route.period / 60:.1f} min "
+              f"past {beat}")  # fmt: skip
+    kinds = Counter(r["case"] + ("" if r["plate_readable"] else f" ({r['plate_issue']})")
+                    for r in truth)  # fmt: skip
+    for k, n in sorted(kinds.items()):
+        print(f"    {k}: {n}")
+    if world.unstaged:
+        left = Counter(s.case for s in world.unstaged)
+        print("  not staged (no fitting pass, hours or break in the span): "
+              + ", ".join(f"{k} x{n}" for k, n in sorted(left.items())))  # fmt: skip
+    if args.save_frames is not None:
+        args.save_frames.mkdir(parents=True, exist_ok=True)
+        for u in world.units:
+            mine = [r for r in truth if any(p["unit_id"] == u.unit_id for p in r["passes"])]
+            for r in mine[:4]:
+                ts = [p["ts"] for p in r["passes"] if p["unit_id"] == u.unit_id]
+                i = u.index(ts[len(ts) // 2])
+                out = args.save_frames / f"{u.unit_id}-{int(u.ts[i] * 1000)}.jpg"
+                out.write_bytes(u.jpeg(i))
+        print(f"sample frames in {args.save_frames}")
+    if args.dry_run:
+        return 0
+    if (why := cams.pacing_warning(args.protocol, args.speed)) is not None:
+        print(f"warning: {why}", file=sys.stderr)
+    return _publish(world.messages(), args, total=total, queue_limit=cams.FRAME_QUEUE_LIMIT)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -270,6 +401,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_tags(args, args.subparser)
     if args.command == "cameras":
         return run_cameras(args, args.subparser)
+    if args.command == "patrol":
+        return run_patrol(args, args.subparser)
     parser.error(f"unknown command {args.command!r}")
     return 2
 

@@ -2,7 +2,8 @@
 
 paho's client queue is unbounded and QoS-1 publishes past 65,535 in flight are dropped,
 so the queue is capped and a full queue means "wait and retry", never "lose the fix".
-Messages may come from a generator (camera frames are rendered while they are published).
+Messages may come from a generator (camera frames are rendered while they are published),
+and may carry their own MQTT 5 user properties (a patrol unit's position, SPEC 3.3).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterable, Sized
+from collections.abc import Callable, Iterable, Mapping, Sized
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
@@ -18,6 +19,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 Message = tuple[float, str, bytes]
+# (ts, topic, payload, user properties): the properties go out with MQTT 5 only.
+PropertiedMessage = tuple[float, str, bytes, Mapping[str, str]]
 QUEUE_LIMIT = 1000
 
 
@@ -36,7 +39,7 @@ def parse_mqtt_url(url: str) -> tuple[str, int, str | None, str | None]:
 
 
 def publish_stream(
-    messages: Iterable[Message],
+    messages: Iterable[Message | PropertiedMessage],
     mqtt_url: str,
     *,
     protocol: str = "5",
@@ -56,7 +59,9 @@ def publish_stream(
     `rate` paces by messages per wall second; `speed` by the messages' own timestamps
     (simulated seconds per wall second); neither means as fast as the broker acks.
     `ts_property` adds the MQTT 5 user property `ts` (message time in ms, SPEC 3.3);
-    `total` is reported in progress when `messages` has no length.
+    a message's own 4th element, a name -> value mapping, adds its user properties (MQTT 5;
+    MQTT 3.1.1 cannot carry them); `total` is reported in progress when `messages` has no
+    length.
     """
     if rate is not None and speed is not None:
         raise ValueError("give either rate or speed, not both")
@@ -101,7 +106,7 @@ def publish_stream(
             raise ConnectionError(f"MQTT broker at {mqtt_url} refused the connection: {why}")
         if total is None and isinstance(messages, Sized):
             total = len(messages)
-        pump = _Pump(client, qos, rate, speed, progress, acked, lock, total, ts_property and v5)
+        pump = _Pump(client, qos, rate, speed, progress, acked, lock, total, ts_property and v5, v5)
         return pump.run(messages, drain_timeout_s)
     finally:
         client.disconnect()
@@ -120,10 +125,11 @@ class _Pump:
         lock: threading.Lock,
         total: int | None,
         ts_property: bool,
+        user_properties: bool = False,
     ) -> None:
         self.client, self.qos, self.rate, self.speed = client, qos, rate, speed
         self.progress, self.acked, self.lock = progress, acked, lock
-        self.total, self.ts_property = total, ts_property
+        self.total, self.ts_property, self.user_properties = total, ts_property, user_properties
         self.infos: list[mqtt.MQTTMessageInfo] = []
         self.failed = 0
         self.wall0 = time.monotonic()
@@ -150,10 +156,23 @@ class _Pump:
             self.last_report = now
             self.progress(self.stats())
 
-    def run(self, messages: Iterable[Message], drain_timeout_s: float) -> dict:
+    def properties(self, ts: float, own: Mapping[str, str] | None) -> Properties | None:
+        pairs = [("ts", str(int(round(ts * 1000))))] if self.ts_property else []
+        if own and self.user_properties:
+            skip = "ts" if self.ts_property else None  # never twice
+            pairs += [(str(k), str(v)) for k, v in own.items() if k != skip]
+        if not pairs:
+            return None
+        props = Properties(PacketTypes.PUBLISH)
+        props.UserProperty = pairs
+        return props
+
+    def run(self, messages: Iterable[Message | PropertiedMessage], drain_timeout_s: float) -> dict:
         client = self.client
         ts0 = None
-        for i, (ts, topic, payload) in enumerate(messages):
+        for i, message in enumerate(messages):
+            ts, topic, payload = message[0], message[1], message[2]
+            own = message[3] if len(message) == 4 else None
             if ts0 is None:
                 ts0 = ts
                 self.wall0 = time.monotonic()
@@ -164,10 +183,7 @@ class _Pump:
                 due = self.wall0 + i / self.rate
             if due is not None and (wait := due - time.monotonic()) > 0:
                 time.sleep(wait)
-            props = None
-            if self.ts_property:
-                props = Properties(PacketTypes.PUBLISH)
-                props.UserProperty = ("ts", str(int(round(ts * 1000))))
+            props = self.properties(ts, own)
             while True:
                 info = client.publish(topic, payload, qos=self.qos, properties=props)
                 if info.rc != mqtt.MQTT_ERR_QUEUE_SIZE:

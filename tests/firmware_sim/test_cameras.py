@@ -308,9 +308,9 @@ def test_merged_streams_keep_each_camera_on_its_own_topic() -> None:
     from firmware_sim.cameras import CameraScene, camera_messages
 
     start = datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
-    cams = sorted((Path(__file__).resolve().parents[2] / "geofences" / "cameras").glob("cam-*.json"))[
-        :2
-    ]
+    cams = sorted(
+        (Path(__file__).resolve().parents[2] / "geofences" / "cameras").glob("cam-*.json")
+    )[:2]
     scenes = [CameraScene(c, 1, start, 3) for c in cams]
     topics = {topic for _, topic, _ in camera_messages(scenes)}
     assert topics == {f"cameras/{s.camera_id}/frame" for s in scenes}

@@ -260,8 +260,9 @@ class PatrolAlerts(ParkingAlerts):
         alert = alert_store.get_alert(self.conn, self.patrol_alert_id(stop))
         if alert is None or alert.status == "closed":
             return None
-        roles = {p["role"] for p in photos}
-        alert.evidence = [e for e in alert.evidence if e.get("role") not in roles] + photos
+        new = {p["role"]: p for p in photos}
+        kept = [new.pop(e.get("role"), e) for e in alert.evidence]  # in place, order kept
+        alert.evidence = kept + list(new.values())
         alert.revision += 1
         alert.updated_at = now
         return alert

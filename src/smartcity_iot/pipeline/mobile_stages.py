@@ -34,7 +34,8 @@ from ..rules.resighting import (
 from ..store import camera_state
 from ..vision.closeup import save_closeup
 from ..vision.evidence import EvidenceStore
-from ..vision.frame import decode_full, exif_position
+from ..vision.frame import SCALE, decode_full, decode_small, exif_position
+from ..vision.plate_finder import plate_candidates
 from ..vision.plates import PlateRead, PlateReader
 from .alerting import PatrolAlerts
 from .batch import PathRunner, Work
@@ -63,8 +64,10 @@ class PatrolFrame(Work):
     lat: float = 0.0
     lon: float = 0.0
     heading: float = 0.0
-    image: np.ndarray | None = None
+    small: np.ndarray | None = None  # decoded at 1/SCALE: where plates may be
+    image: np.ndarray | None = None  # full resolution, decoded only to read plates
     place: Place | None = None
+    unsure: bool = False  # a plate found but not read confidently
     reads: list[PlateRead] = field(default_factory=list)
     sightings: list[Sighting] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
@@ -109,12 +112,8 @@ def decode(ctx: MobileContext, frame: PatrolFrame) -> None:
         raise Rejected("oversized", f"{len(msg.payload)} bytes > limit {MAX_FRAME_BYTES}")
     frame.ts = capture_time(frame.properties, msg.received_at)
     frame.lat, frame.lon, frame.heading = position(frame.properties, msg.payload)
-    image = decode_full(msg.payload)
-    if image.shape[:2] != (unit.unit.height, unit.unit.width):
-        got = f"{image.shape[1]}x{image.shape[0]}"
-        want = f"{unit.unit.width}x{unit.unit.height}"
-        raise Rejected("wrong_size", f"frame is {got}, unit is configured for {want}")
-    frame.image, frame.unit = image, unit
+    frame.small = decode_small(msg.payload, unit.unit.width, unit.unit.height)
+    frame.unit = unit
     if unit.last_ts is not None and frame.ts <= unit.last_ts:
         ctx.counters.add("frames_late")
         frame.done = True
@@ -157,6 +156,7 @@ def locate(ctx: MobileContext, frame: PatrolFrame) -> None:
     )
     if not unit.route or frame.ts - unit.route[-1][0] >= ROUTE_EVERY_S:
         unit.route.append([frame.ts, round(frame.lat, 7), round(frame.lon, 7), frame.heading])
+    frame.counts["frames"] += 1
     frame.counts["patrol_frames"] += 1
 
 
@@ -164,16 +164,26 @@ def find_plates(ctx: MobileContext, frame: PatrolFrame) -> None:
     """Plates in a frame taken beside a sidewalk zone; confident valid reads become
     sightings, the rest are counted unread."""
     place = frame.place
-    assert place is not None and frame.image is not None
+    assert place is not None and frame.small is not None and frame.msg is not None
     if place.sidewalk is None:
         frame.counts["patrol_frames_off_sidewalk"] += 1
         return
-    frame.reads = ctx.plate_reader.read(frame.image)
+    regions = plate_candidates(frame.small, SCALE)
+    if not regions:
+        return
+    frame.image = decode_full(frame.msg.payload)
+    best: dict[str, PlateRead] = {}  # plate -> its best read in this frame
+    for region in regions:
+        for r in ctx.plate_reader.read(frame.image, region, once=True):
+            if r.plate is None or r.conf < ctx.plate_min_conf:
+                frame.unsure = True
+                frame.counts["patrol_plates_unread"] += 1
+            elif r.plate not in best or r.conf > best[r.plate].conf:
+                best[r.plate] = r
+    frame.reads = list(best.values())
     zone, spot = place.sidewalk, place.spot
     for r in frame.reads:
-        if r.plate is None or r.conf < ctx.plate_min_conf:
-            frame.counts["patrol_plates_unread"] += 1
-            continue
+        assert r.plate is not None
         frame.sightings.append(
             Sighting(
                 plate=r.plate,
@@ -206,7 +216,7 @@ def resight(ctx: MobileContext, frame: PatrolFrame) -> None:
     assert place is not None
     seen = {s.plate for s in frame.sightings}
     unit_id = frame.unit.unit.id
-    frame.events = ctx.rule.passed(unit_id, frame.ts, place.x, place.y, seen)
+    frame.events = ctx.rule.passed(unit_id, frame.ts, place.x, place.y, seen, frame.unsure)
     for s in frame.sightings:
         frame.events.extend(ctx.rule.sighted(s))
 

@@ -53,6 +53,7 @@ class PlateStop:
     opened_at: float | None = None  # when it became a violation
     confirm: Sighting | None = None  # the capture that made it one (best of its pass)
     missed: dict[str, float] = field(default_factory=dict)  # unit -> a pass that missed it
+    unsure: dict[str, float] = field(default_factory=dict)  # unit -> saw an unread plate there
 
     @property
     def violating(self) -> bool:
@@ -138,18 +139,25 @@ class Resighting:
             events.append(Opened(stop))
         return events
 
-    def passed(self, unit_id: str, ts: float, x: float, y: float, seen: set[str]) -> list[Event]:
-        """A frame of `unit_id` looking at (x, y), with the plates it read confidently:
-        a stop there whose plate this pass does not see has ended."""
+    def passed(
+        self, unit_id: str, ts: float, x: float, y: float, seen: set[str], unsure: bool = False
+    ) -> list[Event]:
+        """A frame of `unit_id` looking at (x, y), with the plates it read confidently
+        (`unsure`: it also found a plate it could not read): a stop there whose plate
+        this pass does not see has ended. A pass that found an unreadable plate there
+        proves nothing (it may be this one, dirty or half hidden): it ends nothing."""
         events: list[Event] = []
         for plate, stop in list(self.stops.items()):
             near = math.hypot(stop.first.x - x, stop.first.y - y) <= self.look_m
-            if plate in seen:
+            if plate in seen or (near and unsure):
                 stop.missed.pop(unit_id, None)
+                if near and unsure and plate not in seen:
+                    stop.unsure[unit_id] = ts
                 continue
             missed_at = stop.missed.get(unit_id)
             if near:
-                if ts - stop.seen_at >= PASS_S and missed_at is None:
+                recent_doubt = ts - stop.unsure.get(unit_id, -math.inf) < PASS_S
+                if ts - stop.seen_at >= PASS_S and missed_at is None and not recent_doubt:
                     stop.missed[unit_id] = ts  # looking at it now; not seen (yet) this pass
                 continue
             if missed_at is not None:  # the pass has gone by without seeing the plate
@@ -200,7 +208,7 @@ def _stop_dict(st: PlateStop) -> dict[str, Any]:
         "latest": asdict(st.latest),
         "confirm": asdict(st.confirm) if st.confirm else None,
     }
-    for name in ("started_at", "seen_at", "seen_by", "pass_start", "opened_at", "missed"):
+    for name in ("started_at", "seen_at", "seen_by", "pass_start", "opened_at", "missed", "unsure"):
         d[name] = getattr(st, name)
     return d
 
@@ -221,4 +229,5 @@ def _stop_from(d: dict[str, Any]) -> PlateStop:
         opened_at=d["opened_at"],
         confirm=_sighting(d["confirm"]) if d["confirm"] else None,
         missed=dict(d["missed"]),
+        unsure=dict(d.get("unsure", {})),
     )

@@ -58,9 +58,12 @@ class PlateReader(ABC):
             raise ValueError(f"unknown plate reader {name!r} (known: {known})") from None
 
     @abstractmethod
-    def read(self, image: np.ndarray, region: Box | None = None) -> list[PlateRead]:
+    def read(
+        self, image: np.ndarray, region: Box | None = None, *, once: bool = False
+    ) -> list[PlateRead]:
         """Plates in `image` (BGR, full resolution), or only within `region` (x, y, w, h,
-        e.g. a parked vehicle's box, padded by the caller), best first."""
+        e.g. a parked vehicle's box, padded by the caller), best first. `once`: one
+        search only, for callers that read many frames (a patrol unit's)."""
 
 
 class NoReader(PlateReader):
@@ -69,7 +72,9 @@ class NoReader(PlateReader):
 
     name = "none"
 
-    def read(self, image: np.ndarray, region: Box | None = None) -> list[PlateRead]:
+    def read(
+        self, image: np.ndarray, region: Box | None = None, *, once: bool = False
+    ) -> list[PlateRead]:
         return []
 
 
@@ -94,18 +99,23 @@ class HyperlprReader(PlateReader):
         self._nets: PlateNets | None = None
         self._lock = threading.Lock()
 
-    def read(self, image: np.ndarray, region: Box | None = None) -> list[PlateRead]:
+    def read(
+        self, image: np.ndarray, region: Box | None = None, *, once: bool = False
+    ) -> list[PlateRead]:
         x0, y0, search = _within(image, region)
         if search.size == 0:
             return []
         with self._lock:
             if self._nets is None:
                 self._nets = PlateNets(self.folder)
-            return self._read(self._nets, search, x0, y0)
+            sides = self.MIN_SIDES[:1] if once else self.MIN_SIDES
+            return self._read(self._nets, search, x0, y0, sides)
 
-    def _read(self, nets: PlateNets, search: np.ndarray, x0: int, y0: int) -> list[PlateRead]:
+    def _read(
+        self, nets: PlateNets, search: np.ndarray, x0: int, y0: int, sides: tuple[int, ...]
+    ) -> list[PlateRead]:
         reads: list[PlateRead] = []
-        for min_side in self.MIN_SIDES:
+        for min_side in sides:
             reads = self._read_at(nets, search, x0, y0, min_side)
             if any(r.plate for r in reads):
                 break
