@@ -60,6 +60,7 @@ def test_two_patrol_units_alert_exactly_the_staged_violations_of_readable_plates
     assert len(expected) >= 3 and {"short", "loading_lawful", "loading_off_hours"} <= cases
     assert any(r["violation"] and not r["plate_readable"] for r in truth)  # never alerted
     assert {r["unit_id"] for r in expected} == {"patrol-01", "patrol-02"}
+    assert any(r["passes"][0]["unit_id"] != r["unit_id"] for r in expected)  # units combine
 
     # The fixed test camera plus the district's zones and patrol units.
     geo = tmp_path / "geo"
@@ -107,6 +108,7 @@ def test_two_patrol_units_alert_exactly_the_staged_violations_of_readable_plates
             assert abs(m["opened_at"] - r["confirm_at"]) < 1.0
             assert m["party"] == f"vehicle:{r['plate']}" and m["plate_status"] == "read"
             assert abs(m["lat"] - r["est_lat"]) < 5e-5 and abs(m["lon"] - r["est_lon"]) < 5e-5
+            assert m["evidence"][0]["device_id"] == r["passes"][0]["unit_id"]
             roles = [e["role"] for e in m["evidence"]]
             assert roles == ["first_seen", "dwell_exceeded", "latest", "plate"]
             for e in m["evidence"]:

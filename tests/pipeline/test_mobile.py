@@ -6,8 +6,10 @@ evidence, and a pass that no longer sees it ends it."""
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from io import BytesIO
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import cv2
 import numpy as np
@@ -154,3 +156,29 @@ def test_a_restart_between_the_two_passes_still_confirms_the_stop(tmp_path: Path
     again.process(Inbound(TOPIC, frame(PLATE, 3), t0 + 400), props(t0 + 400))
     (alert,) = parking(again)
     assert alert.started_at == t0 and alert.status == "open"
+
+
+def test_a_capture_beyond_the_max_gap_is_a_new_first_sighting(pipe: MobilePipeline) -> None:
+    t0 = 1_764_000_000.0
+    pipe.process(Inbound(TOPIC, frame(PLATE), t0), props(t0))
+    t1 = t0 + 3700  # nobody came by for over an hour: no proof it stayed
+    pipe.process(Inbound(TOPIC, frame(PLATE, 1), t1), props(t1))
+    assert parking(pipe) == []
+    t2 = t1 + 400  # a dwell after the new first sighting
+    pipe.process(Inbound(TOPIC, frame(PLATE, 2), t2), props(t2))
+    (alert,) = parking(pipe)
+    assert (alert.started_at, alert.opened_at) == (t1, t2)
+
+
+def test_a_plate_on_a_loading_spot_in_its_hours_is_lawful_until_its_longest_stop(
+    pipe: MobilePipeline,
+) -> None:
+    # 府山路礼让停车位 01 (ls-fushanlu-01): loading 07:00-09:00 and 13:00-15:00, 30 min
+    lat = 28.97913
+    t0 = datetime(2026, 11, 23, 13, 10, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
+    for k, dt in enumerate((0, 600, 1500)):
+        pipe.process(Inbound(TOPIC, frame(PLATE, k), t0 + dt), props(t0 + dt, lat))
+    assert parking(pipe) == []  # 25 minutes of loading in its hours
+    pipe.process(Inbound(TOPIC, frame(PLATE, 5), t0 + 1900), props(t0 + 1900, lat))
+    (alert,) = parking(pipe)  # past its 30 minutes
+    assert alert.zone_id == "sw-fushanlu-e" and alert.opened_at == t0 + 1900
