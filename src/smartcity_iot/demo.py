@@ -87,6 +87,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     simulators = [threading.Thread(target=simulate, name="tag-simulator", daemon=True)]
     simulators[0].start()
     simulators += _start_cameras(settings, args.seed, sim_state, out, halt)
+    simulators += _start_patrol(settings, args.seed, sim_state, out, halt)
     cameras = len(simulators) > 1
     print(
         "alerts appear below as the service raises them (Ctrl-C to stop); list them any time with "
@@ -98,7 +99,8 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     try:
         while not stop.wait(1.0):
             done = " (simulation finished)" if sim_state.get("done") else ""
-            frames = f" frames sent {sim_state.get('frames', 0):,} |" if cameras else ""
+            sent = sim_state.get("frames", 0) + sim_state.get("patrol_frames", 0)
+            frames = f" frames sent {sent:,} |" if cameras else ""
             printer.status = (
                 f"sim {sim_state['published']:,}/{len(messages):,}{done} |{frames} "
                 + service.status_line()
@@ -181,6 +183,57 @@ def _start_cameras(
         )
 
     thread = threading.Thread(target=run, name="camera-simulator", daemon=True)
+    thread.start()
+    return [thread]
+
+
+PATROL_BEAT = ["sw-shuiting-w"]  # 水亭街: a model street (120 s dwell), a loop of ~4.5 min
+
+
+def _start_patrol(
+    settings: Settings, seed: int, sim_state: dict[str, Any], out: Any, halt: threading.Event
+) -> list[threading.Thread]:
+    """One simulated patrol unit, live at 2 frames/s, on a beat past 水亭街's sidewalk.
+    Its position rides in each JPEG's EXIF GPS block (the embedded broker is MQTT 3.1.1:
+    no user properties), and also as v5 user properties on a v5 broker."""
+    from firmware_sim.patrol import PatrolWorld
+    from firmware_sim.publisher import publish_stream
+
+    unit_file = settings.geofences / "cameras" / "patrol-01.json"
+    if not unit_file.exists():
+        return []
+    now = datetime.now(settings.tz)
+    world = PatrolWorld(
+        settings.geofences, seed, now, 12 * 3600, scenario="violations", tz=settings.timezone
+    )
+    unit = world.unit(unit_file, beat=PATROL_BEAT)
+    first = min(
+        (r["confirm_at"] for r in world.truth() if r["violation"] and r["plate_readable"]),
+        default=None,
+    )
+    when = (
+        f"; its first violation is due about {first - now.timestamp():.0f} s from now"
+        if first is not None
+        else ""
+    )
+    print(
+        f"1 simulated patrol unit ({unit.unit_id}), 2 frames/s, a loop of "
+        f"{unit.route.period / 60:.1f} min past 水亭街{when}",
+        file=out,
+    )
+
+    def run() -> None:
+        publish_stream(
+            _until(halt, world.messages()),
+            settings.mqtt_url,
+            protocol=settings.mqtt_protocol,
+            speed=1.0,
+            client_id="demo-patrol-simulator",
+            queue_limit=16,
+            progress=lambda st: sim_state.update(patrol_frames=st.get("published", 0)),
+        )
+
+    thread = threading.Thread(target=run, name="patrol-simulator", daemon=True)
     thread.start()
     return [thread]
 

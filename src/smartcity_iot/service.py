@@ -98,9 +98,10 @@ class Service:
 
     def start(self) -> None:
         log.info(
-            "%d zones and %d cameras from %s; database %s",
+            "%d zones, %d cameras and %d patrol units from %s; database %s",
             len(self.zones),
             len(self.cameras),
+            len(self.units),
             self.settings.geofences,
             self.settings.db_path,
         )
