@@ -13,6 +13,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from firmware_sim.patrol import PatrolWorld
 from firmware_sim.plates import plate_image
@@ -83,6 +85,12 @@ def test_two_patrol_units_alert_exactly_the_staged_violations_of_readable_plates
         pub = client(broker.port)
         publish_frames(pub, fixed_camera_stop(first["plate"], style, START.timestamp() - 3 * 86400))
         assert wait_until(lambda: service.counters.get("frames") >= 250, 120)
+        # a unit's frame without a position (no user properties, no EXIF GPS): bad input
+        plain = encode(street(seed=5), seed=1)
+        props = Properties(PacketTypes.PUBLISH)
+        props.UserProperty = ("ts", str(int(START.timestamp() * 1000)))
+        pub.publish("cameras/patrol-01/frame", plain, qos=1, properties=props).wait_for_publish(10)
+        assert wait_until(lambda: service.counters.get("rejected.missing_field") == 1, 30)
         stats = publish_stream(world.messages(), broker.url, protocol="5", qos=1, rate=120.0,
                                client_id="patrol-sim", total=world.frame_count())  # fmt: skip
         assert stats["failed"] == 0 and stats["acked"] == world.frame_count()

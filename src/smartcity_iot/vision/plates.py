@@ -90,6 +90,7 @@ class HyperlprReader(PlateReader):
     MAX_SIDE = 1280  # a larger search image is shrunk for the SSD (plates stay large enough)
     MIN_SIDES: tuple[int, ...] = (640,)  # a smaller one is enlarged: the SSD misses plates
     # under ~25 px tall; with more than one side, the next is tried while no plate is read
+    ONCE_MIN_SIDE = 320  # `once` reads: regions already cut around a plate-sized patch
     MIN_CHARS = 5  # fewer characters is not a plate (a sign, a grille): not reported
     PADS = (1.7, 1.5, 1.9)  # the crops (times the detected box) each plate is read from
 
@@ -108,7 +109,7 @@ class HyperlprReader(PlateReader):
         with self._lock:
             if self._nets is None:
                 self._nets = PlateNets(self.folder)
-            sides = self.MIN_SIDES[:1] if once else self.MIN_SIDES
+            sides = (self.ONCE_MIN_SIDE,) if once else self.MIN_SIDES
             return self._read(self._nets, search, x0, y0, sides)
 
     def _read(
