@@ -49,25 +49,41 @@ def test_frames_of_one_pass_are_one_sighting_the_best_read_wins() -> None:
 def test_a_pass_that_does_not_see_the_plate_ends_the_stop() -> None:
     rule = Resighting()
     rule.sighted(seen(0))
-    assert rule.passed("patrol-01", 1, 1, 0, {PLATE}) == []
-    assert rule.passed("patrol-01", 350, 2, 0, set()) == []  # looking at it: not seen yet
-    (ended,) = rule.passed("patrol-01", 352, 30, 0, set())  # the pass went by
+    assert rule.passed("patrol-01", 1, 1, 0, {PLATE}, zone_id="sw-1") == []
+    assert (
+        rule.passed("patrol-01", 350, 2, 0, set(), zone_id="sw-1") == []
+    )  # looking at it: not seen yet
+    (ended,) = rule.passed("patrol-01", 352, 30, 0, set(), zone_id="sw-1")  # the pass went by
     assert isinstance(ended, Ended) and not ended.was_violation and ended.ended_at == 350
     assert PLATE not in rule.stops
     rule.sighted(seen(1000))
     rule.sighted(seen(1400))
-    (ended,) = [e for e in rule.passed("patrol-02", 2000, 0, 0, set())] or [None]
+    (ended,) = [e for e in rule.passed("patrol-02", 2000, 0, 0, set(), zone_id="sw-1")] or [None]
     assert ended is None  # still looking: the pass has not ended
-    (ended,) = rule.passed("patrol-02", 2001, 50, 0, set())
+    (ended,) = rule.passed("patrol-02", 2001, 50, 0, set(), zone_id="sw-1")
     assert isinstance(ended, Ended) and ended.was_violation
+
+
+def test_a_unit_driving_the_other_way_or_beside_another_zone_ends_nothing() -> None:
+    rule = Resighting()
+    rule.sighted(seen(0, heading=0.0))
+    assert rule.passed("patrol-01", 200, 1, 0, set(), zone_id="sw-1", heading=180.0) == []
+    assert rule.passed("patrol-01", 201, 2, 0, set(), zone_id="sw-2", heading=0.0) == []
+    assert rule.passed("patrol-01", 203, 40, 0, set(), zone_id="sw-1", heading=0.0) == []
+    assert PLATE in rule.stops  # the camera never looked at it
+    rule.passed("patrol-01", 300, 1, 0, set(), zone_id="sw-1", heading=10.0)
+    (ended,) = rule.passed("patrol-01", 303, 40, 0, set(), zone_id="sw-1", heading=10.0)
+    assert isinstance(ended, Ended) and ended.ended_at == 300
 
 
 def test_a_plate_seen_in_the_pass_keeps_its_stop() -> None:
     rule = Resighting()
     rule.sighted(seen(0))
-    rule.passed("patrol-01", 400, 0, 0, set())  # the first frame of the pass misses it
+    rule.passed(
+        "patrol-01", 400, 0, 0, set(), zone_id="sw-1"
+    )  # the first frame of the pass misses it
     assert kinds(rule.sighted(seen(401))) == ["Opened"]  # the next frame reads it
-    assert rule.passed("patrol-01", 403, 40, 0, set()) == []
+    assert rule.passed("patrol-01", 403, 40, 0, set(), zone_id="sw-1") == []
 
 
 def test_loading_spot_during_its_hours_within_the_longest_stop_is_exempt() -> None:

@@ -200,6 +200,7 @@ def find_plates(ctx: MobileContext, frame: PatrolFrame) -> None:
                 spot_allows=_loading_allowed(spot, frame.ts),
                 max_stop_s=spot.max_stop_s if spot else None,
                 box=r.box,
+                heading=frame.heading,
             )
         )
         frame.counts["patrol_sightings"] += 1
@@ -216,7 +217,10 @@ def resight(ctx: MobileContext, frame: PatrolFrame) -> None:
     assert place is not None
     seen = {s.plate for s in frame.sightings}
     unit_id = frame.unit.unit.id
-    frame.events = ctx.rule.passed(unit_id, frame.ts, place.x, place.y, seen, frame.unsure)
+    zone_id = place.sidewalk.id if place.sidewalk else None
+    frame.events = ctx.rule.passed(
+        unit_id, frame.ts, place.x, place.y, seen, frame.unsure, zone_id, frame.heading
+    )
     for s in frame.sightings:
         frame.events.extend(ctx.rule.sighted(s))
 

@@ -40,6 +40,7 @@ class Sighting:
     spot_allows: bool = False  # that spot's hours allow loading at `ts`
     max_stop_s: float | None = None  # that spot's longest lawful stop
     box: tuple[int, int, int, int] | None = None  # the plate in the frame (x, y, w, h)
+    heading: float | None = None  # the unit's, degrees: which way its camera looked
 
 
 @dataclass(slots=True)
@@ -140,15 +141,30 @@ class Resighting:
         return events
 
     def passed(
-        self, unit_id: str, ts: float, x: float, y: float, seen: set[str], unsure: bool = False
+        self,
+        unit_id: str,
+        ts: float,
+        x: float,
+        y: float,
+        seen: set[str],
+        unsure: bool = False,
+        zone_id: str | None = None,
+        heading: float | None = None,
     ) -> list[Event]:
-        """A frame of `unit_id` looking at (x, y), with the plates it read confidently
-        (`unsure`: it also found a plate it could not read): a stop there whose plate
-        this pass does not see has ended. A pass that found an unreadable plate there
-        proves nothing (it may be this one, dirty or half hidden): it ends nothing."""
+        """A frame of `unit_id` looking at (x, y) in sidewalk zone `zone_id`, heading
+        `heading`, with the plates it read confidently (`unsure`: it also found a plate
+        it could not read): a stop there whose plate this pass does not see has ended.
+        Only a frame looking the way the stop was seen looks at it (a unit driving the
+        other way, its camera on the far side of the street, sees nothing of it), and a
+        pass that found an unreadable plate there proves nothing (it may be this one,
+        dirty or half hidden): neither ends anything."""
         events: list[Event] = []
         for plate, stop in list(self.stops.items()):
-            near = math.hypot(stop.first.x - x, stop.first.y - y) <= self.look_m
+            near = (
+                zone_id == stop.first.zone_id
+                and _same_way(heading, stop.first.heading)
+                and math.hypot(stop.first.x - x, stop.first.y - y) <= self.look_m
+            )
             if plate in seen or (near and unsure):
                 stop.missed.pop(unit_id, None)
                 if near and unsure and plate not in seen:
@@ -200,6 +216,13 @@ class Resighting:
 
     def restore(self, state: dict[str, Any]) -> None:
         self.stops = {plate: _stop_from(d) for plate, d in state.items()}
+
+
+def _same_way(a: float | None, b: float | None, within: float = 60.0) -> bool:
+    """Headings (degrees) less than `within` apart; unknown ones agree."""
+    if a is None or b is None:
+        return True
+    return abs((a - b + 180) % 360 - 180) < within
 
 
 def _stop_dict(st: PlateStop) -> dict[str, Any]:
