@@ -8,7 +8,7 @@ core serves at 2 frames/s.
 Frames come from the patrol simulator (two units on their beats past the district's
 sidewalk zones, parked cars with plates, loading spots), rendered once before timing.
 
-Run: python bench/mobile.py [--seconds 1200] [--json bench/results/mobile.json]
+Run: python bench/mobile.py [--seconds 1200] [--hour 9|22] [--json PATH]
 """
 
 from __future__ import annotations
@@ -46,10 +46,13 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--seconds", type=float, default=1200.0, help="simulated span")
-    parser.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "mobile.json")
+    parser.add_argument("--hour", type=int, default=9, help="local start hour (22: night)")
+    parser.add_argument("--json", type=Path, help="default bench/results/mobile[_night].json")
     args = parser.parse_args()
     cv2.setNumThreads(1)  # per core, as the vision worker runs
-    start = datetime(2026, 11, 23, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+    night = "" if 6 <= args.hour < 18 else "_night"
+    args.json = args.json or REPO / "bench" / "results" / f"mobile{night}.json"
+    start = datetime(2026, 11, 23, args.hour, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
     world = PatrolWorld(GEO, 1, start, args.seconds)
     for unit in ("patrol-01", "patrol-02"):
         world.unit(GEO / "cameras" / f"{unit}.json")
@@ -82,6 +85,7 @@ def main() -> None:
     out = {
         "frames": n,
         "simulated_s": args.seconds,
+        "start": start.isoformat(),
         "units": 2,
         "decode_fps": round(decode_fps, 1),
         "mobile_path_fps": round(path_fps, 1),
