@@ -8,8 +8,9 @@ import contextlib
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..config import Settings
 from ..counters import Counters, RejectLog
@@ -62,6 +63,19 @@ class PathRunner:
         self.counters.merge(work.counts)
         if work.alerts:
             self.on_commit()
+
+    def run(self, stages: Sequence[Callable[[Any, Any], None]], work: Any, msg: Inbound) -> None:
+        """One message (a frame) through a path's `stages` in order, until one marks the
+        work `done`; bad input is rejected and counted in its own transaction."""
+        try:
+            for stage in stages:
+                stage(self, work)
+                if work.done:
+                    return
+        except Rejected as rej:
+            rejected = Work()
+            with self.commit(rejected):
+                self.reject(rejected, msg, rej)
 
     def reject(self, work: Work, msg: Inbound, rej: Rejected) -> None:
         """Bad input: counted under its reason and dead-lettered; the path goes on."""

@@ -16,13 +16,12 @@ from collections.abc import Callable
 from ..config import Settings, SettingsError
 from ..counters import Counters
 from ..geo.cameras import Camera, CameraFileError
-from ..model import Inbound, Rejected
+from ..model import Inbound
 from ..rules import parking
 from ..rules.plate_vote import PlateVotes
 from ..store import camera_state
 from ..store.sinks import Sinks
 from ..vision.detect import VehicleDetector
-from .batch import Work
 from .camera_stages import CameraContext, CameraState, Frame
 from .paths import CAMERA_PATH
 
@@ -44,16 +43,7 @@ class CameraPipeline(CameraContext):
 
     def process(self, msg: Inbound, user_properties: list[tuple[str, str]] | None = None) -> None:
         """Run one frame through every stage of the camera path."""
-        frame = Frame(msg=msg, properties=user_properties)
-        try:
-            for stage in CAMERA_PATH:
-                stage(self, frame)
-                if frame.done:
-                    return
-        except Rejected as rej:
-            work = Work()
-            with self.commit(work):
-                self.reject(work, msg, rej)
+        self.run(CAMERA_PATH, Frame(msg=msg, properties=user_properties), msg)
 
     def _restore(self, camera: Camera) -> CameraState:
         name = camera.detector or self.settings.detector

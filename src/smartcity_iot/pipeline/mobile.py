@@ -14,11 +14,10 @@ from ..geo.cameras import MobileUnit
 from ..geo.metric import LocalProjection
 from ..geo.places import PlaceIndex
 from ..geo.zones import Zone
-from ..model import Inbound, Rejected
+from ..model import Inbound
 from ..store import camera_state
 from ..store.sinks import Sinks
 from ..vision.plates import PlateReader
-from .batch import Work
 from .mobile_stages import STATE_KEY, MobileContext, PatrolFrame, UnitState
 from .paths import MOBILE_PATH
 
@@ -58,16 +57,7 @@ class MobilePipeline(MobileContext):
 
     def process(self, msg: Inbound, user_properties: list[tuple[str, str]] | None = None) -> None:
         """Run one frame of a mobile unit through every stage of the mobile path."""
-        frame = PatrolFrame(msg=msg, properties=user_properties)
-        try:
-            for stage in MOBILE_PATH:
-                stage(self, frame)
-                if frame.done:
-                    return
-        except Rejected as rej:
-            work = Work()
-            with self.commit(work):
-                self.reject(work, msg, rej)
+        self.run(MOBILE_PATH, PatrolFrame(msg=msg, properties=user_properties), msg)
 
     def _restore(self) -> None:
         saved = camera_state.load(self.conn, STATE_KEY)
