@@ -134,8 +134,11 @@ def test_every_zone_has_unique_id_name_rule_and_grid():
         assert p["name"] and p["rule"] in {"dogs", "sidewalk", "loading_spot"}
         assert p["grid"] in {f"G-0{i}" for i in range(1, 7)}
         assert p.get("grade") in {"model", "secondary", "alley"}
-        if p["rule"] != "dogs":
+        if p["rule"] == "sidewalk":
             assert set(p) == {"id", "name", "rule", "grid", "grade"}
+        if p["rule"] == "loading_spot":  # SPEC 5.1: its hours and longest stop
+            assert set(p) == {"id", "name", "rule", "grid", "grade", "hours", "max_stop_min"}
+            assert p["hours"] and p["max_stop_min"] > 0
 
 
 def test_polygons_are_valid_closed_ccw_and_inside_the_old_town():
