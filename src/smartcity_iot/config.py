@@ -130,6 +130,16 @@ class Settings(BaseModel):
     patrol_max_gap_s: float = Field(
         3600.0, gt=0, description="mobile units: a later capture than this is a new first sighting"
     )
+    sms_gateway_url: str | None = Field(
+        None,
+        description="messages to phones (one-time codes, owners' notices) are POSTed here as "
+        'JSON {"phone", "text"} (default: shown on the console and in the log)',
+        json_schema_extra={"common": True, "metavar": "URL"},
+    )
+    sms_timeout_s: float = Field(5.0, gt=0, description="SMS gateway request timeout")
+    sms_retries: int = Field(
+        2, ge=0, le=10, description="retries of a message the SMS gateway did not take"
+    )
     frame_queue_max: int = Field(
         8, gt=0, description="camera frames waiting for vision; more are skipped (counted)"
     )
@@ -152,6 +162,17 @@ class Settings(BaseModel):
         30.0, gt=0, description="longest pause between InfluxDB retries"
     )
     influx_timeout_s: float = Field(10.0, gt=0, description="InfluxDB HTTP request timeout")
+
+    @field_validator("sms_gateway_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if value is not None and (
+            urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc
+        ):
+            raise ValueError(f"bad URL {value!r}: expected http(s)://host[:port]/path")
+        return value
 
     @field_validator("timezone")
     @classmethod
