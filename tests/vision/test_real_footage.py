@@ -223,10 +223,6 @@ def box_iou(a: list[int] | tuple[int, ...], b: list[int] | tuple[int, ...]) -> f
     return inter / union if union else 0.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open defect (issue 9): the dim white pickup's stop ends ~45 s early (tracker)",
-)
 def test_real_cars_parked_among_pedestrians_are_exactly_the_staged_violations(
     tmp_path: Path, vtest: list[np.ndarray]
 ) -> None:
@@ -241,7 +237,9 @@ def test_real_cars_parked_among_pedestrians_are_exactly_the_staged_violations(
     assert len(alerts) == len(STOPS), alerts
     truth = {round(ts - T0): boxes for ts, _, boxes in staged}
     for stop, a in zip(STOPS, alerts, strict=True):
-        assert abs(a.started_at - (T0 + stop.arrive)) <= 8, (stop, a.started_at - T0)
+        # never early; up to 10 s late when passers-by merge with the arriving car (a late
+        # start only shortens the dwell it is charged with)
+        assert -2 <= a.started_at - (T0 + stop.arrive) <= 10, (stop, a.started_at - T0)
         assert abs((a.opened_at or 0) - (T0 + stop.arrive + DWELL_S)) <= 10
         assert a.status == "closed" and abs((a.ended_at or 0) - (T0 + stop.leave)) <= 10
         photos = [e for e in a.evidence if e["role"] in PHOTO_ROLES]

@@ -38,17 +38,14 @@ def on_vehicle(box: list[int], cars: list[tuple[float, float, float, float]]) ->
 @pytest.mark.parametrize(
     ("camera", "seed", "hour"),
     [
-        pytest.param(
-            "cam-shuiting-01",
-            1,
-            8,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="open defect (issue 9): one alert at 829 s frames no car; see the note",
-            ),
-        ),
+        ("cam-shuiting-01", 1, 8),
         ("cam-fangmen-01", 5, 16),
         ("cam-fushan-01", 7, 21),
+        # each of these raised a ghost of a departed car before vision/verify.py's
+        # edge and vacated-place checks
+        ("cam-shuiting-01", 3, 18),
+        ("cam-fangmen-01", 2, 20),
+        ("cam-fushan-01", 4, 14),
     ],
 )
 def test_every_alert_photo_shows_its_vehicle_in_the_box(
@@ -72,7 +69,9 @@ def test_every_alert_photo_shows_its_vehicle_in_the_box(
             cars = [(s.x, s.y, s.w, s.h) for s in scene.seen_at(e["ts"]) if s.kind == "car"]
             share = on_vehicle(e["box"], cars)
             assert share >= 0.5, (a.started_at - scene.t_start, e["role"], e["box"], share)
-        assert any(abs(a.started_at - t["arrive"]) <= 10 for t in staged), (
+        # its own staged stop: the start may be late while passers-by merge with the
+        # arriving car (a late start only shortens the dwell charged), never early
+        assert any(-3 <= a.started_at - t["arrive"] <= 20 for t in staged), (
             "an alert for a staged stop",
             a.started_at - scene.t_start,
         )

@@ -134,7 +134,11 @@ def track(ctx: CameraContext, frame: Frame) -> None:
     cam: CameraState = frame.cam
     assert frame.detections is not None
     d = frame.detections
-    frame.events = cam.tracker.update(d.boxes, d.foreground, frame.ts)
+    image, ts = frame.image, frame.ts
+    assert image is not None
+    frame.events = cam.tracker.update(
+        d.boxes, d.foreground, ts, vouch=lambda t: cam.verifier.vouches(t, image, ts)
+    )
     frame.counts["frames"] += 1
 
 

@@ -30,9 +30,8 @@ def verify(ctx: CameraContext, frame: Frame) -> None:
         assert t.anchor is not None
         cam.detector.relearn(t.anchor, frame.image)
         frame.counts["stops_not_vehicles"] += 1
-    for t in verdict.to_street:
-        assert t.anchor is not None
-        cam.detector.relearn(t.anchor, frame.image)  # no ghost of it, whatever the light did
+    for box in verdict.to_street:
+        cam.detector.relearn(box, frame.image)  # no ghost of it, whatever the light did
     for tid, ended in verdict.ended_at.items():
         if tid in cam.stops:
             cam.stops[tid].last_at_rest = ended

@@ -12,11 +12,13 @@ behind a passer-by or a bus still differs from the empty street)."""
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 Box = tuple[int, int, int, int]
+MOVED_IOU = 0.5  # a first box overlapping its place of rest less than this moved in
 
 
 def iou(a: Box, b: Box) -> float:
@@ -47,6 +49,14 @@ class Track:
     anchor: Box | None = None  # box while at rest
     rest_since: float | None = None
     last_at_rest: float | None = None
+    first_box: Box | None = None  # where it was first seen: did it move in?
+
+    @property
+    def moved_in(self) -> bool:
+        """It came from elsewhere: its first box lies mostly off its place of rest. What
+        appears in place (a ghost of a departed car, a patch of changed light) did not."""
+        ref = self.anchor or self.box
+        return self.first_box is None or iou(self.first_box, ref) < MOVED_IOU
 
     @property
     def at_rest(self) -> bool:
@@ -107,7 +117,15 @@ class Tracker:
     def protected(self) -> list[Box]:
         return [t.anchor for t in self.tracks if t.anchor is not None]
 
-    def update(self, boxes: list[Box], foreground: np.ndarray, ts: float) -> TrackEvents:
+    def update(
+        self,
+        boxes: list[Box],
+        foreground: np.ndarray,
+        ts: float,
+        vouch: Callable[[Track], bool] | None = None,
+    ) -> TrackEvents:
+        """`vouch` may confirm a vehicle at rest that neither a box nor the foreground
+        shows (the stop verifier's look at its box: a dim car on grey pavement)."""
         rested, still, left = [], [], []
         unmatched = list(boxes)
         for track in sorted(self.tracks, key=lambda t: not t.at_rest):
@@ -119,8 +137,10 @@ class Tracker:
                 # Its own box (or merged with a passer-by), or the anchor still unlike the empty
                 # street: a headlight sweeping past or a bus in front does not make it leave.
                 stays = (
-                    match is not None and self._same_place(match, track.anchor)
-                ) or self._present(track.anchor, foreground)
+                    (match is not None and self._same_place(match, track.anchor))
+                    or self._present(track.anchor, foreground)
+                    or (vouch is not None and vouch(track))
+                )
                 if stays:
                     track.last_seen = track.last_at_rest = ts
                     if match is not None:
@@ -145,7 +165,7 @@ class Tracker:
             if t not in left and (t.at_rest or ts - t.last_seen < self.drop_moving_s)
         ]
         for box in unmatched:
-            t = Track(self._next_id, box, ts, ts)
+            t = Track(self._next_id, box, ts, ts, first_box=box)
             t.history.append((ts, box))
             self._next_id += 1
             self.tracks.append(t)
