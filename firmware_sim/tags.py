@@ -345,7 +345,7 @@ class TagFleet:
         owntracks = tag.transport == "owntracks"
         batt0 = rng.uniform(21, 27) if rng.random() < 0.3 else rng.uniform(40, 100)
         drain = rng.uniform(0.5, 0.9) / 3600
-        user = f"qz{tag.phone[-4:]}"
+        user = tag.tag_id  # a phone logs in as its tag: owntracks/{serial}/{serial}
         walked = 0.0
         prev = self.t_start
         proj = self.district.projection

@@ -88,7 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reg.add_argument("--dog", required=True, help="the dog's name")
     reg.add_argument("--owner", required=True, help="the owner's name")
-    reg.add_argument("--phone", required=True, help="the owner's phone: one phone = one owner")
+    reg.add_argument(
+        "--phone",
+        required=True,
+        help="the owner's mainland mobile number, e.g. 139 0000 1111 (any spelling): "
+        "one phone = one owner",
+    )
     _add_settings(reg, common_only=True)
     lst = tags_sub.add_parser("list", help="list registered tags", epilog=EPILOG)
     lst.add_argument("--json", action="store_true", help="machine-readable output")

@@ -69,6 +69,9 @@ class Settings(BaseModel):
         description="HOST:PORT of the web console",
         json_schema_extra={"common": True, "metavar": "HOST:PORT"},
     )
+    http_body_max_bytes: int = Field(
+        64 * 1024, ge=1024, description="largest web request body; a bigger one is refused (413)"
+    )
     map_tiles: str | None = Field(
         None,
         description="tile server URL template for the console map, "
@@ -102,7 +105,10 @@ class Settings(BaseModel):
         1800.0, gt=0, description="no fix received for this long opens tag_offline"
     )
     future_tolerance_s: float = Field(
-        86400.0, ge=0, description="fixes further in the future are rejected"
+        300.0,
+        ge=0,
+        description="how far (s) a fix or frame may be dated after its arrival; later ones "
+        "are rejected (a GPS clock is right to a second: this covers our own clock's drift)",
     )
     max_payload_bytes: int = Field(4096, gt=0, description="largest accepted tag fix payload")
     dead_letter_max: int = Field(
@@ -139,6 +145,30 @@ class Settings(BaseModel):
     sms_timeout_s: float = Field(5.0, gt=0, description="SMS gateway request timeout")
     sms_retries: int = Field(
         2, ge=0, le=10, description="retries of a message the SMS gateway did not take"
+    )
+    notice_texts: Path | None = Field(
+        None,
+        description="owners' notice texts, one per alert kind and escalation step "
+        "(default: the shipped Chinese notify/notice_texts.toml)",
+        json_schema_extra={"metavar": "FILE"},
+    )
+    notice_sms_per_day: int = Field(
+        5,
+        ge=0,
+        description="most notice messages to one owner per local day; "
+        "the rest show in the portal only (counted)",
+    )
+    notice_review_s: float = Field(
+        180.0,
+        ge=0,
+        description="a notice's message waits this long, and is not sent if an "
+        "operator dismissed the alert meanwhile",
+    )
+    notice_retry_s: float = Field(
+        60.0,
+        gt=0,
+        description="first wait before retrying a notice message the SMS gateway "
+        "did not take (doubling, at most an hour)",
     )
     frame_queue_max: int = Field(
         8, gt=0, description="camera frames waiting for vision; more are skipped (counted)"

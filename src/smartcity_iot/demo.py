@@ -18,6 +18,7 @@ import paho.mqtt.client as mqtt
 
 from .config import Settings, env_name, parse_mqtt_url
 from .ingest.embedded_broker import EmbeddedBroker
+from .notify.sms import sms_gateway
 from .service import Service, stop_on_signals
 from .store.registry import register_active_tag
 from .store.sqlite import connect
@@ -60,7 +61,8 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         file=out,
     )
 
-    service = Service(settings)
+    # owners' notices on the console, unless --sms-gateway-url names a gateway
+    service = Service(settings, sms=sms_gateway(settings, out))
     service.start()
     if not service.wait_connected(20):
         print(f"error: cannot reach the broker at {settings.mqtt_url}", file=out)
@@ -249,7 +251,7 @@ def _start_web(settings: Settings, out: Any) -> Any:
     password = secrets.token_urlsafe(12)
     conn = connect(settings.db_path)
     set_operator(conn, "operator", password, "值班员 Duty operator")
-    web = WebServer(settings)
+    web = WebServer(settings, sms=sms_gateway(settings, out))  # sign-up codes on the console
     web.start()
     print(
         f"web console: {web.url}  (operator log-in: operator / {password}; owners sign up there)",

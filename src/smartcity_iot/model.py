@@ -19,6 +19,8 @@ class Rejected(Exception):
     """Bad input: counted under `reason`, dead-lettered, and the service goes on."""
 
     def __init__(self, reason: str, detail: str) -> None:
+        if len(detail) > 300:  # a detail may quote the input (a 64 KB topic): never all of it
+            detail = detail[:300] + f"… ({len(detail)} characters)"
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail

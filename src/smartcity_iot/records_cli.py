@@ -18,7 +18,9 @@ def users(args: argparse.Namespace, settings: Settings) -> int:
 
     conn = connect(settings.db_path)
     if args.users_command == "tag-passwords":
-        print(credentials.mosquitto_password_file(conn), end="")
+        from .store.broker_users import reserved_names
+
+        print(credentials.mosquitto_password_file(conn, reserved_names(settings)), end="")
         return 0
     try:
         stdin = args.password_file == "-"
@@ -43,15 +45,17 @@ def users(args: argparse.Namespace, settings: Settings) -> int:
 
 def tags(args: argparse.Namespace, settings: Settings) -> int:
     from .store import registry
+    from .store.broker_users import BrokerUserError, check_device_user, reserved_names
     from .store.sqlite import connect
 
     conn = connect(settings.db_path)
     if args.tags_command == "register":
         try:
+            check_device_user(args.tag_id, reserved_names(settings))  # one broker namespace
             result = registry.register_active_tag(
                 conn, args.tag_id, args.dog, args.owner, args.phone
             )
-        except registry.RegistryError as exc:
+        except (registry.RegistryError, BrokerUserError) as exc:
             print(f"smartcity-iot: error: {exc}", file=sys.stderr)
             return 2
         print(

@@ -14,6 +14,9 @@ from .ingest.mqtt import MqttSession
 from .ingest.outbox import OutboxPublisher
 from .ingest.workers import FrameRoute
 from .model import Inbound
+from .notify.notices import Notifier
+from .notify.sms import SmsGateway, sms_gateway
+from .notify.texts import load_texts
 from .pipeline import CameraPipeline, MobilePipeline, TagPipeline
 from .store import deadletters
 from .store.influx import InfluxWriter
@@ -27,9 +30,11 @@ CAMERA_TOPICS = ("cameras/+/frame",)
 
 
 class Service:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, sms: SmsGateway | None = None) -> None:
         self.settings = settings
         self.counters = Counters()
+        # checked before anything starts: a broken texts file stops the service here
+        notice_texts = load_texts(settings.notice_texts)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.zones = load_zones(settings.geofences, settings.tz, settings.dwell_s, settings.grace_s)
         self.conn = connect(settings.db_path)
@@ -73,6 +78,7 @@ class Service:
             queue_max=settings.frame_queue_max,
             on_skip=lambda: self.counters.add("frames_skipped"),
             on_failure=lambda: self.counters.add("frames_failed"),
+            record_skipped=lambda n: self.camera_pipeline.count_rejects("frame_skipped", n),
         )
         self.session = MqttSession(
             settings,
@@ -85,6 +91,9 @@ class Service:
         self.influx = (
             InfluxWriter(settings, settings.db_path, self.counters) if settings.influx_url else None
         )
+        self.notifier = Notifier(
+            settings, notice_texts, sms or sms_gateway(settings), self.counters
+        )
 
     def _frame(self, msg: Inbound, props: list[tuple[str, str]]) -> None:
         """A fixed camera's frame, or a mobile unit's (SPEC 5.1), to its path."""
@@ -95,6 +104,7 @@ class Service:
 
     def _wake_publisher(self) -> None:
         self.publisher.wake.set()
+        self.notifier.wake.set()  # a new owner's notice gets its text at once
 
     def start(self) -> None:
         log.info(
@@ -106,6 +116,7 @@ class Service:
             self.settings.db_path,
         )
         self.publisher.start()
+        self.notifier.start()
         if self.influx:
             self.influx.start()
         self.session.start()
@@ -113,6 +124,7 @@ class Service:
     def stop(self) -> None:
         self.session.stop()
         self.publisher.stop()
+        self.notifier.stop()
         if self.influx:
             self.influx.stop()
 
@@ -128,7 +140,9 @@ class Service:
             f"duplicates {c.get('duplicate', 0):,} "
             f"late {c.get('late', 0):,}  frames {c.get('frames', 0):,} "
             f"skipped {c.get('frames_skipped', 0):,}  "
-            f"published {self.publisher.published:,}"
+            f"published {self.publisher.published:,}  notices {c.get('notices', 0):,} "
+            f"sms {c.get('notice_sms_sent', 0):,} capped {c.get('notice_sms_capped', 0):,} "
+            f"failed {c.get('notice_sms_failed', 0):,}"
             + (
                 f"  influx {c.get('influx_written', 0):,} dropped {c.get('influx_dropped', 0):,}"
                 if self.influx

@@ -92,7 +92,7 @@ def test_fix_payloads_follow_spec_3_1_and_owntracks_payloads_spec_3_2(fleet):
             assert set(body) == {"ts", "lat", "lon", "acc", "batt", "seq"}
             assert body["ts"] == ts and isinstance(body["seq"], int)
         else:
-            assert re.fullmatch(r"owntracks/[A-Za-z0-9]+/[A-Za-z0-9_-]{4,32}", topic)
+            assert re.fullmatch(r"owntracks/([A-Za-z0-9_-]{4,32})/\1", topic)
             kinds[body["_type"]] += 1
             if body["_type"] != "location":
                 continue

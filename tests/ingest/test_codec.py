@@ -36,14 +36,15 @@ def test_spec_fix_decodes() -> None:
 
 def test_owntracks_location_is_a_fix_of_the_device() -> None:
     fix = decode(
-        "owntracks/zhang/QZT-000002",
+        "owntracks/QZT-000002/QZT-000002",
         {"_type": "location", "tst": int(NOW), "lat": 28.9, "lon": 118.8, "acc": 12, "batt": 50},
     )
     assert fix.tag_id == "QZT-000002" and fix.source == "owntracks" and fix.ts == int(NOW)
 
 
 def test_owntracks_other_types_are_ignored_not_rejected() -> None:
-    assert decode("owntracks/zhang/QZT-000002", {"_type": "transition", "event": "enter"}) is None
+    doc = {"_type": "transition", "event": "enter"}
+    assert decode("owntracks/QZT-000002/QZT-000002", doc) is None
 
 
 @pytest.mark.parametrize(

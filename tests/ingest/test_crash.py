@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+import pytest
 
 from smartcity_iot.config import Settings, env_name
 from smartcity_iot.geo.zones import load_zones
@@ -24,6 +27,15 @@ from ..support import (
     service_process,
     wait_until,
 )
+from .reliability import record
+
+# The suite kills once, a third of the way in; the reliability run at three points.
+FULL = bool(os.environ.get("RELIABILITY_LOG"))
+POINTS = [
+    pytest.param(0.05, id="early", marks=pytest.mark.skipif(not FULL, reason="reliability run")),
+    pytest.param(1 / 3, id="mid"),
+    pytest.param(0.9, id="late", marks=pytest.mark.skipif(not FULL, reason="reliability run")),
+]
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=SH).timestamp()
@@ -64,8 +76,9 @@ def reference_alerts(
     }
 
 
+@pytest.mark.parametrize("point", POINTS)
 def test_sigkill_mid_stream_loses_no_fix_and_duplicates_no_alert(
-    tmp_path: Path, broker: Mosquitto, settings: Settings
+    tmp_path: Path, broker: Mosquitto, settings: Settings, point: float
 ) -> None:
     msgs = stream()
     expected = reference_alerts(tmp_path / "reference", msgs, settings.geofences)
@@ -83,7 +96,7 @@ def test_sigkill_mid_stream_loses_no_fix_and_duplicates_no_alert(
         publish_all(pub, msgs[:half])
         # Kill while it is working through the stream: some fixes stored, some not.
         assert wait_until(
-            lambda: db.execute("SELECT COUNT(*) FROM fixes").fetchone()[0] > half // 3, 60
+            lambda: db.execute("SELECT COUNT(*) FROM fixes").fetchone()[0] > half * point, 60
         )
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
@@ -100,6 +113,19 @@ def test_sigkill_mid_stream_loses_no_fix_and_duplicates_no_alert(
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(10)
+    stored = db.execute("SELECT COUNT(*) FROM fixes").fetchone()[0]
+    distinct = db.execute("SELECT COUNT(DISTINCT tag_id || ':' || seq) FROM fixes").fetchone()[0]
+    got_alerts = db.execute("SELECT COUNT(*) FROM alerts").fetchone()[0]
+    record(
+        f"kill -9 of the service {point:.0%} into the first half of the stream",
+        sent=len(msgs),
+        stored=stored,
+        lost=len(msgs) - distinct,
+        doubled=stored - distinct,
+        stored_at_kill=stored_at_kill,
+        alerts=got_alerts,
+        alerts_expected=len({a for a, _, _ in expected}),
+    )
     assert stored_at_kill < len(msgs)
     got = {
         (r["id"], r["revision"], r["status"])

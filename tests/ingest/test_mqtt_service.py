@@ -4,16 +4,21 @@ survived, OwnTracks, backlogs, broker restarts."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
 import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
+
+import pytest
 
 from smartcity_iot.config import Settings
 from smartcity_iot.service import Service
 from smartcity_iot.store import deadletters
 
 from ..support import AlertListener, Mosquitto, client, fix_payload, publish_all, wait_until
+from .reliability import record
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=SH).timestamp()
@@ -107,7 +112,7 @@ def test_owntracks_location_is_a_fix_and_other_types_are_ignored(
         pub,
         [
             (
-                "owntracks/zhang/TAG-0001",
+                "owntracks/TAG-0001/TAG-0001",
                 json.dumps(
                     {
                         "_type": "location",
@@ -119,7 +124,7 @@ def test_owntracks_location_is_a_fix_and_other_types_are_ignored(
                     }
                 ).encode(),
             ),
-            ("owntracks/zhang/TAG-0001", json.dumps({"_type": "lwt", "tst": int(T0)}).encode()),
+            ("owntracks/TAG-0001/TAG-0001", json.dumps({"_type": "lwt", "tst": int(T0)}).encode()),
         ],
     )
     assert wait_until(lambda: count(db, "SELECT COUNT(*) FROM fixes") == 1, 10)
@@ -149,13 +154,29 @@ def test_backlog_built_while_the_service_is_down_is_fully_processed(
     assert "dropped" not in broker.log
 
 
+@pytest.mark.parametrize(
+    "sig",
+    [
+        pytest.param(signal.SIGTERM, id="restart"),
+        pytest.param(
+            signal.SIGKILL,
+            id="kill",
+            marks=pytest.mark.skipif(
+                not os.environ.get("RELIABILITY_LOG"), reason="reliability run"
+            ),
+        ),
+    ],
+)
 def test_broker_restart_mid_stream_loses_nothing(
-    broker: Mosquitto, service: Service, db: sqlite3.Connection
+    broker: Mosquitto, service: Service, db: sqlite3.Connection, sig: int
 ) -> None:
     n = 3000
     msgs = [("tags/TAG-0001/fix", fix_payload(T0 + i, *HOME, seq=i)) for i in range(n)]
     publish_all(client(broker.port), msgs[: n // 2])
-    broker.restart()
+    if sig == signal.SIGKILL:
+        time.sleep(1.5)  # the broker saves its state every second (autosave_interval 1)
+    broker.stop(sig)
+    broker.start()
     assert wait_until(
         lambda: service.session.connections >= 2 and service.session.connected.is_set(), 30
     )
@@ -164,4 +185,13 @@ def test_broker_restart_mid_stream_loses_nothing(
     assert wait_until(lambda: count(db, "SELECT COUNT(*) FROM fixes") == n, 60), (
         f"stored {count(db, 'SELECT COUNT(*) FROM fixes')} of {n}; session present "
         f"{service.session.session_present}; broker log:\n{broker.log[-3000:]}"
+    )
+    stored = count(db, "SELECT COUNT(*) FROM fixes")
+    distinct = count(db, "SELECT COUNT(DISTINCT seq) FROM fixes")
+    record(
+        f"broker {'kill -9' if sig == signal.SIGKILL else 'restart'} mid-stream",
+        sent=n,
+        stored=stored,
+        lost=n - distinct,
+        doubled=stored - distinct,
     )

@@ -206,16 +206,17 @@ def test_low_battery_opens_once_and_closes_after_recovery(pipe: TagPipeline) -> 
 def test_tag_that_stops_reporting_gets_an_offline_notice_closed_by_its_next_fix(
     pipe: TagPipeline,
 ) -> None:
-    pipe.process([Inbound("tags/TAG-0001/fix", fix_payload(T0, *HOME), 1000.0)])
-    pipe.sweep(now=1000.0 + 1799)
+    A0 = T0 + 5  # arrival: a fix is not dated after it arrived (future_tolerance_s)
+    pipe.process([Inbound("tags/TAG-0001/fix", fix_payload(T0, *HOME), A0)])
+    pipe.sweep(now=A0 + 1799)
     assert not alerts(pipe.conn)
-    pipe.sweep(now=1000.0 + 1801)
-    pipe.sweep(now=1000.0 + 5000)  # still one notice, not a flood
+    pipe.sweep(now=A0 + 1801)
+    pipe.sweep(now=A0 + 5000)  # still one notice, not a flood
     [a] = alerts(pipe.conn)
-    assert (a.kind, a.status, a.started_at) == ("tag_offline", "open", 1000.0)
-    pipe.process([Inbound("tags/TAG-0001/fix", fix_payload(T0 + 60, *HOME), 7000.0)])
+    assert (a.kind, a.status, a.started_at) == ("tag_offline", "open", A0)
+    pipe.process([Inbound("tags/TAG-0001/fix", fix_payload(T0 + 60, *HOME), A0 + 6000)])
     [a] = alerts(pipe.conn)
-    assert (a.status, a.ended_at) == ("closed", 7000.0)
+    assert (a.status, a.ended_at) == ("closed", A0 + 6000)
 
 
 def test_state_survives_a_new_pipeline_on_the_same_database(pipe: TagPipeline) -> None:

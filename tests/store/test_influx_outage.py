@@ -18,6 +18,7 @@ from smartcity_iot.store.history import SqliteHistory, open_history
 from smartcity_iot.store.registry import register_active_tag
 from smartcity_iot.store.sqlite import connect
 
+from ..ingest.reliability import record
 from ..support import Mosquitto, client, fix_payload, publish_all, wait_until
 from .conftest import DB, InfluxUnderTest
 
@@ -124,6 +125,13 @@ def test_influxdb_outage_mid_stream_every_point_arrives_exactly_once(
     changes = count(db, "SELECT SUM(revision) FROM alerts")
     assert influx.adapter.lines_acknowledged == len(msgs) + changes
     assert service.counters.get("influx_dropped") == 0
+    record(
+        "InfluxDB outage mid-stream (engine stopped, then unreachable)",
+        sent=len(msgs),
+        stored=sum(per_tag.values()),
+        lost=len(msgs) - sum(per_tag.values()),
+        doubled=influx.adapter.lines_acknowledged - len(msgs) - changes,
+    )
     # and history reads the same from InfluxDB as from the embedded database
     history = open_history(settings)
     embedded = SqliteHistory(db, SH)

@@ -103,7 +103,7 @@ def test_bad_frames_are_rejected_counted_and_survived(
         pub.publish(topic, payload, qos=1).wait_for_publish(5)
     publish_frames(pub, [(time.time(), encode(BASE))])
     assert wait_until(lambda: service.counters.get("frames") == 1, 20)
-    assert deadletters.counts(db) == {"undecodable_jpeg": 1, "wrong_size": 1, "unknown_device": 1}
+    assert deadletters.counts(db) == {"not_jpeg": 1, "wrong_size": 1, "unknown_device": 1}
 
 
 def test_tag_fixes_never_wait_behind_vision(

@@ -14,12 +14,15 @@ from fastapi.testclient import TestClient
 from smartcity_iot.config import Settings
 from smartcity_iot.geo.zones import load_zones
 from smartcity_iot.model import Inbound
+from smartcity_iot.notify.sms import HttpSmsGateway
+from smartcity_iot.phones import normalise_phone
 from smartcity_iot.pipeline import TagPipeline
 from smartcity_iot.store import users
 from smartcity_iot.store.sqlite import connect
 from smartcity_iot.web.app import create_app
 from smartcity_iot.web.security import Limits
 
+from ..sms_gateway import LocalSmsGateway
 from ..support import TEST_ZONES
 
 T0 = 1795399200.0  # 2026-11-23 10:00 Asia/Shanghai, a Monday: school hours
@@ -34,8 +37,32 @@ def web_settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def app(web_settings: Settings):  # type: ignore[no-untyped-def]
-    return create_app(web_settings, Limits())
+def sms() -> Iterator[LocalSmsGateway]:
+    """The phones' side of SPEC 8: a real local HTTP gateway keeping every message."""
+    with LocalSmsGateway() as gateway:
+        yield gateway
+
+
+@pytest.fixture
+def app(web_settings: Settings, sms: LocalSmsGateway):  # type: ignore[no-untyped-def]
+    return create_app(web_settings, Limits(), HttpSmsGateway(sms.url, timeout_s=5, retries=0))
+
+
+def sign_up(
+    c: TestClient,
+    gateway: LocalSmsGateway,
+    phone: str,
+    name: str = "犬主",
+    password: str = PASSWORD,
+):  # type: ignore[no-untyped-def]
+    """The portal's two steps: a code to the phone, then the account with that code."""
+    r = c.post("/api/auth/signup/code", json={"phone": phone})
+    assert r.status_code == 202, r.text
+    code = gateway.last_code(normalise_phone(phone))
+    return c.post(
+        "/api/auth/signup",
+        json={"phone": phone, "code": code, "name": name, "password": password},
+    )
 
 
 @pytest.fixture
@@ -74,10 +101,10 @@ def clients(app) -> Iterator[Callable[[], TestClient]]:  # type: ignore[no-untyp
 
 
 @pytest.fixture
-def signup(clients: Callable[[], TestClient]) -> Callable[..., User]:
+def signup(clients: Callable[[], TestClient], sms: LocalSmsGateway) -> Callable[..., User]:
     def do(phone: str, name: str = "犬主", password: str = PASSWORD) -> User:
         c = clients()
-        r = c.post("/api/auth/signup", json={"phone": phone, "name": name, "password": password})
+        r = sign_up(c, sms, phone, name, password)
         assert r.status_code == 201, r.text
         return User(c, r.json())
 

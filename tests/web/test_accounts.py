@@ -1,16 +1,27 @@
-"""Sign-up, log-in and sessions (ASVS 6 and 7; research T23)."""
+"""Sign-up with a one-time code, log-in, sessions, password change and reset (ASVS 6
+and 7; research T23; SPEC 2 and 8)."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 
 from argon2 import extract_parameters
 from fastapi.testclient import TestClient
 
+from smartcity_iot.config import Settings
+from smartcity_iot.notify.sms import HttpSmsGateway
+from smartcity_iot.store import users
+from smartcity_iot.store.passwords import HASHER
 from smartcity_iot.store.registry import register_active_tag
+from smartcity_iot.store.sqlite import connect
+from smartcity_iot.web.app import create_app
+from smartcity_iot.web.security import Limits
 
-from .conftest import PASSWORD, User
+from ..sms_gateway import LocalSmsGateway
+from .conftest import PASSWORD, User, sign_up
 
 
 def test_the_stored_password_hash_is_argon2id_with_at_least_the_owasp_minimum(
@@ -37,14 +48,13 @@ def test_signup_links_to_the_owner_the_cli_registered_with_that_phone(
     ]
 
 
-def test_one_account_per_phone(
+def test_one_account_per_phone_however_it_is_spelled(
     signup: Callable[..., User], clients: Callable[[], TestClient]
 ) -> None:
     signup("13900000013")
-    r = clients().post(
-        "/api/auth/signup", json={"phone": "13900000013", "name": "x", "password": PASSWORD}
-    )
-    assert r.status_code == 400 and "already" in r.json()["detail"]
+    for spelling in ("13900000013", "139 0000 0013", "+86 139-0000-0013"):
+        r = clients().post("/api/auth/signup/code", json={"phone": spelling})
+        assert r.status_code == 400 and "already" in r.json()["detail"], spelling
 
 
 def test_weak_and_overlong_passwords_are_refused_not_truncated(
@@ -53,9 +63,19 @@ def test_weak_and_overlong_passwords_are_refused_not_truncated(
     c = clients()
     for password, expected in (("short", 422), ("12345678", 400), ("x" * 129, 422)):
         r = c.post(
-            "/api/auth/signup", json={"phone": "13900000014", "name": "x", "password": password}
+            "/api/auth/signup",
+            json={"phone": "13900000014", "code": "000000", "name": "x", "password": password},
         )
         assert r.status_code == expected, (password, r.text)
+
+
+def test_a_phone_that_is_not_a_mainland_mobile_is_refused_naming_the_field(
+    clients: Callable[[], TestClient],
+) -> None:
+    for phone in ("12345", "+1 650 555 0100", "1390000001x", "23900000001"):
+        r = clients().post("/api/auth/signup/code", json={"phone": phone})
+        assert r.status_code == 422, phone
+        assert "phone" in r.text and "mainland mobile" in r.text or "digits" in r.text
 
 
 def test_login_issues_a_new_session_id_and_logout_invalidates_it(
@@ -170,3 +190,197 @@ def test_mass_assignment_of_owner_or_role_is_refused(
         },
     )
     assert r.status_code == 422
+
+
+# -- one-time codes (SPEC 2, 8) -----------------------------------------------------------
+
+
+def test_the_code_goes_to_the_phone_in_chinese_as_its_only_six_digit_number_and_is_stored_hashed(
+    clients: Callable[[], TestClient], sms: LocalSmsGateway, conn: sqlite3.Connection
+) -> None:
+    r = clients().post("/api/auth/signup/code", json={"phone": "+86 139-0000-0022"})
+    assert r.status_code == 202 and r.json()["phone"] == "139****0022"
+    (text,) = sms.to("13900000022")
+    assert len(re.findall(r"(?<!\d)\d{6}(?!\d)", text)) == 1 and "验证码" in text
+    code = sms.last_code("13900000022")
+    stored = conn.execute("SELECT code_hash FROM phone_codes").fetchone()[0]
+    assert stored.startswith("$argon2id$") and code not in stored
+
+
+def test_a_code_is_single_use(clients: Callable[[], TestClient], sms: LocalSmsGateway) -> None:
+    assert sign_up(clients(), sms, "13900000023").status_code == 201
+    code = sms.last_code("13900000023")
+    again = clients().post(
+        "/api/auth/signup",
+        json={"phone": "13900000023", "code": code, "name": "x", "password": PASSWORD},
+    )
+    assert again.status_code == 400 and "code" in again.json()["detail"]
+
+
+def test_a_code_allows_five_tries_then_even_the_right_one_is_refused(
+    clients: Callable[[], TestClient], sms: LocalSmsGateway
+) -> None:
+    c = clients()
+    assert c.post("/api/auth/signup/code", json={"phone": "13900000024"}).status_code == 202
+    code = sms.last_code("13900000024")
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    body = {"phone": "13900000024", "name": "x", "password": PASSWORD}
+    details = [
+        c.post("/api/auth/signup", json={**body, "code": wrong}).json()["detail"] for _ in range(5)
+    ]
+    assert "4 tries left" in details[0] and "ask for a new one" in details[4]
+    r = c.post("/api/auth/signup", json={**body, "code": code})
+    assert r.status_code == 400 and "too many wrong codes" in r.json()["detail"]
+
+
+def test_an_expired_code_is_refused(
+    clients: Callable[[], TestClient], sms: LocalSmsGateway, conn: sqlite3.Connection
+) -> None:
+    c = clients()
+    assert c.post("/api/auth/signup/code", json={"phone": "13900000025"}).status_code == 202
+    conn.execute("UPDATE phone_codes SET expires_at = expires_at - 601")
+    r = c.post(
+        "/api/auth/signup",
+        json={
+            "phone": "13900000025",
+            "code": sms.last_code("13900000025"),
+            "name": "x",
+            "password": PASSWORD,
+        },
+    )
+    assert r.status_code == 400 and "expired" in r.json()["detail"]
+
+
+def test_codes_are_rate_limited_per_phone_and_per_address(
+    clients: Callable[[], TestClient], conn: sqlite3.Connection
+) -> None:
+    c = clients()
+    assert c.post("/api/auth/signup/code", json={"phone": "13900000026"}).status_code == 202
+    again = c.post("/api/auth/signup/code", json={"phone": "139 0000 0026"})
+    assert again.status_code == 429 and int(again.headers["Retry-After"]) > 0
+    codes = [
+        c.post("/api/auth/signup/code", json={"phone": f"1380000{i:04d}"}).status_code
+        for i in range(20)
+    ]
+    assert codes == [202] * 19 + [429]  # 20 per address and hour, the first one included
+
+
+def test_a_gateway_that_does_not_take_the_code_is_a_503_and_no_code_stays_valid(
+    web_settings: Settings, conn: sqlite3.Connection
+) -> None:
+    with LocalSmsGateway(fail_first=10) as down:
+        app = create_app(web_settings, Limits(), HttpSmsGateway(down.url, retries=1, backoff_s=0))
+        with TestClient(app) as c:
+            r = c.post("/api/auth/signup/code", json={"phone": "13900000027"})
+    assert r.status_code == 503 and "SMS gateway" in r.json()["detail"]
+    assert conn.execute("SELECT COUNT(*) FROM phone_codes").fetchone()[0] == 0
+
+
+# -- passwords and sessions -----------------------------------------------------------------
+
+
+def test_a_password_change_needs_the_old_one_and_ends_the_other_sessions(
+    signup: Callable[..., User], clients: Callable[[], TestClient]
+) -> None:
+    here = signup("13900000028")
+    there = clients()
+    assert (
+        there.post("/api/auth/login", json={"login": "13900000028", "password": PASSWORD})
+    ).status_code == 200
+    new = "a brand new long passphrase"
+    wrong = here.post("/api/auth/password", {"old_password": "not it", "new_password": new})
+    assert wrong.status_code == 400 and "old_password" in wrong.json()["detail"]
+    assert there.get("/api/me").status_code == 200
+    ok = here.post("/api/auth/password", {"old_password": PASSWORD, "new_password": new})
+    assert ok.status_code == 204
+    assert here.get("/api/me").status_code == 200 and there.get("/api/me").status_code == 401
+    login = clients().post("/api/auth/login", json={"login": "13900000028", "password": new})
+    assert login.status_code == 200
+
+
+def test_sign_out_everywhere_ends_every_session_of_the_account(
+    signup: Callable[..., User], clients: Callable[[], TestClient]
+) -> None:
+    here = signup("13900000029")
+    there = clients()
+    there.post("/api/auth/login", json={"login": "13900000029", "password": PASSWORD})
+    other = signup("13900000030")
+    assert here.post("/api/auth/logout-all").status_code == 204
+    assert here.get("/api/me").status_code == 401 and there.get("/api/me").status_code == 401
+    assert other.get("/api/me").status_code == 200
+
+
+def test_a_reset_through_a_code_sets_the_password_and_ends_every_session(
+    signup: Callable[..., User], clients: Callable[[], TestClient], sms: LocalSmsGateway
+) -> None:
+    thief = signup("13900000032")  # say someone else knew the password
+    holder = clients()
+    assert holder.post("/api/auth/reset/code", json={"phone": "139 0000 0032"}).status_code == 202
+    code = sms.last_code("13900000032")
+    new = "the holder of the phone decides"
+    r = holder.post("/api/auth/reset", json={"phone": "13900000032", "code": code, "password": new})
+    assert r.status_code == 200 and r.json()["login"] == "13900000032"
+    assert thief.get("/api/me").status_code == 401 and holder.get("/api/me").status_code == 200
+    old = clients().post("/api/auth/login", json={"login": "13900000032", "password": PASSWORD})
+    assert old.status_code == 401
+
+
+def test_a_reset_code_is_sent_only_to_a_phone_with_an_account_and_the_answer_is_the_same(
+    clients: Callable[[], TestClient], sms: LocalSmsGateway
+) -> None:
+    r = clients().post("/api/auth/reset/code", json={"phone": "13900000033"})
+    assert r.status_code == 202 and r.json()["phone"] == "139****0033"
+    assert sms.to("13900000033") == []
+
+
+def test_an_account_from_before_codes_sees_nothing_until_it_proves_its_phone(
+    clients: Callable[[], TestClient], sms: LocalSmsGateway, conn: sqlite3.Connection
+) -> None:
+    register_active_tag(conn, "TAG-OLD-1", "阿黄", "王五", "13900000034")
+    owner_id = conn.execute("SELECT id FROM owners").fetchone()[0]
+    conn.execute(  # as the previous version signed up: no code, linked at once
+        "INSERT INTO web_users(role, login, name, password_hash, owner_id, created_at) "
+        "VALUES ('owner', '13900000034', '王五', ?, ?, 0)",
+        (HASHER.hash(PASSWORD), owner_id),
+    )
+    c = clients()
+    me = c.post("/api/auth/login", json={"login": "13900000034", "password": PASSWORD}).json()
+    assert me["phone_verified"] is False
+    c.headers["X-CSRF-Token"] = me["csrf_token"]
+    for path in ("/api/owner/tags", "/api/owner/dogs", "/api/owner/violations"):
+        r = c.get(path)
+        assert r.status_code == 403 and "prove your phone" in r.json()["detail"], path
+    assert c.post("/api/auth/verify/code").status_code == 202
+    wrong = c.post("/api/auth/verify", json={"code": "000000"})
+    assert wrong.status_code == 400 or sms.last_code("13900000034") == "000000"
+    r = c.post("/api/auth/verify", json={"code": sms.last_code("13900000034")})
+    assert r.status_code == 200 and r.json()["phone_verified"] is True
+    assert [t["tag_id"] for t in c.get("/api/owner/tags").json()] == ["TAG-OLD-1"]
+
+
+def test_phones_stored_as_typed_by_an_earlier_version_become_canonical_on_open(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "old.db"
+    conn = connect(db)
+    conn.execute("INSERT INTO owners(name, phone, created_at) VALUES ('甲', '137 0000 0043', 0)")
+    conn.execute("INSERT INTO owners(name, phone, created_at) VALUES ('乙', '+8613900000044', 0)")
+    conn.execute("INSERT INTO owners(name, phone, created_at) VALUES ('丙', 'not a phone', 0)")
+    conn.close()
+    conn = connect(db)
+    phones = [r[0] for r in conn.execute("SELECT phone FROM owners ORDER BY id")]
+    assert phones == ["13700000043", "13900000044", "not a phone"]
+    register_active_tag(conn, "TAG-MIG-1", "旺财", "甲", "13700000043")
+    assert conn.execute("SELECT COUNT(*) FROM owners").fetchone()[0] == 3
+
+
+def test_an_operator_name_however_spelled_counts_under_one_limit(
+    clients: Callable[[], TestClient], conn: sqlite3.Connection
+) -> None:
+    users.create_operator(conn, "op1", PASSWORD)
+    c = clients()
+    for spelling in (" op1", "OP1", "ｏｐ１", "op1 ", "Op1"):
+        r = c.post("/api/auth/login", json={"login": spelling, "password": "a wrong guess"})
+        assert r.status_code == 401, spelling
+    r = c.post("/api/auth/login", json={"login": "op1", "password": PASSWORD})
+    assert r.status_code == 429

@@ -13,7 +13,13 @@ from smartcity_iot.config import Settings
 
 from .conftest import DOG, User, active_tag, school_visit
 
-PUBLIC = {("POST", "/api/auth/signup"), ("POST", "/api/auth/login")}
+PUBLIC = {
+    ("POST", "/api/auth/signup"),
+    ("POST", "/api/auth/login"),
+    ("POST", "/api/auth/signup/code"),  # sign-up and password reset by a code to the phone
+    ("POST", "/api/auth/reset/code"),
+    ("POST", "/api/auth/reset"),
+}
 
 
 def routes(client: TestClient) -> list[tuple[str, str]]:

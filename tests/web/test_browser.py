@@ -18,6 +18,7 @@ from ..support import Mosquitto, client, publish_all
 from .browser import browser, shot  # noqa: F401 - fixture
 from .conftest import PASSWORD
 from .live import school_visit_messages, web  # noqa: F401 - fixture
+from .test_browser_signup import System, sign_up_with_the_code, system  # noqa: F401 - fixture
 
 
 def wait(driver, seconds: float = 10) -> WebDriverWait:  # type: ignore[no-untyped-def]
@@ -84,18 +85,12 @@ def test_operator_sees_an_alert_within_2s_of_the_fixes_and_handles_it(
 
 def test_an_owner_goes_from_sign_up_to_an_active_tag(
     browser,
-    web: WebServer,
+    system: System,
     db: sqlite3.Connection,
 ) -> None:
     users.create_operator(db, "duty", PASSWORD, "值班员")
     b = browser
-    b.get(web.url)
-    b.find_element(By.ID, "signup-name").send_keys("陈七")
-    b.find_element(By.ID, "signup-phone").send_keys("13900000071")
-    b.find_element(By.ID, "signup-password").send_keys(PASSWORD)
-    b.find_element(By.ID, "signup-submit").click()
-    wait(b).until(EC.url_contains("/owner"))
-    wait(b).until(EC.text_to_be_present_in_element((By.ID, "who"), "13900000071"))
+    sign_up_with_the_code(b, system)  # the code from the local SMS gateway
 
     b.find_element(By.ID, "dog-name").send_keys("豆豆")
     b.find_element(By.ID, "dog-breed").send_keys("柯基 Corgi")
@@ -114,7 +109,7 @@ def test_an_owner_goes_from_sign_up_to_an_active_tag(
     shot(b, "owner-requested")
     log_out(b)
 
-    log_in(b, web.url, "duty", PASSWORD)
+    log_in(b, system.url, "duty", PASSWORD)
     wait(b).until(EC.url_contains("/console"))
     b.find_element(By.CSS_SELECTOR, "[data-tab='requests']").click()
     wait(b).until(EC.element_to_be_clickable((By.CSS_SELECTOR, "[data-approve]"))).click()
@@ -127,7 +122,7 @@ def test_an_owner_goes_from_sign_up_to_an_active_tag(
     shot(b, "operator-tag-requests")
     log_out(b)
 
-    log_in(b, web.url, "13900000071", PASSWORD)
+    log_in(b, system.url, "13900000071", PASSWORD)
     wait(b).until(EC.url_contains("/owner"))
     wait(b).until(
         EC.presence_of_element_located((By.CSS_SELECTOR, "#requests-table [data-status='shipped']"))

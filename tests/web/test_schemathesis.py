@@ -15,13 +15,15 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
 from smartcity_iot.config import Settings
+from smartcity_iot.notify.sms import HttpSmsGateway
 from smartcity_iot.store import users
 from smartcity_iot.store.sqlite import connect
 from smartcity_iot.web.app import create_app
 from smartcity_iot.web.security import Limits
 
+from ..sms_gateway import LocalSmsGateway
 from ..support import TEST_ZONES
-from .conftest import PASSWORD, User, active_tag, school_visit
+from .conftest import PASSWORD, User, active_tag, school_visit, sign_up
 
 # The event stream never ends by design; it is covered by test_live.py.
 SKIP = {"/api/operator/alerts/stream"}
@@ -32,7 +34,12 @@ SESSIONS: dict[str, dict[str, str]] = {}
 def web_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[schemathesis.Schema]:
     data = Path(tmp_path_factory.mktemp("schemathesis"))
     s = Settings(data_dir=data / "data", geofences=TEST_ZONES)
-    app = create_app(s, Limits(per_account=10**6, per_ip=10**6, signups_per_ip=10**6))
+    sms = LocalSmsGateway().__enter__()  # lives as long as the module's app
+    app = create_app(
+        s,
+        Limits(per_account=10**6, per_ip=10**6, signups_per_ip=10**6),
+        HttpSmsGateway(sms.url, retries=0),
+    )
     conn: sqlite3.Connection = connect(s.db_path)
     users.create_operator(conn, "op-st", PASSWORD)
     with TestClient(app) as op_http, TestClient(app) as owner_http:
@@ -40,13 +47,7 @@ def web_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[schemathesi
             op_http,
             op_http.post("/api/auth/login", json={"login": "op-st", "password": PASSWORD}).json(),
         )
-        owner = User(
-            owner_http,
-            owner_http.post(
-                "/api/auth/signup",
-                json={"phone": "13900000081", "name": "测试", "password": PASSWORD},
-            ).json(),
-        )
+        owner = User(owner_http, sign_up(owner_http, sms, "13900000081", "测试").json())
         serial = active_tag(owner, op)["approval"]["tag_id"]
         school_visit(s, conn, serial)
         for role, user in (("operator", op), ("owner", owner)):

@@ -22,12 +22,16 @@ UserProperties = list[tuple[str, str]]
 
 @dataclass
 class FrameRoute:
-    """How camera frames are handled: `handler(inbound, user_properties)`."""
+    """How camera frames are handled: `handler(inbound, user_properties)`. A skipped
+    frame is counted at once by `on_skip` (network thread), and later, from the vision
+    worker's thread (which owns its database connection), by `record_skipped(n)`,
+    where rejects are counted."""
 
     handler: Callable[[Inbound, list[tuple[str, str]]], None]
     queue_max: int = 8
     on_skip: Callable[[], None] = lambda: None
     on_failure: Callable[[], None] = lambda: None
+    record_skipped: Callable[[int], None] = lambda n: None
 
 
 class BatchWorker:
@@ -107,6 +111,8 @@ class FrameWorker:
         self.ack = ack
         self.stop = stop
         self.queue: queue.Queue[tuple[Inbound, UserProperties]] = queue.Queue(route.queue_max)
+        self._skipped = 0  # skipped, not yet recorded
+        self._skipped_lock = threading.Lock()
 
     def offer(self, inbound: Inbound, props: UserProperties) -> bool:
         """Queue a frame; False (and counted as skipped) when the queue is full."""
@@ -114,11 +120,26 @@ class FrameWorker:
             self.queue.put_nowait((inbound, props))
             return True
         except queue.Full:
+            with self._skipped_lock:
+                self._skipped += 1
             self.route.on_skip()
             return False
 
+    def _record_skipped(self) -> None:
+        with self._skipped_lock:
+            n, self._skipped = self._skipped, 0
+        if not n:
+            return
+        try:
+            self.route.record_skipped(n)
+        except Exception:  # the store is failing: keep the count for the next try
+            log.exception("recording %d skipped frames failed", n)
+            with self._skipped_lock:
+                self._skipped += n
+
     def run(self) -> None:
         while not self.stop.is_set():
+            self._record_skipped()
             try:
                 inbound, props = self.queue.get(timeout=0.2)
             except queue.Empty:

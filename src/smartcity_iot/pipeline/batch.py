@@ -1,10 +1,12 @@
 """What every device path shares: one unit of work committed as one transaction,
 counted rejections, alerts emitted through the sinks, counters merged and the
-alert publisher woken only after the commit."""
+alert publisher woken only after the commit; and `isolate`, which keeps a message
+that trips a bug from costing more than itself."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 import time
 from collections import Counter
@@ -19,6 +21,17 @@ from ..store import deadletters
 from ..store.sinks import Sinks
 from ..store.sqlite import transaction
 from .alerting import AlertMaker
+
+log = logging.getLogger("smartcity_iot.pipeline")
+
+# The store failing (disk full, locked, I/O, corrupt): the caller keeps the batch and
+# retries. Other database errors (a constraint, a value SQLite cannot hold) are bugs a
+# message tripped, isolated like any other.
+STORE_FAILURES = (sqlite3.OperationalError,)
+
+
+def store_failed(exc: BaseException) -> bool:
+    return isinstance(exc, STORE_FAILURES) or type(exc) is sqlite3.DatabaseError
 
 
 @dataclass(slots=True)
@@ -73,15 +86,32 @@ class PathRunner:
                 if work.done:
                     return
         except Rejected as rej:
-            rejected = Work()
-            with self.commit(rejected):
-                self.reject(rejected, msg, rej)
+            self.reject_alone(msg, rej)
+        except Exception as exc:  # a bug this message tripped: it alone pays, counted
+            if store_failed(exc):
+                raise  # the store, not the message: the caller decides (retry, count a failure)
+            log.exception("%s failed", msg.topic)
+            self.reject_alone(msg, Rejected("internal_error", repr(exc)))
+
+    def reject_alone(self, msg: Inbound, rej: Rejected) -> None:
+        """`reject`, in a transaction of its own."""
+        rejected = Work()
+        with self.commit(rejected):
+            self.reject(rejected, msg, rej)
 
     def reject(self, work: Work, msg: Inbound, rej: Rejected) -> None:
         """Bad input: counted under its reason and dead-lettered; the path goes on."""
         work.counts["rejected." + rej.reason] += 1
         deadletters.add(self.conn, msg.received_at, msg.topic, rej.reason, rej.detail, msg.payload)
         self.reject_log.rejected(rej.reason, msg.topic, rej.detail)
+
+    def count_rejects(self, reason: str, n: int) -> None:
+        """Input dropped without a payload worth keeping (frames skipped under
+        overload): counted where rejects are, in a transaction of its own."""
+        work = Work()
+        work.counts["rejected." + reason] += n
+        with self.commit(work):
+            pass
 
     def emit(self, work: Work, alert: Alert | None) -> None:
         """An alert opened or changed: stored, queued for alerts/{kind}, counted once committed."""
@@ -99,3 +129,64 @@ class PathRunner:
         if counts:
             deadletters.bump_counts(self.conn, counts)
             deadletters.trim(self.conn, self.settings.dead_letter_max)
+
+
+class Culprit(Exception):
+    """A bug a stage could pin on one message (`blame`): `isolate` drops that message
+    and runs the batch once more, without searching for it."""
+
+    def __init__(self, msg: Inbound, error: Exception) -> None:
+        super().__init__(f"{msg.topic}: {error!r}")
+        self.msg = msg
+        self.error = error
+
+
+@contextlib.contextmanager
+def blame(msg: Inbound) -> Iterator[None]:
+    """Inside a stage's per-message loop: a bug raised here is this message's."""
+    try:
+        yield
+    except (Rejected, Culprit):
+        raise
+    except Exception as exc:
+        if store_failed(exc):
+            raise
+        raise Culprit(msg, exc) from exc
+
+
+def isolate(
+    process: Callable[[list[Inbound]], None],
+    batch: list[Inbound],
+    culprit: Callable[[Inbound, Exception], None],
+    parts: int = 8,
+) -> None:
+    """`process(batch)`; when a bug (not a store failure, which propagates so the
+    batch stays unacknowledged) fails it, the message that tripped it goes to
+    `culprit` and the rest commit. A stage that knows the message (`blame`) costs
+    the batch one more run; otherwise the batch is run again in `parts` pieces, the
+    failing pieces likewise, down to the message: about two runs and some 25
+    transactions for a batch of 1,000, never one transaction per message."""
+    try:
+        process(batch)
+        return
+    except Culprit as found:
+        rest = [m for m in batch if m is not found.msg]
+        if len(rest) < len(batch):
+            culprit(found.msg, found.error)
+            if rest:
+                isolate(process, rest, culprit, parts)
+            return
+        exc: Exception = found  # blamed on a message of no batch: search as for any bug
+        if len(batch) == 1:
+            culprit(batch[0], exc)
+            return
+    except Exception as exc:
+        if store_failed(exc):
+            raise
+        if len(batch) == 1:
+            culprit(batch[0], exc)
+            return
+        log.warning("a batch of %d failed (%r); running it in parts", len(batch), exc)
+    size = -(-len(batch) // parts)
+    for i in range(0, len(batch), size):
+        isolate(process, batch[i : i + size], culprit, parts)

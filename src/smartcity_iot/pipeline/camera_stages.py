@@ -4,6 +4,7 @@ listed in pipeline/paths.py."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +17,7 @@ from ..rules.plate_vote import PlateVotes
 from ..store import camera_state
 from ..vision.detect import Detections, VehicleDetector
 from ..vision.evidence import EvidenceStore
-from ..vision.frame import SCALE, decode_small
+from ..vision.frame import SCALE, decode_small, jpeg_header
 from ..vision.plates import PlateReader
 from ..vision.track import Box, Track, Tracker, TrackEvents
 from ..vision.verify import StopVerifier
@@ -82,17 +83,40 @@ class CameraContext(PathRunner):
         self.cameras: dict[str, CameraState] = {}
 
 
-def capture_time(user_properties: list[tuple[str, str]] | None, received_at: float) -> float:
-    """SPEC 3.3: the v5 user property `ts` (ms since the epoch), else arrival."""
+PROPERTY_CHARS = 32  # a number as text: longer is not a number a camera sends
+
+
+def property_number(key: str, value: str) -> float:
+    """A v5 user property that must be a finite number, or `Rejected` naming it."""
+    if len(value) > PROPERTY_CHARS:
+        raise Rejected("bad_field", f"user property {key} is {len(value)} characters, not a number")
+    try:
+        number = float(value)
+    except ValueError:
+        raise Rejected("bad_field", f"user property {key}={value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise Rejected("bad_field", f"user property {key}={value!r} must be a finite number")
+    return number
+
+
+def capture_time(
+    user_properties: list[tuple[str, str]] | None, received_at: float, tolerance_s: float
+) -> float:
+    """SPEC 3.3: the v5 user property `ts` (ms since the epoch), else arrival. A frame
+    dated more than `tolerance_s` after its arrival is refused: it would make every
+    real frame of the camera late."""
     for key, value in user_properties or []:
         if key == "ts":
-            try:
-                ms = float(value)
-            except ValueError:
-                detail = f"user property ts={value!r} is not milliseconds since the epoch"
-                raise Rejected("bad_field", detail) from None
-            if not 1_420_070_400_000 <= ms <= (received_at + 86400) * 1000:
-                detail = f"user property ts={value!r} is not a plausible capture time"
+            ms = property_number("ts", value)
+            if ms < 1_420_070_400_000:
+                detail = f"user property ts={value!r} is not a plausible capture time (ms)"
+                raise Rejected("out_of_range", detail)
+            if ms > (received_at + tolerance_s) * 1000:
+                ahead = ms / 1000 - received_at
+                detail = (
+                    f"user property ts={value!r} is {ahead:,.0f} s after the frame arrived; a "
+                    f"camera's clock may be at most {tolerance_s:g} s ahead (--future-tolerance-s)"
+                )
                 raise Rejected("out_of_range", detail)
             return ms / 1000
     return received_at
@@ -112,7 +136,8 @@ def decode(ctx: CameraContext, frame: Frame) -> None:
         raise Rejected("unknown_device", f"camera {levels[1]!r} has no file in {where}")
     if len(msg.payload) > MAX_FRAME_BYTES:
         raise Rejected("oversized", f"{len(msg.payload)} bytes > limit {MAX_FRAME_BYTES}")
-    frame.ts = capture_time(frame.properties, msg.received_at)
+    jpeg_header(msg.payload)  # before anything else reads it: empty, PNG, BMP, truncated
+    frame.ts = capture_time(frame.properties, msg.received_at, ctx.settings.future_tolerance_s)
     frame.image = decode_small(msg.payload, cam.camera.width, cam.camera.height)
     frame.cam = cam
     if cam.last_ts is not None and frame.ts <= cam.last_ts:

@@ -34,12 +34,12 @@ from ..rules.resighting import (
 from ..store import camera_state
 from ..vision.closeup import save_closeup
 from ..vision.evidence import EvidenceStore
-from ..vision.frame import SCALE, decode_full, decode_small, exif_position
+from ..vision.frame import SCALE, decode_full, decode_small, exif_position, jpeg_header
 from ..vision.plate_finder import plate_candidates
 from ..vision.plates import PlateRead, PlateReader
 from .alerting import PatrolAlerts
 from .batch import PathRunner, Work
-from .camera_stages import MAX_FRAME_BYTES, capture_time
+from .camera_stages import MAX_FRAME_BYTES, capture_time, property_number
 
 STATE_KEY = "_patrols"  # camera_state row of the rule and the units' routes
 EVIDENCE_DIR = "patrols"  # evidence/patrols/{alert}-{role}.jpg: one stop, several units
@@ -110,7 +110,8 @@ def decode(ctx: MobileContext, frame: PatrolFrame) -> None:
     unit = ctx.units[msg.topic.split("/")[1]]
     if len(msg.payload) > MAX_FRAME_BYTES:
         raise Rejected("oversized", f"{len(msg.payload)} bytes > limit {MAX_FRAME_BYTES}")
-    frame.ts = capture_time(frame.properties, msg.received_at)
+    jpeg_header(msg.payload)  # before the EXIF reader or OpenCV sees it
+    frame.ts = capture_time(frame.properties, msg.received_at, ctx.settings.future_tolerance_s)
     frame.lat, frame.lon, frame.heading = position(frame.properties, msg.payload)
     frame.small = decode_small(msg.payload, unit.unit.width, unit.unit.height)
     frame.unit = unit
@@ -137,13 +138,15 @@ def position(properties: list[tuple[str, str]] | None, jpeg: bytes) -> tuple[flo
         )
     values = {}
     for key, low, high in (("lat", -90, 90), ("lon", -180, 180), ("heading", 0, 360)):
-        try:
-            v = float(raw[key])
-        except (TypeError, ValueError):
-            raise Rejected("bad_field", f"{where} {key}={raw[key]!r} is not a number") from None
+        value = raw[key]  # text from a user property, a float from EXIF
+        v = property_number(key, value) if isinstance(value, str) else float(value)
         if not (math.isfinite(v) and low <= v <= high):
             raise Rejected("bad_field", f"{where} {key}={v} is outside {low}..{high}")
         values[key] = v
+    if "speed" in props:  # SPEC 3.3: optional, m/s; unused, but a bad one is still bad input
+        speed = property_number("speed", props["speed"])
+        if not 0 <= speed <= 150:
+            raise Rejected("bad_field", f"user property speed={speed} is outside 0..150 m/s")
     return values["lat"], values["lon"], values["heading"] % 360
 
 

@@ -4,6 +4,7 @@ Their order is listed in pipeline/paths.py."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,8 +18,10 @@ from ..rules.dog import IncidentEvent, IncidentOpened, Observation, ZoneTrack, s
 from ..rules.health import battery_change
 from ..store import registry, tracks
 from ..store.sqlite import data_version
-from .batch import PathRunner, Work
+from .batch import Culprit, PathRunner, Work, blame
 from .tag_state import TagState
+
+log = logging.getLogger("smartcity_iot.pipeline")
 
 _OBSERVATION: dict[int, Observation] = {IN: "in", OUT: "out"}
 
@@ -64,15 +67,25 @@ class TagContext(PathRunner):
 
 
 def decode(ctx: TagContext, work: TagBatch) -> None:
-    """Payloads to `Fix`es (SPEC 3.1, 3.2); bad ones rejected and counted."""
+    """Payloads to `Fix`es (SPEC 3.1, 3.2); bad ones rejected and counted. A payload
+    that trips a bug in the decoder costs that message alone (internal_error), not
+    its batch."""
     s = ctx.settings
     for msg in work.messages:
         try:
             fix = decode_fix(
-                msg.topic, msg.payload, work.now, s.max_payload_bytes, s.future_tolerance_s
+                msg.topic,
+                msg.payload,
+                arrival(msg, work),
+                s.max_payload_bytes,
+                s.future_tolerance_s,
             )
         except Rejected as rej:
             ctx.reject(work, msg, rej)
+            continue
+        except Exception as exc:  # a decoder bug: logged loudly, fuzz tests keep it at zero
+            log.exception("decoding a message on %s failed", msg.topic)
+            ctx.reject(work, msg, Rejected("internal_error", repr(exc)))
             continue
         if fix is None:
             work.counts["ignored"] += 1  # well-formed, not a fix (OwnTracks non-location)
@@ -80,39 +93,56 @@ def decode(ctx: TagContext, work: TagBatch) -> None:
         work.fixes.append((msg, fix))
 
 
+def arrival(msg: Inbound, work: TagBatch) -> float:
+    """When the message reached us; one replayed without it (0: a file, a test) is
+    judged against the batch's processing time instead."""
+    return msg.received_at or work.now
+
+
 def filter_fixes(ctx: TagContext, work: TagBatch) -> None:
     """Registered active tags only; duplicates dropped; late fixes kept in the track
     but never allowed to drive zone state or the latest position."""
     in_order, rows = [], []
+    pending: set[tuple[str, int]] = set()  # in `rows`, not yet in the store
     # A batch is a small reorder window: each tag's fixes are judged in capture order.
     for msg, fix in sorted(work.fixes, key=lambda mf: (mf[1].tag_id, mf[1].ts)):
-        if fix.tag_id not in ctx.active:
-            status = registry.tag_status(ctx.conn, fix.tag_id)
-            reason = "unknown_device" if status is None else "inactive_device"
-            detail = f"tag {fix.tag_id} is {status or 'not registered'}"
-            ctx.reject(work, msg, Rejected(reason, detail))
-            continue
-        state = ctx.state(fix.tag_id)
-        late = state.last_ts is not None and fix.ts <= state.last_ts
-        if state.seq_seen(fix) or (late and not ctx.sinks.late_fix(fix, msg.received_at)):
-            work.counts["duplicate"] += 1
-            continue
-        state.remember_seq(fix)
-        state.last_seen = max(state.last_seen or 0.0, msg.received_at)
-        work.changed[fix.tag_id] = state
-        if late:
-            work.counts["late"] += 1
-            continue
-        rows.append((fix, msg.received_at, False))
-        state.last_ts = fix.ts
-        work.counts["accepted"] += 1
-        in_order.append((msg, fix))
+        with blame(msg):
+            if fix.tag_id not in ctx.active:
+                status = registry.tag_status(ctx.conn, fix.tag_id)
+                reason = "unknown_device" if status is None else "inactive_device"
+                detail = f"tag {fix.tag_id} is {status or 'not registered'}"
+                ctx.reject(work, msg, Rejected(reason, detail))
+                continue
+            state = ctx.state(fix.tag_id)
+            late = state.is_late(fix, arrival(msg, work) + ctx.settings.future_tolerance_s)
+            # The same fix twice in one batch (a QoS 1 re-send; OwnTracks has no seq): the
+            # first is still pending, so the store cannot know the second for a duplicate.
+            again = late and (fix.tag_id, fix.ts_ms) in pending
+            if (
+                state.seq_seen(fix)
+                or again
+                or (late and not ctx.sinks.late_fix(fix, msg.received_at))
+            ):
+                work.counts["duplicate"] += 1
+                continue
+            state.remember_seq(fix)
+            state.last_seen = max(state.last_seen or 0.0, msg.received_at)
+            work.changed[fix.tag_id] = state
+            if late:
+                work.counts["late"] += 1
+                continue
+            rows.append((fix, msg.received_at, False))
+            pending.add((fix.tag_id, fix.ts_ms))
+            state.last_ts = fix.ts
+            work.counts["accepted"] += 1
+            in_order.append((msg, fix))
     ctx.sinks.fixes(rows)
     work.fixes = in_order
 
 
 def evaluate(ctx: TagContext, work: TagBatch) -> None:
-    """Zone membership of every fix at once (vectorised, accuracy-aware, in metres)."""
+    """Zone membership of every fix at once (vectorised, accuracy-aware, in metres).
+    Should the vectorised call fail, the fix that trips it is named (`Culprit`)."""
     if not work.fixes:
         return
     s, n = ctx.settings, len(work.fixes)
@@ -121,33 +151,47 @@ def evaluate(ctx: TagContext, work: TagBatch) -> None:
     acc = np.fromiter(
         (s.default_accuracy_m if f.acc is None else f.acc for _, f in work.fixes), float, n
     )
-    m = ctx.index.classify(lon, lat, acc + s.hysteresis_m)
+    r = acc + s.hysteresis_m
+    try:
+        m = ctx.index.classify(lon, lat, r)
+    except Exception as exc:
+        # Classifying has no side effects: halve the fixes down to the one that trips it.
+        lo, hi = 0, n
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            try:
+                ctx.index.classify(lon[lo:mid], lat[lo:mid], r[lo:mid])
+                lo = mid
+            except Exception:
+                hi = mid
+        raise Culprit(work.fixes[lo][0], exc) from exc
     for fi, zi, st in zip(m.fix.tolist(), m.zone.tolist(), m.state.tolist(), strict=True):
         work.membership.setdefault(fi, {})[zi] = st
 
 
 def incidents(ctx: TagContext, work: TagBatch) -> None:
     """Each fix steps the dog rule of every zone it is in or was in; its events become alerts."""
-    for i, (_, fix) in enumerate(work.fixes):
-        seen = work.membership.get(i, {})
-        state = ctx.states[fix.tag_id]
-        state.lat, state.lon, state.acc = fix.lat, fix.lon, fix.acc
-        for zone_id in {ctx.dog_zones[zi].id for zi in seen} | set(state.zones):
-            pos = ctx.zone_pos.get(zone_id)
-            if pos is None:  # zone removed from the files since the state was saved
-                state.zones.pop(zone_id, None)
-                continue
-            zone = ctx.dog_zones[pos]
-            track = state.zones.get(zone_id) or ZoneTrack()
-            observation = _OBSERVATION.get(seen.get(pos, OUT), "hold")
-            for event in step(
-                track, fix.ts, observation, zone.schedule, zone.dwell_s, zone.grace_s
-            ):
-                _incident_alert(ctx, work, event, fix, zone)
-            if track.idle:
-                state.zones.pop(zone_id, None)
-            else:
-                state.zones[zone_id] = track
+    for i, (msg, fix) in enumerate(work.fixes):
+        with blame(msg):
+            seen = work.membership.get(i, {})
+            state = ctx.states[fix.tag_id]
+            state.lat, state.lon, state.acc = fix.lat, fix.lon, fix.acc
+            for zone_id in {ctx.dog_zones[zi].id for zi in seen} | set(state.zones):
+                pos = ctx.zone_pos.get(zone_id)
+                if pos is None:  # zone removed from the files since the state was saved
+                    state.zones.pop(zone_id, None)
+                    continue
+                zone = ctx.dog_zones[pos]
+                track = state.zones.get(zone_id) or ZoneTrack()
+                observation = _OBSERVATION.get(seen.get(pos, OUT), "hold")
+                for event in step(
+                    track, fix.ts, observation, zone.schedule, zone.dwell_s, zone.grace_s
+                ):
+                    _incident_alert(ctx, work, event, fix, zone)
+                if track.idle:
+                    state.zones.pop(zone_id, None)
+                else:
+                    state.zones[zone_id] = track
 
 
 def _incident_alert(
@@ -168,32 +212,35 @@ def health(ctx: TagContext, work: TagBatch) -> None:
     """Owners' notices: low battery (with hysteresis), and back online after a silence."""
     s = ctx.settings
     for msg, fix in work.fixes:
-        state = ctx.states[fix.tag_id]
-        if fix.batt is not None:
-            state.batt = fix.batt
-        is_low = state.low_battery_since is not None
-        change = battery_change(is_low, fix.batt, s.low_battery_pct, s.battery_recover_pct)
-        if change == "open":
-            state.low_battery_since = fix.ts
-            where = (fix.lat, fix.lon)
-            party = ctx.party(fix.tag_id)
-            alert = ctx.alerts.health_opened(
-                "tag_low_battery", fix.tag_id, fix.ts, where, party, work.now
-            )
-            ctx.emit(work, alert)
-        elif change == "close" and state.low_battery_since is not None:
-            since = state.low_battery_since
-            ctx.emit(
-                work,
-                ctx.alerts.health_closed("tag_low_battery", fix.tag_id, since, fix.ts, work.now),
-            )
-            state.low_battery_since = None
-        if state.offline_since is not None:
-            since, back = state.offline_since, msg.received_at
-            ctx.emit(
-                work, ctx.alerts.health_closed("tag_offline", fix.tag_id, since, back, work.now)
-            )
-            state.offline_since = None
+        with blame(msg):
+            state = ctx.states[fix.tag_id]
+            if fix.batt is not None:
+                state.batt = fix.batt
+            is_low = state.low_battery_since is not None
+            change = battery_change(is_low, fix.batt, s.low_battery_pct, s.battery_recover_pct)
+            if change == "open":
+                state.low_battery_since = fix.ts
+                where = (fix.lat, fix.lon)
+                party = ctx.party(fix.tag_id)
+                alert = ctx.alerts.health_opened(
+                    "tag_low_battery", fix.tag_id, fix.ts, where, party, work.now
+                )
+                ctx.emit(work, alert)
+            elif change == "close" and state.low_battery_since is not None:
+                since = state.low_battery_since
+                ctx.emit(
+                    work,
+                    ctx.alerts.health_closed(
+                        "tag_low_battery", fix.tag_id, since, fix.ts, work.now
+                    ),
+                )
+                state.low_battery_since = None
+            if state.offline_since is not None:
+                since, back = state.offline_since, msg.received_at
+                ctx.emit(
+                    work, ctx.alerts.health_closed("tag_offline", fix.tag_id, since, back, work.now)
+                )
+                state.offline_since = None
 
 
 def persist(ctx: TagContext, work: TagBatch) -> None:

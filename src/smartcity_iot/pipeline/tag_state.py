@@ -49,6 +49,15 @@ class TagState:
             "offline_since": self.offline_since,
         }
 
+    def is_late(self, fix: Fix, horizon: float) -> bool:
+        """Not newer than the latest fix, so it may not drive zone state. A latest fix
+        dated after `horizon` (its arrival plus the clock tolerance) came from the
+        future (stored before the decoder refused such fixes): it judges nothing."""
+        if self.last_ts is None or self.last_ts > horizon:
+            return False
+        # In the store's resolution: two fixes within a millisecond are one instant.
+        return fix.ts_ms <= round(self.last_ts * 1000)
+
     def seq_seen(self, fix: Fix) -> bool:
         """Same seq re-sent within SEQ_RESEND_WINDOW_S of capture time (a counter that
         restarts after a reboot is not a duplicate). In memory for the recent window."""

@@ -21,6 +21,7 @@ from ..model import Inbound, Rejected
 from ..rules.health import is_offline
 from ..store import tracks
 from ..store.sinks import Sinks
+from .batch import isolate
 from .paths import TAG_PATH
 from .tag_stages import TagBatch, TagContext, persist
 
@@ -51,25 +52,14 @@ class TagPipeline(TagContext):
                 stage(self, work)
 
     def process_isolating(self, batch: list[Inbound]) -> None:
-        """`process`, but a bug triggered by one message costs only that message:
-        the batch is retried one by one and the culprit dead-lettered as internal_error.
-        Database errors propagate, so the ingest layer keeps the batch unacknowledged."""
-        try:
-            self.process(batch)
-            return
-        except sqlite3.Error:
-            raise
-        except Exception:
-            log.exception("batch failed; retrying its %d messages one by one", len(batch))
-        for msg in batch:
-            try:
-                self.process([msg])
-            except sqlite3.Error:
-                raise
-            except Exception as exc:
-                work = TagBatch()
-                with self.commit(work):
-                    self.reject(work, msg, Rejected("internal_error", repr(exc)))
+        """`process`, but a bug triggered by one message costs only that message,
+        dead-lettered as internal_error (pipeline/batch.py `isolate`). Store failures
+        (disk full, locked) propagate, so the ingest layer keeps the batch unacknowledged."""
+        isolate(self.process, batch, self._internal_error)
+
+    def _internal_error(self, msg: Inbound, exc: Exception) -> None:
+        log.error("%s failed alone: %r", msg.topic, exc, exc_info=exc)
+        self.reject_alone(msg, Rejected("internal_error", repr(exc)))
 
     def sweep(self, now: float | None = None) -> None:
         """Wall-clock duties: tags that stopped reporting, and track retention."""

@@ -6,10 +6,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 import sqlite3
+import sys
 import time
+from collections.abc import Collection
+from typing import TextIO
 
+from .broker_users import SERVICE_USERS, BrokerUserError, check_device_user
 from .errors import AccountError
 from .passwords import DUMMY_HASH, verify
 from .sqlite import transaction
@@ -78,11 +83,37 @@ def mosquitto_verify(stored: str, password: str) -> bool:
     return hmac.compare_digest(mine, base64.b64decode(digest))
 
 
-def mosquitto_password_file(conn: sqlite3.Connection) -> str:
-    """Lines for Mosquitto's password_file: every active tag's credentials."""
+_HASH_LINE = re.compile(r"\$7\$[0-9]+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+")
+
+
+def mosquitto_password_file(
+    conn: sqlite3.Connection,
+    reserved: Collection[str] = SERVICE_USERS,
+    warn: TextIO | None = None,
+) -> str:
+    """Lines for Mosquitto's password_file: every active tag's credentials, one line per
+    user. A row no tag may log in as (a reserved name, a name with topic characters, a
+    second row for one user), as an earlier version could store, is skipped with a
+    warning: Mosquitto takes the later of two lines, so one line too many hands a device
+    the service's account."""
     rows = conn.execute(
-        "SELECT c.mqtt_username, c.password_hash FROM tag_credentials c "
+        "SELECT c.tag_id, c.mqtt_username, c.password_hash FROM tag_credentials c "
         "JOIN tags t ON t.tag_id = c.tag_id "
-        "WHERE t.status = 'active' ORDER BY c.mqtt_username"
+        "WHERE t.status = 'active' ORDER BY c.mqtt_username, c.created_at"
     )
-    return "".join(f"{r['mqtt_username']}:{r['password_hash']}\n" for r in rows)
+    warn = warn if warn is not None else sys.stderr
+    lines, seen = [], set[str]()
+    for r in rows:
+        user = r["mqtt_username"]
+        try:
+            check_device_user(user, reserved)
+            if user in seen:  # Mosquitto's usernames are case-sensitive
+                raise BrokerUserError(f"a second credential for broker user {user!r}")
+            if not _HASH_LINE.fullmatch(r["password_hash"]):  # one line, nothing injected
+                raise BrokerUserError("its password hash is not in Mosquitto's $7$ format")
+        except BrokerUserError as exc:
+            print(f"tag-passwords: skipped tag {r['tag_id']}: {exc}", file=warn)
+            continue
+        seen.add(user)
+        lines.append(f"{user}:{r['password_hash']}\n")
+    return "".join(lines)

@@ -4,6 +4,7 @@ it in SQL, so object-level authorisation lives here, not in the routers."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import sqlite3
 import time
@@ -63,6 +64,10 @@ def request_tag(conn: sqlite3.Connection, owner_id: int, dog_id: int, postal_add
         ).fetchone()
         if pending:
             raise AccountError("this dog already has a tag request in progress")
+        if conn.execute(
+            "SELECT 1 FROM tags WHERE dog_id = ? AND deactivated_reason = 'deceased'", (dog_id,)
+        ).fetchone():
+            raise AccountError("this dog is recorded as deceased; it gets no new tag")
         rid = conn.execute(
             "INSERT INTO tag_requests(dog_id, postal_address, status, created_at) "
             "VALUES (?, ?, 'requested', ?)",
@@ -75,6 +80,7 @@ def request_tag(conn: sqlite3.Connection, owner_id: int, dog_id: int, postal_add
 _REQUEST_SELECT = (
     "SELECT r.id, r.dog_id, d.name AS dog_name, r.postal_address, r.created_at, "
     "r.decided_at, r.tag_id, COALESCE(t.status, r.status) AS status, "
+    "r.decision_reason AS reason, t.deactivated_reason AS tag_reason, t.replaced_by, "
     "o.id AS owner_id, o.name AS owner_name, o.phone AS owner_phone "
     "FROM tag_requests r JOIN dogs d ON d.id = r.dog_id JOIN owners o ON o.id = d.owner_id "
     "LEFT JOIN tags t ON t.tag_id = r.tag_id"
@@ -106,6 +112,7 @@ def get_tag_request(conn: sqlite3.Connection, owner_id: int, request_id: int) ->
 def list_tags(conn: sqlite3.Connection, owner_id: int) -> list[dict]:
     rows = conn.execute(
         "SELECT t.tag_id, t.status, t.dog_id, d.name AS dog_name, t.activated_at, "
+        "t.deactivated_at, t.deactivated_reason, t.replaced_by, "
         "s.lat, s.lon, s.batt, s.last_ts, s.last_seen, s.offline_since, s.low_battery_since "
         "FROM tags t JOIN dogs d ON d.id = t.dog_id LEFT JOIN tag_state s ON s.tag_id = t.tag_id "
         "WHERE d.owner_id = ? AND t.status IN ('shipped','active','inactive') ORDER BY t.tag_id",
@@ -169,6 +176,7 @@ def approve_request(
             "decided_by = ? WHERE id = ?",
             (serial, now, actor, request_id),
         )
+        record_tag_event(conn, "approve", actor, request_id=request_id, tag_id=serial)
     return {
         "request_id": request_id,
         "tag_id": serial,
@@ -177,7 +185,25 @@ def approve_request(
     }
 
 
-def ship_request(conn: sqlite3.Connection, request_id: int) -> dict:
+def record_tag_event(
+    conn: sqlite3.Connection,
+    action: str,
+    actor: str,
+    *,
+    request_id: int | None = None,
+    tag_id: str | None = None,
+    detail: dict | None = None,
+) -> None:
+    """One line of a tag's life (tag_events): who did what to which request or tag, when.
+    Called inside the transaction that made the change."""
+    conn.execute(
+        "INSERT INTO tag_events(at, request_id, tag_id, action, actor, detail) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (time.time(), request_id, tag_id, action, actor, json.dumps(detail or {})),
+    )
+
+
+def ship_request(conn: sqlite3.Connection, request_id: int, actor: str = "operator") -> dict:
     with transaction(conn):
         row = conn.execute("SELECT tag_id FROM tag_requests WHERE id = ?", (request_id,)).fetchone()
         if row is None:
@@ -188,4 +214,5 @@ def ship_request(conn: sqlite3.Connection, request_id: int) -> dict:
         ).rowcount
         if not changed:
             raise AccountError(f"tag request {request_id} is not approved and waiting to ship")
+        record_tag_event(conn, "ship", actor, request_id=request_id, tag_id=row["tag_id"])
     return {"request_id": request_id, "tag_id": row["tag_id"], "status": "shipped"}

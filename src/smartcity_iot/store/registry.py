@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import time
 from dataclasses import dataclass
 
 from ..model import TAG_ID
+from ..phones import PhoneError, normalise_phone
 from .sqlite import transaction
 
 
@@ -34,9 +34,10 @@ def register_active_tag(
     """Operator/script registration: owner (by phone), dog and an active tag, in one transaction.
     Registering the same tag again for the same dog and phone is a no-op."""
     check_tag_id(tag_id)
-    phone = phone.strip()
-    if not re.fullmatch(r"\+?[0-9][0-9 -]{4,19}", phone):
-        raise RegistryError(f"phone {phone!r} is not a phone number (digits, optional leading +)")
+    try:  # one phone, one owner (SPEC 8): `139 0000 1111` is the owner of 13900001111
+        phone = normalise_phone(phone)
+    except PhoneError as exc:
+        raise RegistryError(f"--phone: {exc}") from None
     if not dog.strip() or not owner.strip():
         raise RegistryError("--dog and --owner must not be empty")
     now = time.time()

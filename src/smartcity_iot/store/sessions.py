@@ -1,5 +1,6 @@
 """Server-side web sessions: a random cookie token (only its hash is stored) and the
-session's CSRF token, created on every login and deleted on logout."""
+session's CSRF token, created on every login and deleted on logout, on "sign out
+everywhere", and (but for the caller's own) on a password change or reset."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from .users import User, row_to_user
 SESSION_TTL_S = 12 * 3600
 
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -29,7 +30,7 @@ def new_session(
         conn.execute(
             "INSERT INTO web_sessions(token_hash, user_id, csrf, created_at, expires_at) "
             "VALUES (?, ?, ?, ?, ?)",
-            (_token_hash(token), user.id, csrf, now, now + ttl_s),
+            (token_hash(token), user.id, csrf, now, now + ttl_s),
         )
     return token, csrf
 
@@ -38,11 +39,17 @@ def session_user(conn: sqlite3.Connection, token: str) -> tuple[User, str] | Non
     row = conn.execute(
         "SELECT u.*, s.csrf FROM web_sessions s JOIN web_users u ON u.id = s.user_id "
         "WHERE s.token_hash = ? AND s.expires_at > ? AND u.disabled = 0",
-        (_token_hash(token), time.time()),
+        (token_hash(token), time.time()),
     ).fetchone()
     return (row_to_user(row), row["csrf"]) if row else None
 
 
 def end_session(conn: sqlite3.Connection, token: str) -> None:
     with transaction(conn):
-        conn.execute("DELETE FROM web_sessions WHERE token_hash = ?", (_token_hash(token),))
+        conn.execute("DELETE FROM web_sessions WHERE token_hash = ?", (token_hash(token),))
+
+
+def end_user_sessions(conn: sqlite3.Connection, user_id: int) -> int:
+    """Sign out everywhere: every session of the account, and so its open streams."""
+    with transaction(conn):
+        return conn.execute("DELETE FROM web_sessions WHERE user_id = ?", (user_id,)).rowcount

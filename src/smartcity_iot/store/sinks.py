@@ -1,5 +1,6 @@
 """Where the effects of a batch go, inside its transaction: alert rows and the
-outbox that publishes them on alerts/{kind}, and the accepted fixes (the track).
+outbox that publishes them on alerts/{kind}, owners' notices, and the accepted
+fixes (the track).
 
 Every sink writes through the batch's own connection, so its effect commits
 atomically with the fixes that caused it and before anything is acknowledged.
@@ -11,7 +12,7 @@ import sqlite3
 
 from ..model import Alert, Fix
 from . import alerts as alert_store
-from . import influx, lineproto, tracks
+from . import influx, lineproto, notices, tracks
 
 
 class Sinks:
@@ -25,6 +26,7 @@ class Sinks:
         """An alert opened or changed: store it and queue it for alerts/{kind}."""
         alert_store.save_alert(self.conn, alert)
         alert_store.enqueue(self.conn, alert)
+        notices.record(self.conn, alert)  # an owner's alert: their notice, written with it
         if self.influx_spool:
             influx.spool(self.conn, [lineproto.alert_line(alert)])
 

@@ -139,8 +139,63 @@ CREATE TABLE IF NOT EXISTS tag_credentials (
     password_hash TEXT NOT NULL,           -- Mosquitto password_file format ($7$ PBKDF2-SHA512)
     created_at REAL NOT NULL
 );
+-- One-time codes sent to phones (store/codes.py): only an argon2 hash is kept.
+CREATE TABLE IF NOT EXISTS phone_codes (
+    id INTEGER PRIMARY KEY,
+    phone TEXT NOT NULL,                   -- canonical (phones.normalise_phone)
+    purpose TEXT NOT NULL,                 -- signup | reset | verify
+    code_hash TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    used_at REAL
+);
+CREATE INDEX IF NOT EXISTS phone_codes_phone ON phone_codes(phone, purpose);
+-- Rate-limit events (store/attempts.py), kept here so a restart does not reset them.
+CREATE TABLE IF NOT EXISTS rate_events (
+    key TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rate_events_key ON rate_events(key, at);
+CREATE INDEX IF NOT EXISTS rate_events_at ON rate_events(at);
 -- The live alert feed (web/feed.py) reads alerts changed since a moment.
 CREATE INDEX IF NOT EXISTS alerts_updated ON alerts(updated_at);
+-- A tag's life as operators handled it (store/tag_life.py): who did what, when.
+CREATE TABLE IF NOT EXISTS tag_events (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    request_id INTEGER,
+    tag_id TEXT,
+    action TEXT NOT NULL,                  -- approve | ship | reject | deactivate | replace
+    actor TEXT NOT NULL,
+    detail TEXT
+);
+CREATE INDEX IF NOT EXISTS tag_events_tag ON tag_events(tag_id, at);
+-- Owners' notices (store/notices.py): one per alert of an owner's tag, written with the
+-- alert; its text message waits here (sms_status 'pending') until sent, capped or withdrawn.
+CREATE TABLE IF NOT EXISTS notices (
+    id INTEGER PRIMARY KEY,
+    alert_id TEXT NOT NULL UNIQUE REFERENCES alerts(id),
+    owner_id INTEGER NOT NULL,             -- the registry's owner (owners.id) of the tag's dog
+    kind TEXT NOT NULL,
+    device_id TEXT NOT NULL, dog_name TEXT,
+    zone_name TEXT, grid TEXT, lat REAL, lon REAL,
+    started_at REAL NOT NULL,
+    escalation TEXT, offence_number INTEGER,
+    created_at REAL NOT NULL,
+    text TEXT,
+    read_at REAL,
+    withdrawn_at REAL,
+    sms_status TEXT NOT NULL DEFAULT 'pending'
+        CHECK (sms_status IN ('pending','sent','capped','withdrawn','no_phone')),
+    sms_attempts INTEGER NOT NULL DEFAULT 0,
+    sms_next_at REAL NOT NULL DEFAULT 0,
+    sms_sent_at REAL,
+    sms_error TEXT
+);
+CREATE INDEX IF NOT EXISTS notices_owner ON notices(owner_id, created_at);
+CREATE INDEX IF NOT EXISTS notices_pending ON notices(sms_status, sms_next_at);
+CREATE INDEX IF NOT EXISTS notices_unwritten ON notices(id) WHERE text IS NULL;
 """
 
 
@@ -171,6 +226,11 @@ ADDED_COLUMNS = {
         ("plate_status", "TEXT"),
         ("plate_candidate", "TEXT"),
     ],
+    # an owner account proved its phone with a one-time code (NULL: not yet, sees nothing)
+    "web_users": [("phone_verified_at", "REAL")],
+    # an operator's reason the owner sees (a rejected request), and how a tag's life ended
+    "tag_requests": [("decision_reason", "TEXT")],
+    "tags": [("deactivated_at", "REAL"), ("deactivated_reason", "TEXT"), ("replaced_by", "TEXT")],
 }
 
 
@@ -181,6 +241,31 @@ def _add_missing_columns(conn: sqlite3.Connection) -> None:
             if name not in have:
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
     conn.execute("CREATE INDEX IF NOT EXISTS alerts_plate ON alerts(plate, started_at)")
+    _canonical_phones(conn)
+
+
+_CANONICAL = "1[3-9]" + "[0-9]" * 9  # GLOB of phones.normalise_phone's form
+
+
+def _canonical_phones(conn: sqlite3.Connection) -> None:
+    """Phones stored as typed by an earlier version (`137 0000 0043`) take the canonical
+    form, unless another row already holds it (then an operator must merge the two)."""
+    from ..phones import PhoneError, normalise_phone
+
+    for table, column, only in (("owners", "phone", ""), ("web_users", "login", "role='owner'")):
+        rows = conn.execute(
+            f"SELECT id, {column} AS phone FROM {table} "
+            f"WHERE {column} NOT GLOB ? {'AND ' + only if only else ''}",
+            (_CANONICAL,),
+        ).fetchall()
+        for row in rows:
+            with contextlib.suppress(PhoneError):
+                phone = normalise_phone(row["phone"])
+                conn.execute(
+                    f"UPDATE {table} SET {column} = ? WHERE id = ? AND NOT EXISTS "
+                    f"(SELECT 1 FROM {table} WHERE {column} = ?)",
+                    (phone, row["id"], phone),
+                )
 
 
 @contextlib.contextmanager

@@ -1,13 +1,17 @@
-"""Web accounts: owners (signed up by phone, linked to the registry's owner) and
-operators (created by the CLI), and checking a login's password."""
+"""Web accounts: owners (signed up by phone, linked to the registry's owner once the
+phone is proven by a one-time code) and operators (created by the CLI), checking a
+login's password, and changing or resetting it."""
 
 from __future__ import annotations
 
 import contextlib
 import sqlite3
 import time
+import unicodedata
 from dataclasses import dataclass
 
+from ..phones import PhoneError, normalise_phone
+from .codes import PhoneProof
 from .errors import AccountError
 from .passwords import DUMMY_HASH, HASHER, PASSWORD_MAX, check_password, verify
 from .sqlite import transaction
@@ -20,27 +24,54 @@ class User:
     login: str
     name: str
     owner_id: int | None
+    # an owner account sees and changes nothing of its owner until the phone is proven
+    phone_verified: bool = True
 
 
 def row_to_user(row: sqlite3.Row) -> User:
-    return User(row["id"], row["role"], row["login"], row["name"], row["owner_id"])
+    verified = row["role"] == "operator" or row["phone_verified_at"] is not None
+    return User(row["id"], row["role"], row["login"], row["name"], row["owner_id"], verified)
 
 
-def normalise_phone(phone: str) -> str:
-    phone = phone.strip().replace(" ", "").replace("-", "")
-    if (
-        not phone[1:].isdigit()
-        or not (phone[0].isdigit() or phone[0] == "+")
-        or not 5 <= len(phone) <= 20
-    ):
-        raise AccountError(f"phone {phone!r} is not a phone number (digits, optional leading +)")
-    return phone
+def canonical_login(login: str) -> str:
+    """The account a typed login means: a phone in its canonical form, else an operator
+    name without the spaces around it (as `authenticate` looks it up)."""
+    login = unicodedata.normalize("NFKC", login).strip()
+    with contextlib.suppress(PhoneError):
+        return normalise_phone(login)
+    return login
 
 
-def create_owner_account(conn: sqlite3.Connection, phone: str, name: str, password: str) -> User:
-    """Sign-up. The account links to the registry's owner with the same phone (tags
-    registered by the CLI show up), or creates that owner. One account per phone."""
-    phone = normalise_phone(phone)
+def login_key(login: str) -> str:
+    """What rate limits count under: every spelling of one account gives one key."""
+    return canonical_login(login).casefold()
+
+
+def owner_phone(phone: str) -> str:
+    """A phone typed by an owner, canonical, or AccountError with the reason."""
+    try:
+        return normalise_phone(phone)
+    except PhoneError as exc:
+        raise AccountError(str(exc)) from None
+
+
+def owner_account_exists(conn: sqlite3.Connection, phone: str) -> bool:
+    return (
+        conn.execute(
+            "SELECT 1 FROM web_users WHERE login = ? AND role = 'owner'", (phone,)
+        ).fetchone()
+        is not None
+    )
+
+
+def create_owner_account(
+    conn: sqlite3.Connection, proof: PhoneProof, name: str, password: str
+) -> User:
+    """Sign-up with a proven phone. The account links to the registry's owner with that
+    phone (tags registered by the CLI show up), or creates that owner. One per phone."""
+    if proof.purpose != "signup":
+        raise AccountError("sign-up needs a sign-up code sent to the phone")
+    phone = proof.phone
     name = name.strip()
     if not 1 <= len(name) <= 64:
         raise AccountError("name must have 1-64 characters")
@@ -49,7 +80,9 @@ def create_owner_account(conn: sqlite3.Connection, phone: str, name: str, passwo
     now = time.time()
     with transaction(conn):
         if conn.execute("SELECT 1 FROM web_users WHERE login = ?", (phone,)).fetchone():
-            raise AccountError("an account with this phone already exists; log in instead")
+            raise AccountError(
+                "an account with this phone already exists; log in, or reset the password"
+            )
         row = conn.execute("SELECT id FROM owners WHERE phone = ?", (phone,)).fetchone()
         owner_id = (
             row["id"]
@@ -59,19 +92,71 @@ def create_owner_account(conn: sqlite3.Connection, phone: str, name: str, passwo
             ).lastrowid
         )
         uid = conn.execute(
-            "INSERT INTO web_users(role, login, name, password_hash, owner_id, created_at) "
-            "VALUES ('owner', ?, ?, ?, ?, ?)",
-            (phone, name, password_hash, owner_id, now),
+            "INSERT INTO web_users(role, login, name, password_hash, owner_id, created_at, "
+            "phone_verified_at) VALUES ('owner', ?, ?, ?, ?, ?, ?)",
+            (phone, name, password_hash, owner_id, now, proof.at),
         ).lastrowid
     assert uid is not None
-    return User(uid, "owner", phone, name, owner_id)
+    return User(uid, "owner", phone, name, owner_id, True)
+
+
+def verify_phone(conn: sqlite3.Connection, user: User, proof: PhoneProof) -> User:
+    """An account made before codes existed proves its phone now."""
+    if proof.purpose != "verify" or proof.phone != user.login or user.role != "owner":
+        raise AccountError("this code does not prove this account's phone")
+    with transaction(conn):
+        conn.execute(
+            "UPDATE web_users SET phone_verified_at = COALESCE(phone_verified_at, ?) WHERE id = ?",
+            (proof.at, user.id),
+        )
+    return User(user.id, user.role, user.login, user.name, user.owner_id, True)
+
+
+def change_password(
+    conn: sqlite3.Connection, user: User, old: str, new: str, keep_token_hash: str
+) -> None:
+    """Needs the old password; every other session of the account ends with it."""
+    row = conn.execute("SELECT password_hash FROM web_users WHERE id = ?", (user.id,)).fetchone()
+    if row is None or len(old) > PASSWORD_MAX or not verify(row["password_hash"], old):
+        raise AccountError("old_password is wrong")
+    check_password(new)
+    with transaction(conn):
+        conn.execute(
+            "UPDATE web_users SET password_hash = ? WHERE id = ?", (HASHER.hash(new), user.id)
+        )
+        conn.execute(
+            "DELETE FROM web_sessions WHERE user_id = ? AND token_hash != ?",
+            (user.id, keep_token_hash),
+        )
+
+
+def reset_password(conn: sqlite3.Connection, proof: PhoneProof, new: str) -> User:
+    """The phone's holder sets a new password; it also proves the phone, and every
+    session of the account ends (whoever else was logged in is out)."""
+    if proof.purpose != "reset":
+        raise AccountError("a password reset needs a reset code sent to the phone")
+    check_password(new)
+    with transaction(conn):
+        row = conn.execute(
+            "SELECT * FROM web_users WHERE login = ? AND role = 'owner'", (proof.phone,)
+        ).fetchone()
+        if row is None:
+            raise AccountError("no account with this phone: sign up instead")
+        conn.execute(
+            "UPDATE web_users SET password_hash = ?, "
+            "phone_verified_at = COALESCE(phone_verified_at, ?) WHERE id = ?",
+            (HASHER.hash(new), proof.at, row["id"]),
+        )
+        conn.execute("DELETE FROM web_sessions WHERE user_id = ?", (row["id"],))
+    return User(row["id"], "owner", row["login"], row["name"], row["owner_id"], True)
 
 
 def create_operator(
     conn: sqlite3.Connection, login: str, password: str, name: str | None = None
 ) -> User:
-    login = login.strip()
-    if not login or len(login) > 64 or login[0].isdigit() or login[0] == "+":
+    login = unicodedata.normalize("NFKC", login).strip()
+    looks_like_phone = login != canonical_login(login)  # `(139) 0000-1111` would log in as one
+    if not login or len(login) > 64 or login[0].isdigit() or login[0] == "+" or looks_like_phone:
         raise AccountError(
             f"operator name {login!r} must be 1-64 characters and not start like a phone number"
         )
@@ -110,9 +195,7 @@ def set_operator(
 
 def authenticate(conn: sqlite3.Connection, login: str, password: str) -> User | None:
     """None for an unknown login and for a wrong password alike (and in about the same time)."""
-    login = login.strip()
-    with contextlib.suppress(AccountError):  # else an operator name
-        login = normalise_phone(login)
+    login = canonical_login(login)
     row = conn.execute(
         "SELECT * FROM web_users WHERE login = ? AND disabled = 0", (login,)
     ).fetchone()

@@ -12,14 +12,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
 from ..config import Settings
-from . import auth, operator, owner, patrols, vehicles
-from .feed import AlertFeed
-from .security import AnyUser, Database, Limits, RateLimiter
+from ..notify.sms import SmsGateway, sms_gateway
+from ..store.sessions import session_user
+from . import auth, notices, operator, owner, patrols, vehicles
+from .bodies import BodyLimit
+from .feed import AlertFeed, SessionBoundStreams
+from .security import SESSION_COOKIE, AnyUser, Database, Limits, RateLimiter
 
 STATIC = Path(__file__).parent / "static"
 PAGES = {"/": "index.html", "/owner": "owner.html", "/console": "console.html"}
@@ -32,7 +36,9 @@ SECURITY_HEADERS = {
 }
 
 
-def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, limits: Limits | None = None, sms: SmsGateway | None = None
+) -> FastAPI:
     feed = AlertFeed(settings.db_path)
     headers = dict(SECURITY_HEADERS)
     if (
@@ -62,9 +68,11 @@ def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = Database(settings.db_path)
     app.state.limiter = RateLimiter(limits or Limits())
+    app.state.sms = sms or sms_gateway(settings)  # one-time codes to phones (SPEC 8)
     app.state.feed = feed
     app.include_router(auth.router)
     app.include_router(owner.router)
+    app.include_router(notices.router)
     app.include_router(operator.router)
     app.include_router(vehicles.router)
     app.include_router(patrols.router)
@@ -73,6 +81,20 @@ def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
     def zones(who: AnyUser) -> dict[str, Any]:
         """The zones as one GeoJSON FeatureCollection, for drawing the map client-side."""
         return {**_zones_geojson(settings.geofences), "tiles": settings.map_tiles}
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """FastAPI's own handler quotes the input back and fails (a 500) on bytes that are
+        not UTF-8 or a JSON Infinity: name the field and the problem, never echo input."""
+        problems = [
+            {
+                "loc": [p if isinstance(p, str | int) else str(p) for p in err.get("loc", ())],
+                "msg": str(err.get("msg", "")),
+                "type": str(err.get("type", "")),
+            }
+            for err in exc.errors()
+        ]
+        return JSONResponse({"detail": problems}, status_code=422)
 
     @app.middleware("http")
     async def guard(
@@ -93,6 +115,15 @@ def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
         if request.url.path.startswith("/api/"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+    database: Database = app.state.db
+
+    def alive(token: str) -> bool:
+        with database.lend() as conn:
+            return session_user(conn, token) is not None
+
+    app.add_middleware(SessionBoundStreams, alive=alive, cookie=SESSION_COOKIE)
+    app.add_middleware(BodyLimit, max_bytes=settings.http_body_max_bytes)  # outermost
 
     for path, name in PAGES.items():
         app.add_api_route(path, _page(name), include_in_schema=False, methods=["GET"])

@@ -7,7 +7,11 @@ operators' own), it needs no second broker session or credentials for the web, i
 keeps working while the broker is down, and a browser that reconnects can be
 brought up to date from the same place. A change is found by `updated_at` with an
 overlap window (a batch stamps its alerts before it commits) and de-duplicated on
-(id, revision), exactly as MQTT consumers are told to do."""
+(id, revision), exactly as MQTT consumers are told to do.
+
+A stream lives only as long as the session that opened it: `SessionBoundStreams`
+checks the session every CHECK_S and ends the stream once it is gone (log-out, sign
+out everywhere, a password change or reset, expiry)."""
 
 from __future__ import annotations
 
@@ -17,9 +21,13 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict
 from pathlib import Path
+
+import anyio
+from starlette.requests import cookie_parser
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..store.alerts import changed_since, revisions_since, row_to_alert
 from ..store.sqlite import connect, data_version
@@ -28,6 +36,7 @@ POLL_S = 0.25
 OVERLAP_S = 30.0
 HEARTBEAT_S = 15.0
 QUEUE_MAX = 1000
+CHECK_S = 1.0
 
 
 class AlertFeed:
@@ -128,3 +137,72 @@ class AlertFeed:
                 yield f"event: alert\ndata: {doc}\n\n"
         finally:
             self._subscribers.pop(q, None)
+
+
+class SessionBoundStreams:
+    """ASGI middleware: a response that is an event stream (text/event-stream) ends,
+    with a last `session-ended` event, once `alive(session token)` says the session that
+    opened it is gone. Checked every `every_s` while the stream is open, on a worker
+    thread (the check is a database read). Other responses pass untouched."""
+
+    def __init__(
+        self, app: ASGIApp, alive: Callable[[str], bool], cookie: str, every_s: float = CHECK_S
+    ) -> None:
+        self.app = app
+        self.alive = alive
+        self.cookie = cookie
+        self.every_s = every_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = _cookie(scope, self.cookie) if scope["type"] == "http" else None
+        if token is None or scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        streaming = anyio.Event()
+        finished = ended = False
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal finished
+            if message["type"] == "http.response.start" and _is_event_stream(message):
+                streaming.set()
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                finished = True
+            await send(message)
+
+        async with anyio.create_task_group() as tasks:
+
+            async def watch() -> None:
+                nonlocal ended
+                await streaming.wait()
+                while not finished:
+                    await anyio.sleep(self.every_s)
+                    if not await anyio.to_thread.run_sync(self.alive, token):
+                        ended = True
+                        tasks.cancel_scope.cancel()  # the stream's generator ends here
+                        return
+
+            tasks.start_soon(watch)
+            await self.app(scope, receive, tracked_send)
+            tasks.cancel_scope.cancel()
+        if ended and not finished:
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": b"event: session-ended\ndata: {}\n\n",
+                    "more_body": False,
+                }
+            )
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == b"cookie":
+            return cookie_parser(value.decode("latin-1")).get(name)
+    return None
+
+
+def _is_event_stream(message: Message) -> bool:
+    return any(
+        k == b"content-type" and v.split(b";")[0].strip() == b"text/event-stream"
+        for k, v in message.get("headers", ())
+    )

@@ -11,11 +11,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, StreamingResponse
+from pydantic import BaseModel, Field
 
 from ..model import ALERT_KINDS, DOG_KINDS, HEALTH_KINDS, normalise_plate
 from ..rules.health import is_low_battery, is_offline
-from ..store import dogs, workflow
+from ..store import dogs, tag_life, workflow
 from ..store.alerts import get_alert, open_counts, search_alerts
+from ..store.broker_users import BrokerUserError, check_device_user, reserved_names
 from ..store.errors import AccountError, NotFound
 from ..store.history import HistoryError, open_history
 from ..store.registry import RegistryError, active_tag_health
@@ -30,6 +32,7 @@ from .schemas import (
     ApproveIn,
     CloseIn,
     Id,
+    In,
     OperatorTagRequest,
     Shipment,
 )
@@ -227,12 +230,18 @@ def tag_requests(
     response_model=Approval,
     responses={404: {"description": "no such request"}, 409: {"description": "already decided"}},
 )
-def approve(request_id: Id, user: Operator, conn: Conn, body: ApproveIn | None = None) -> dict:
-    """Approve a request: assign a serial and an activation code to print with the tag."""
+def approve(
+    request_id: Id, user: Operator, conn: Conn, request: Request, body: ApproveIn | None = None
+) -> dict:
+    """Approve a request: assign a serial and an activation code to print with the tag.
+    A typed serial must not be a name another broker user logs in as (400)."""
+    serial = body.serial if body else None
     try:
-        return dogs.approve_request(
-            conn, request_id, f"operator:{user.login}", body.serial if body else None
-        )
+        if serial:
+            check_device_user(serial, reserved_names(request.app.state.settings))
+        return dogs.approve_request(conn, request_id, f"operator:{user.login}", serial)
+    except BrokerUserError as exc:
+        raise HTTPException(400, str(exc)) from None
     except NotFound:
         raise HTTPException(404, "no such tag request") from None
     except (AccountError, RegistryError) as exc:
@@ -249,11 +258,131 @@ def approve(request_id: Id, user: Operator, conn: Conn, body: ApproveIn | None =
 )
 def ship(request_id: Id, user: Operator, conn: Conn) -> dict:
     try:
-        return dogs.ship_request(conn, request_id)
+        return dogs.ship_request(conn, request_id, f"operator:{user.login}")
     except NotFound:
         raise HTTPException(404, "no such tag request") from None
     except AccountError as exc:
         raise HTTPException(409, str(exc)) from None
+
+
+# -- the end of a tag's life: reject, deactivate, replace (store/tag_life.py) -----------
+
+Serial = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9_-]{4,32}$", description="a tag serial")]
+
+
+class RejectIn(In):
+    reason: str = Field(min_length=2, max_length=300, description="shown to the owner")
+
+
+class Rejection(BaseModel):
+    request_id: int
+    status: Literal["rejected"]
+    reason: str
+
+
+class DeactivateIn(In):
+    reason: Literal["lost", "broken", "deceased"] = Field(description="why the tag ends")
+    note: str | None = Field(None, max_length=300)
+
+
+class Deactivation(BaseModel):
+    tag_id: str
+    status: Literal["inactive"]
+    deactivated_reason: str
+
+
+class ReplaceIn(In):
+    serial: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_-]{4,32}$", description="leave empty to generate one"
+    )
+    postal_address: str | None = Field(
+        None, min_length=5, max_length=300, description="default: where the old tag was posted"
+    )
+    cause: Literal["lost", "broken"] | None = None
+
+
+class Replacement(Approval):
+    replaces: str
+
+
+class TagEvent(BaseModel):
+    at: float
+    request_id: int | None
+    tag_id: str | None
+    action: str
+    actor: str
+    detail: dict[str, Any]
+
+
+LIFE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no such request or tag"},
+    409: {"description": "not possible in this state"},
+}
+
+
+def _life_step(call: Any, *args: Any, **kwargs: Any) -> dict:
+    try:
+        result: dict = call(*args, **kwargs)
+    except NotFound as exc:
+        raise HTTPException(404, f"{exc} not found") from None
+    except (BrokerUserError, RegistryError) as exc:
+        raise HTTPException(400, str(exc)) from None
+    except AccountError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return result
+
+
+@router.post(
+    "/tag-requests/{request_id}/reject", response_model=Rejection, responses=LIFE_RESPONSES
+)
+def reject(request_id: Id, body: RejectIn, user: Operator, conn: Conn) -> dict:
+    """Refuse a waiting request; the owner sees the reason in the portal."""
+    return _life_step(
+        tag_life.reject_request, conn, request_id, f"operator:{user.login}", body.reason
+    )
+
+
+@router.post("/tags/{tag_id}/deactivate", response_model=Deactivation, responses=LIFE_RESPONSES)
+def deactivate(tag_id: Serial, body: DeactivateIn, user: Operator, conn: Conn) -> dict:
+    """End a tag (lost, broken, the dog deceased): its fixes are refused from now on and its
+    credential leaves `users tag-passwords`; reload the broker to close its login."""
+    return _life_step(
+        tag_life.deactivate, conn, tag_id, f"operator:{user.login}", body.reason, body.note
+    )
+
+
+@router.post(
+    "/tags/{tag_id}/replace",
+    response_model=Replacement,
+    responses={**LIFE_RESPONSES, 400: {"description": "the serial cannot be used"}},
+)
+def replace(
+    tag_id: Serial, user: Operator, conn: Conn, request: Request, body: ReplaceIn | None = None
+) -> dict:
+    """A new serial for the same dog, approved and waiting to ship (its activation code is
+    shown this once); the old tag ends as replaced, the dog's history stays."""
+    body = body or ReplaceIn(serial=None, postal_address=None)
+    return _life_step(
+        tag_life.replace,
+        conn,
+        tag_id,
+        f"operator:{user.login}",
+        reserved_names(request.app.state.settings),
+        serial=body.serial,
+        postal_address=body.postal_address,
+        cause=body.cause,
+    )
+
+
+@router.get("/tags/{tag_id}/events", response_model=list[TagEvent])
+def tag_events(tag_id: Serial, user: Operator, conn: Conn) -> list[dict]:
+    """Who did what to this tag and its requests, and when, oldest first."""
+    return tag_life.events(conn, tag_id=tag_id)
+
+
+@router.get("/tag-requests/{request_id}/events", response_model=list[TagEvent])
+def request_events(request_id: Id, user: Operator, conn: Conn) -> list[dict]:
+    return tag_life.events(conn, request_id=request_id)
 
 
 @router.get("/devices")

@@ -7,7 +7,9 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from ..phones import normalise_phone
 
 # Path ids: SQLite integers are 64-bit signed, and a bigger number is simply not found.
 Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
@@ -17,19 +19,58 @@ class In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+def _canonical_phone(value: str) -> str:
+    return normalise_phone(value)  # PhoneError is a ValueError: a 422 naming the field
+
+
+Phone = Annotated[
+    str,
+    Field(min_length=5, max_length=24, description="mainland mobile number, e.g. 139 0000 1111"),
+    AfterValidator(_canonical_phone),
+]
+Code = Annotated[
+    str, Field(pattern=r"^[0-9]{6}$", description="the six-digit code sent to the phone")
+]
+Password = Annotated[
+    str, Field(min_length=8, max_length=128, description="8-128 characters, 15+ recommended")
+]
+
+
+class CodeIn(In):
+    phone: Phone
+
+
+class CodeSent(BaseModel):
+    phone: str = Field(description="where the code went, masked: 139****1111")
+    expires_in_s: int
+    resend_after_s: int
+
+
 class SignupIn(In):
-    phone: str = Field(
-        min_length=5, max_length=24, description="mobile number; identifies the owner"
-    )
+    phone: Phone
+    code: Code
     name: str = Field(min_length=1, max_length=64)
-    password: str = Field(
-        min_length=8, max_length=128, description="8-128 characters, 15+ recommended"
-    )
+    password: Password
 
 
 class LoginIn(In):
     login: str = Field(min_length=1, max_length=64, description="phone (owners) or operator name")
     password: str = Field(min_length=1, max_length=256)
+
+
+class PasswordChangeIn(In):
+    old_password: str = Field(min_length=1, max_length=256)
+    new_password: Password
+
+
+class ResetIn(In):
+    phone: Phone
+    code: Code
+    password: Password
+
+
+class VerifyIn(In):
+    code: Code
 
 
 class Me(BaseModel):
@@ -39,6 +80,9 @@ class Me(BaseModel):
     name: str
     csrf_token: str = Field(description="send it back in X-CSRF-Token on every POST")
     timezone: str = Field(description="the city time zone; the pages show times in it")
+    phone_verified: bool = Field(
+        True, description="owners: false until the phone is proven with a code (sees nothing)"
+    )
 
 
 class DogIn(In):
@@ -81,6 +125,11 @@ class TagRequest(BaseModel):
     tag_id: str | None
     created_at: float
     decided_at: float | None
+    reason: str | None = Field(None, description="why an operator rejected the request")
+    tag_reason: str | None = Field(
+        None, description="why the tag was deactivated: lost, broken, deceased or replaced"
+    )
+    replaced_by: str | None = Field(None, description="the serial that replaced this tag")
 
 
 class OperatorTagRequest(TagRequest):
@@ -95,6 +144,11 @@ class Tag(BaseModel):
     dog_id: int
     dog_name: str
     activated_at: float | None
+    deactivated_at: float | None = None
+    deactivated_reason: str | None = Field(
+        None, description="lost, broken, deceased or replaced (when status is inactive)"
+    )
+    replaced_by: str | None = None
     lat: float | None
     lon: float | None
     batt: float | None

@@ -1,18 +1,20 @@
-"""Who is calling: the session cookie, CSRF, roles, and the login rate limits.
+"""Who is calling: the session cookie, CSRF, roles, and the rate limits.
 
 Sessions are server-side rows (store/sessions.py): the cookie holds a 256-bit random
 token, HttpOnly and SameSite=Strict (Secure when served over https); a new token on
-every login, deleted on logout. Requests that change state must also carry the
+every login, deleted on logout, sign out everywhere, a password change (but the
+caller's) or a reset. An owner account whose phone is not proven yet is no owner
+here (`owner` refuses it) until it verifies. Requests that change state must also carry the
 session's CSRF token in the X-CSRF-Token header (the pages read it from /api/me),
 and a cross-site Origin is refused outright."""
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import sqlite3
 import threading
-import time
-from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -20,9 +22,10 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyCookie, APIKeyHeader
 
+from ..store import attempts
 from ..store.sessions import session_user
 from ..store.sqlite import connect
-from ..store.users import User
+from ..store.users import User, login_key
 
 SESSION_COOKIE = "sc_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -37,23 +40,42 @@ csrf_header = APIKeyHeader(
 
 
 class Database:
-    """One SQLite connection per worker thread (FastAPI runs sync endpoints in a pool)."""
+    """A pool of SQLite connections, one lent to each request for its whole life. Not one
+    per thread: FastAPI may run a request's dependencies and its endpoint on different
+    worker threads, so two parallel requests could otherwise share a connection (and
+    one's BEGIN would land inside the other's transaction)."""
+
+    IDLE_MAX = 16
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        connect(path).close()  # creates the schema, which the per-thread connections skip
-        self._local = threading.local()
+        connect(path).close()  # creates the schema, which the pooled connections skip
+        self._idle: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
 
-    def conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
+    @contextlib.contextmanager
+    def lend(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
         if conn is None:
-            conn = self._local.conn = connect(self.path, readonly=True)
-        return conn
+            conn = connect(self.path, readonly=True)
+        try:
+            yield conn
+        finally:
+            if conn.in_transaction:  # a request that failed mid-write must not pass it on
+                conn.rollback()
+            with self._lock:
+                keep = len(self._idle) < self.IDLE_MAX
+                if keep:
+                    self._idle.append(conn)
+            if not keep:
+                conn.close()
 
 
-def db(request: Request) -> sqlite3.Connection:
+def db(request: Request) -> Iterator[sqlite3.Connection]:
     database: Database = request.app.state.db
-    return database.conn()
+    with database.lend() as conn:
+        yield conn
 
 
 Conn = Annotated[sqlite3.Connection, Depends(db)]
@@ -85,6 +107,10 @@ def caller(
 def owner(who: Annotated[Caller, Depends(caller)]) -> User:
     if who.user.role != "owner" or who.user.owner_id is None:
         raise HTTPException(403, "owners only")
+    if not who.user.phone_verified:  # an account from before codes: it proves the phone first
+        raise HTTPException(
+            403, "prove your phone first: ask for a code on the portal and enter it"
+        )
     return who.user
 
 
@@ -102,82 +128,86 @@ Operator = Annotated[User, Depends(operator)]
 @dataclass(frozen=True, slots=True)
 class Limits:
     """Documented brute-force controls (ASVS 6.1.1): failed logins per account and per
-    client address in a sliding window; sign-ups per address. Soft locks that expire,
-    so an attacker can delay an account's logins but never disable it for good."""
+    client address in a sliding window; sign-ups per address; one-time codes per phone
+    (and a pause between two) and per address. Soft locks that expire, so an attacker
+    can delay an account's logins but never disable it for good. Counted in the
+    database (store/attempts.py): a restart keeps them, parallel requests share them."""
 
     window_s: float = 15 * 60
     per_account: int = 5
     per_ip: int = 20
     signups_per_ip: int = 10
     signup_window_s: float = 3600
+    codes_per_phone: int = 5
+    codes_per_ip: int = 20
+    code_window_s: float = 3600
+    code_resend_s: float = 60
+
+
+@dataclass(frozen=True, slots=True)
+class LoginAttempt:
+    account: str
+    address: str
+    reservation: attempts.Reservation
 
 
 class RateLimiter:
+    """Every key is the normalised identity: the canonical phone or the casefolded
+    operator name (store/users.login_key), so re-spelling a login counts as the same."""
+
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        self._events: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
 
-    def _recent(self, key: str, window: float, now: float) -> deque[float]:
-        q = self._events.setdefault(key, deque())
-        while q and q[0] <= now - window:
-            q.popleft()
-        return q
+    @staticmethod
+    def _reserve(
+        conn: sqlite3.Connection, checks: list[attempts.Limit], message: str
+    ) -> attempts.Reservation:
+        try:
+            return attempts.reserve(conn, checks)
+        except attempts.Refused as exc:
+            raise HTTPException(
+                429, message, headers={"Retry-After": str(int(exc.retry_after_s) + 1)}
+            ) from None
 
-    def retry_after(self, keys: list[tuple[str, int, float]]) -> float:
-        """Seconds until every (key, limit, window) is under its limit; 0 when allowed now."""
-        now = time.monotonic()
-        wait = 0.0
-        with self._lock:
-            for key, limit, window in keys:
-                q = self._recent(key, window, now)
-                if len(q) >= limit:
-                    wait = max(wait, q[-limit] + window - now)
-        return wait
-
-    def hit(self, *keys: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for key in keys:
-                self._events.setdefault(key, deque()).append(now)
-            if len(self._events) > 100_000:  # bound memory under a spray of distinct keys
-                self._events = {k: q for k, q in self._events.items() if q and q[-1] > now - 3600}
-
-    def clear(self, key: str) -> None:
-        with self._lock:
-            self._events.pop(key, None)
-
-    def check_login(self, login: str, ip: str) -> None:
-        lim = self.limits
-        wait = self.retry_after(
+    def begin_login(self, conn: sqlite3.Connection, login: str, ip: str) -> LoginAttempt:
+        """Counts the attempt before the password is checked (a failure keeps it)."""
+        lim, account, address = self.limits, f"login:acct:{login_key(login)}", f"login:ip:{ip}"
+        reservation = self._reserve(
+            conn,
             [
-                (f"acct:{login.strip().lower()}", lim.per_account, lim.window_s),
-                (f"ip:{ip}", lim.per_ip, lim.window_s),
-            ]
+                attempts.Limit(account, lim.per_account, lim.window_s),
+                attempts.Limit(address, lim.per_ip, lim.window_s),
+            ],
+            "too many failed logins; try again later",
         )
-        if wait > 0:
-            raise HTTPException(
-                429,
-                "too many failed logins; try again later",
-                headers={"Retry-After": str(int(wait) + 1)},
-            )
+        return LoginAttempt(account, address, reservation)
 
-    def login_failed(self, login: str, ip: str) -> None:
-        self.hit(f"acct:{login.strip().lower()}", f"ip:{ip}")
+    def login_succeeded(self, conn: sqlite3.Connection, attempt: LoginAttempt) -> None:
+        """The account's failures are forgiven; the address keeps only its failures."""
+        attempts.clear(conn, attempt.account)
+        attempts.give_back(conn, attempt.reservation, attempt.address)
 
-    def login_succeeded(self, login: str) -> None:
-        self.clear(f"acct:{login.strip().lower()}")
-
-    def check_signup(self, ip: str) -> None:
+    def check_signup(self, conn: sqlite3.Connection, ip: str) -> None:
         lim = self.limits
-        wait = self.retry_after([(f"signup:{ip}", lim.signups_per_ip, lim.signup_window_s)])
-        if wait > 0:
-            raise HTTPException(
-                429,
-                "too many sign-ups from this address; try again later",
-                headers={"Retry-After": str(int(wait) + 1)},
-            )
-        self.hit(f"signup:{ip}")
+        self._reserve(
+            conn,
+            [attempts.Limit(f"signup:ip:{ip}", lim.signups_per_ip, lim.signup_window_s)],
+            "too many sign-ups from this address; try again later",
+        )
+
+    def check_code_request(
+        self, conn: sqlite3.Connection, phone: str, purpose: str, ip: str
+    ) -> None:
+        lim = self.limits
+        self._reserve(
+            conn,
+            [
+                attempts.Limit(f"code:resend:{purpose}:{phone}", 1, lim.code_resend_s),
+                attempts.Limit(f"code:phone:{phone}", lim.codes_per_phone, lim.code_window_s),
+                attempts.Limit(f"code:ip:{ip}", lim.codes_per_ip, lim.code_window_s),
+            ],
+            "too many codes asked for; wait before asking again",
+        )
 
 
 def client_ip(request: Request) -> str:

@@ -9,6 +9,7 @@ import time
 import uvicorn
 
 from ..config import Settings
+from ..notify.sms import SmsGateway
 from .app import create_app
 from .security import Limits
 
@@ -21,9 +22,11 @@ def split_host_port(value: str) -> tuple[str, int]:
 
 
 class WebServer:
-    def __init__(self, settings: Settings, limits: Limits | None = None) -> None:
+    def __init__(
+        self, settings: Settings, limits: Limits | None = None, sms: SmsGateway | None = None
+    ) -> None:
         self.host, self.port = split_host_port(settings.http)
-        self.app = create_app(settings, limits)
+        self.app = create_app(settings, limits, sms)
         config = uvicorn.Config(
             self.app,
             host=self.host,

@@ -111,4 +111,6 @@ const SC = {
     requested: "已申请 Requested", approved: "已批准 Approved", shipped: "已寄出 Shipped",
     active: "已激活 Active", inactive: "停用 Inactive", rejected: "未通过 Rejected",
   },
+  // why a tag ended (tags.deactivated_reason)
+  TAG_REASONS: { lost: "丢失 Lost", broken: "损坏 Broken", deceased: "犬只死亡 Dog deceased", replaced: "已换牌 Replaced" },
 };

@@ -70,26 +70,55 @@ async function patrols() {
   } catch (e) { console.error(e); }
 }
 
+const LIVE_TAG = new Set(["approved", "shipped", "active"]); // issued and not yet ended
+
+// What an operator may do with a request or its tag, by its status.
+function requestActions(r) {
+  const out = [];
+  if (r.status === "requested") {
+    out.push(E("button", { type: "button", "data-approve": r.id, onclick: () => approve(r.id) }, "批准并分配编号 Approve"),
+      E("input", { "data-reject-reason": r.id, maxlength: 300, placeholder: "驳回原因（犬主可见）Reason, shown to the owner" }),
+      E("button", { type: "button", "data-reject": r.id, onclick: () => reject(r.id) }, "驳回 Reject"));
+  }
+  if (r.status === "approved") {
+    out.push(E("button", { type: "button", "data-ship": r.id, onclick: () => ship(r.id) }, "已寄出 Mark shipped"));
+  }
+  if (r.tag_id && LIVE_TAG.has(r.status)) {
+    out.push(E("select", { "data-deactivate-reason": r.tag_id },
+      ...["lost", "broken", "deceased"].map((k) => E("option", { value: k }, SC.TAG_REASONS[k]))),
+    E("button", { type: "button", "data-deactivate": r.tag_id, onclick: () => deactivate(r.tag_id) }, "停用 Deactivate"),
+    E("button", { type: "button", "data-replace": r.tag_id, onclick: () => replace(r.tag_id) }, "换牌 Replace"));
+  }
+  return out;
+}
+
+function statusNote(r) {
+  if (r.status === "rejected" && r.reason) return `：${r.reason}`;
+  if (r.status === "inactive" && r.tag_reason) {
+    return ` ${SC.TAG_REASONS[r.tag_reason] || r.tag_reason}${r.replaced_by ? ` → ${r.replaced_by}` : ""}`;
+  }
+  return "";
+}
+
 async function requests() {
   const rows = await SC.api("GET", "/api/operator/tag-requests");
-  $("requests-table").querySelector("tbody").replaceChildren(...rows.map((r) => {
-    const action = r.status === "requested"
-      ? E("button", { type: "button", "data-approve": r.id, onclick: () => approve(r.id) }, "批准并分配编号 Approve")
-      : r.status === "approved"
-        ? E("button", { type: "button", "data-ship": r.id, onclick: () => ship(r.id) }, "已寄出 Mark shipped") : "";
-    return E("tr", { "data-request": r.id },
-      E("td", {}, r.id), E("td", {}, `${r.owner_name} ${r.owner_phone}`), E("td", {}, r.dog_name),
-      E("td", {}, r.postal_address), E("td", {}, E("span", { class: `badge ${r.status}` }, SC.TAG_STATUS[r.status] || r.status)),
-      E("td", {}, r.tag_id || "—"), E("td", {}, action));
-  }));
+  $("requests-table").querySelector("tbody").replaceChildren(...rows.map((r) => E("tr", { "data-request": r.id, "data-status": r.status },
+    E("td", {}, r.id), E("td", {}, `${r.owner_name} ${r.owner_phone}`), E("td", {}, r.dog_name),
+    E("td", {}, r.postal_address), E("td", {}, E("span", { class: `badge ${r.status}` }, SC.TAG_STATUS[r.status] || r.status),
+      E("span", { class: "muted", "data-note": r.id }, statusNote(r))),
+    E("td", {}, r.tag_id || "—"), E("td", { class: "actions" }, ...requestActions(r)))));
+}
+
+// A serial and its activation code, shown this once to print with the tag.
+function showCode(text, a) {
+  SC.show("requests-msg", `${text}：犬牌编号 serial ${a.tag_id}，激活码 activation code ${a.activation_code}（随犬牌打印寄出，只显示一次 print it with the tag; shown once）`, "ok");
+  $("requests-msg").setAttribute("data-serial", a.tag_id);
+  $("requests-msg").setAttribute("data-code", a.activation_code);
 }
 
 async function approve(id) {
   try {
-    const a = await SC.api("POST", `/api/operator/tag-requests/${id}/approve`, {});
-    SC.show("requests-msg", `申请 #${id}：犬牌编号 serial ${a.tag_id}，激活码 activation code ${a.activation_code}（随犬牌打印寄出，只显示一次 print it with the tag; shown once）`, "ok");
-    $("requests-msg").setAttribute("data-serial", a.tag_id);
-    $("requests-msg").setAttribute("data-code", a.activation_code);
+    showCode(`申请 #${id}`, await SC.api("POST", `/api/operator/tag-requests/${id}/approve`, {}));
   } catch (e) { SC.show("requests-msg", e.message); }
   await requests();
 }
@@ -97,6 +126,32 @@ async function approve(id) {
 async function ship(id) {
   try { await SC.api("POST", `/api/operator/tag-requests/${id}/ship`); SC.show("requests-msg", `#${id} 已寄出 shipped`, "ok"); }
   catch (e) { SC.show("requests-msg", e.message); }
+  await requests();
+}
+
+async function reject(id) {
+  const reason = document.querySelector(`[data-reject-reason="${id}"]`).value.trim();
+  if (reason.length < 2) { SC.show("requests-msg", "请填写驳回原因（犬主可见）Type the reason: the owner reads it"); return; }
+  try { await SC.api("POST", `/api/operator/tag-requests/${id}/reject`, { reason }); SC.show("requests-msg", `#${id} 已驳回 rejected`, "ok"); }
+  catch (e) { SC.show("requests-msg", e.message); }
+  await requests();
+}
+
+async function deactivate(tag) {
+  const reason = document.querySelector(`[data-deactivate-reason="${tag}"]`).value;
+  try {
+    await SC.api("POST", `/api/operator/tags/${encodeURIComponent(tag)}/deactivate`, { reason });
+    SC.show("requests-msg", `犬牌 ${tag} 已停用（${SC.TAG_REASONS[reason]}）；请重新生成密码文件并重载代理 Tag deactivated: run users tag-passwords and reload the broker`, "ok");
+  } catch (e) { SC.show("requests-msg", e.message); }
+  await requests();
+}
+
+async function replace(tag) {
+  const cause = document.querySelector(`[data-deactivate-reason="${tag}"]`).value;
+  try {
+    const body = cause === "deceased" ? {} : { cause }; // the old tag was lost or broken
+    showCode(`犬牌 ${tag} 已换牌 replaced`, await SC.api("POST", `/api/operator/tags/${encodeURIComponent(tag)}/replace`, body));
+  } catch (e) { SC.show("requests-msg", e.message); }
   await requests();
 }
 

@@ -1,4 +1,5 @@
-// Log-in and sign-up; afterwards each role goes to its own page.
+// Log-in, sign-up with a code sent to the phone, and password reset by a code;
+// afterwards each role goes to its own page.
 "use strict";
 
 function go(me) {
@@ -15,14 +16,25 @@ document.getElementById("login-form").addEventListener("submit", async (ev) => {
   }
 });
 
-document.getElementById("signup-form").addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  SC.hide("signup-msg");
+ACCOUNT.codeButton("signup-code-send", "/api/auth/signup/code", "signup-phone", "signup-msg");
+ACCOUNT.onSubmit("signup-form", "signup-msg", async (data) => {
   try {
-    go(await SC.api("POST", "/api/auth/signup", SC.form(ev.target)));
+    go(await SC.api("POST", "/api/auth/signup", data));
   } catch (e) {
-    SC.show("signup-msg", `注册失败 ${e.message}`);
+    throw new Error(`注册失败 ${e.message}`);
   }
+});
+
+document.getElementById("reset-open").addEventListener("click", () => {
+  const card = document.getElementById("reset-card");
+  card.classList.remove("hidden");
+  const login = document.getElementById("login-login").value;
+  if (login && !document.getElementById("reset-phone").value) document.getElementById("reset-phone").value = login;
+  card.scrollIntoView();
+});
+ACCOUNT.codeButton("reset-code-send", "/api/auth/reset/code", "reset-phone", "reset-msg");
+ACCOUNT.onSubmit("reset-form", "reset-msg", async (data) => {
+  go(await SC.api("POST", "/api/auth/reset", data));
 });
 
 SC.api("GET", "/api/me").then(go).catch(() => null);
