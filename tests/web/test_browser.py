@@ -18,7 +18,14 @@ from ..support import Mosquitto, client, publish_all
 from .browser import browser, shot  # noqa: F401 - fixture
 from .conftest import PASSWORD
 from .live import school_visit_messages, web  # noqa: F401 - fixture
-from .test_browser_signup import System, sign_up_with_the_code, system  # noqa: F401 - fixture
+from .test_browser_signup import (  # noqa: F401 - fixture
+    System,
+    activate_the_tag,
+    add_a_dog,
+    request_a_tag,
+    sign_up_with_the_code,
+    system,
+)
 
 
 def wait(driver, seconds: float = 10) -> WebDriverWait:  # type: ignore[no-untyped-def]
@@ -57,7 +64,7 @@ def test_operator_sees_an_alert_within_2s_of_the_fixes_and_handles_it(
         )
     )
     assert time.monotonic() - published < 2.0
-    wait(browser).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#map circle.alert-dot")))
+    wait(browser).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#map .alert-marker [data-alert-id]")))
     shot(browser, "operator-console-live-alert")
 
     item.click()
@@ -77,7 +84,7 @@ def test_operator_sees_an_alert_within_2s_of_the_fixes_and_handles_it(
         EC.presence_of_element_located((By.CSS_SELECTOR, "body[data-workflow='resolved']"))
     )
     assert len(browser.find_elements(By.CSS_SELECTOR, "#events tr")) == 3
-    assert browser.find_elements(By.CSS_SELECTOR, "#map polyline.track")
+    assert browser.find_elements(By.CSS_SELECTOR, "#map path.track")
     shot(browser, "operator-alert-resolved")
     row = db.execute("SELECT workflow, disposition FROM alerts").fetchone()
     assert tuple(row) == ("resolved", "education")
@@ -92,20 +99,8 @@ def test_an_owner_goes_from_sign_up_to_an_active_tag(
     b = browser
     sign_up_with_the_code(b, system)  # the code from the local SMS gateway
 
-    b.find_element(By.ID, "dog-name").send_keys("豆豆")
-    b.find_element(By.ID, "dog-breed").send_keys("柯基 Corgi")
-    Select(b.find_element(By.ID, "dog-sex")).select_by_value("female")
-    b.execute_script("arguments[0].value = '2022-03-15'", b.find_element(By.ID, "dog-birth"))
-    b.find_element(By.ID, "dog-rabies").send_keys("QZ-R-2025-0071")
-    b.find_element(By.ID, "dog-submit").click()
-    wait(b).until(EC.text_to_be_present_in_element((By.ID, "dog-msg"), "豆豆"))
-    b.find_element(By.ID, "request-address").send_keys("浙江省衢州市柯城区府山街道 71 号")
-    b.find_element(By.ID, "request-submit").click()
-    wait(b).until(
-        EC.presence_of_element_located(
-            (By.CSS_SELECTOR, "#requests-table [data-status='requested']")
-        )
-    )
+    add_a_dog(b)
+    request_a_tag(b)
     shot(b, "owner-requested")
     log_out(b)
 
@@ -124,24 +119,8 @@ def test_an_owner_goes_from_sign_up_to_an_active_tag(
 
     log_in(b, system.url, "13900000071", PASSWORD)
     wait(b).until(EC.url_contains("/owner"))
-    wait(b).until(
-        EC.presence_of_element_located((By.CSS_SELECTOR, "#requests-table [data-status='shipped']"))
-    )
-    b.find_element(By.ID, "activate-serial").send_keys(serial)
-    b.find_element(By.ID, "activate-code").send_keys(code)
-    b.find_element(By.ID, "activate-submit").click()
-    wait(b).until(EC.visibility_of_element_located((By.ID, "credentials")))
-    assert b.find_element(By.ID, "cred-user").text == serial
-    assert len(b.find_element(By.ID, "cred-pass").text) >= 20
-    wait(b).until(
-        EC.presence_of_element_located((By.CSS_SELECTOR, f"#tags-table [data-tag='{serial}']"))
-    )
-    assert (
-        b.find_element(
-            By.CSS_SELECTOR, f"#tags-table [data-tag='{serial}'] [data-status]"
-        ).get_attribute("data-status")
-        == "active"
-    )
+    credentials = activate_the_tag(b, serial, code)
+    assert credentials["username"] == serial and len(credentials["password"]) >= 20
     b.execute_script("document.getElementById('credentials').scrollIntoView()")
     shot(b, "owner-tag-active")
     b.set_window_size(390, 844)  # a phone
@@ -190,8 +169,9 @@ def test_the_map_draws_tiles_only_from_a_configured_tile_server(
         try:
             log_in(browser, server.url, "duty", PASSWORD)
             wait(browser).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#map path")))
-            images = browser.find_elements(By.CSS_SELECTOR, "#map image")
-            assert all("/16/" in i.get_attribute("href") for i in images)
+            images = browser.find_elements(By.CSS_SELECTOR, "#map img.leaflet-tile")
+            server_root = (template or "").split("{z}")[0]  # tiles only from the configured server
+            assert all(i.get_attribute("src").startswith(server_root) for i in images)
             if images:
                 wait(browser).until(lambda d: len(requested) >= len(images))
                 shot(browser, "operator-map-with-tiles")
