@@ -61,13 +61,10 @@ NOTES = """\
   unacknowledged, for ever: one duplicate stalled the tag path. It is a duplicate now.
 * Two fixes of a tag within one millisecond of each other did the same; the store's
   resolution is the millisecond, and so is lateness now.
-
-## Found, not fixed here (web/, another part of issue 11)
-
-* The HTTP API answers 500 to a body FastAPI's default validation handler cannot
+* The HTTP API answered 500 to a body FastAPI's default validation handler could not
   quote back: bytes that are not UTF-8 sent without a JSON content type, and a JSON
-  `Infinity`/`NaN`. `tests/fuzz/test_http.py` keeps both as a strict xfail (it turns
-  red once fixed, to be removed); the generated inputs above avoid those two shapes.
+  `Infinity`/`NaN`. `web/app.py` now answers 422 naming the field, never echoing the
+  input; `tests/fuzz/test_http.py` checks both, and the generated inputs include them.
 """
 
 
