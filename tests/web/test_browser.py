@@ -64,7 +64,7 @@ def test_operator_sees_an_alert_within_2s_of_the_fixes_and_handles_it(
         )
     )
     assert time.monotonic() - published < 2.0
-    wait(browser).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#map .alert-marker [data-alert-id]")))
+    wait(browser).until(EC.presence_of_element_located((By.CSS_SELECTOR, "#map circle.alert-dot")))
     shot(browser, "operator-console-live-alert")
 
     item.click()
@@ -84,7 +84,7 @@ def test_operator_sees_an_alert_within_2s_of_the_fixes_and_handles_it(
         EC.presence_of_element_located((By.CSS_SELECTOR, "body[data-workflow='resolved']"))
     )
     assert len(browser.find_elements(By.CSS_SELECTOR, "#events tr")) == 3
-    assert browser.find_elements(By.CSS_SELECTOR, "#map path.track")
+    assert browser.find_elements(By.CSS_SELECTOR, "#map polyline.track")
     shot(browser, "operator-alert-resolved")
     row = db.execute("SELECT workflow, disposition FROM alerts").fetchone()
     assert tuple(row) == ("resolved", "education")
