@@ -156,7 +156,28 @@ def test_alerts_lists_newest_first_and_as_json(tmp_path: Path) -> None:
     assert [a["started_at"] for a in out] == [t0 + 3600, t0]
     assert [a["escalation"] for a in out] == ["warning", "education"]
     text = run("alerts", "--data-dir", str(tmp_path)).stdout.splitlines()
-    assert len(text) == 2 and "测试小学" in text[0] and "warning" in text[0]
+    assert text[0].split() == [
+        "STARTED",
+        "ENDED",
+        "KIND",
+        "DEVICE",
+        "WHERE",
+        "GRID",
+        "STEP",
+        "STATUS",
+    ]
+    assert len(text) == 3 and "测试小学" in text[1] and "warning" in text[1]
+    # the Chinese zone name is two columns a character: STEP starts at one column in every row
+    from smartcity_iot.tables import display_width
+
+    starts = {
+        display_width(line[: line.index(step)])
+        for line, step in zip(text, ("STEP", "warning", "education"))
+    }
+    assert len(starts) == 1, text
+    counts = run("history", "counts", "--days", "30000", "--data-dir", str(tmp_path)).stdout
+    assert counts.splitlines()[0].split() == ["DAY", "KIND", "GRID", "ALERTS"]
+    assert "dog_forbidden_zone" in counts, counts
 
 
 def test_help_lists_every_setting_with_its_variable() -> None:
@@ -180,6 +201,10 @@ def test_demo_shows_alerts_within_a_minute(tmp_path: Path) -> None:
     r = run("demo", "--duration", "60", "--tags", "40", "--data-dir", str(tmp_path), timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "embedded MQTT broker" in r.stderr
+    # not a terminal: full status lines every 10 s, no carriage returns piling them up
+    status = [line for line in r.stderr.splitlines() if " status: sim " in line]
+    assert "\r" not in r.stderr and 4 <= len(status) <= 7, r.stderr[-2000:]
+    assert f"database {tmp_path / 'smartcity.db'}" in r.stderr  # the resolved data dir
     opened = [line for line in r.stderr.splitlines() if line.startswith("OPEN ")]
     assert opened, r.stderr[-2000:]
     conn = connect(tmp_path / "smartcity.db")

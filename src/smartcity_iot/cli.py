@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
 
 from pydantic_core import PydanticUndefined
 
 from . import __version__
 from .config import Settings, SettingsError, env_name, field_is_common, flag_name, load_settings
 from .geo.zones import ZoneFileError
+from .model import ALERT_KINDS
+
+if TYPE_CHECKING:
+    import threading
+
+    from .service import Service
 
 EPILOG = (
     "Every option can also be set as an environment variable SMARTCITY_<NAME>, "
@@ -28,19 +35,53 @@ def _add_settings(parser: argparse.ArgumentParser, common_only: bool) -> None:
         default = info.default if info.default is not PydanticUndefined else "(see description)"
         if info.default_factory is not None:
             default = info.default_factory()  # type: ignore[call-arg]
+        # a Literal setting's values become argparse choices: a typo is refused with the list
+        choices = get_args(info.annotation) if get_origin(info.annotation) is Literal else None
         group.add_argument(
             flag_name(name),
             dest=name,
             default=None,
+            choices=choices,
             metavar=str(extra.get("metavar", name.split("_")[-1].upper())),
-            help=f"{info.description} [{env_name(name)}; default: {default}]",
+            help=f"{info.description}"
+            + (f" ({', '.join(choices)})" if choices else "")
+            + f" [{env_name(name)}; default: {default}]",
         )
 
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
     values = {n: getattr(args, n, None) for n in Settings.model_fields}
     values.update({k: v for k, v in overrides.items() if values.get(k) is None})
-    return load_settings(values)
+    settings = load_settings(values)
+    # absolute from here on: what is printed, and what a later command is told to pass,
+    # is the same folder whatever the working directory
+    return settings.model_copy(update={"data_dir": settings.data_dir.expanduser().resolve()})
+
+
+class NoDatabaseError(ValueError):
+    """A reading command was pointed at a data dir without a database."""
+
+
+def _require_database(settings: Settings) -> None:
+    """A command that only reads must not create an empty database in a wrong folder
+    (and then report that nothing is stored)."""
+    if not settings.db_path.is_file():
+        raise NoDatabaseError(
+            f"no database at {settings.db_path} — run `smartcity-iot serve --data-dir DIR` "
+            "first, or pass the right --data-dir / SMARTCITY_DATA_DIR"
+        )
+
+
+def _reads_only(args: argparse.Namespace, settings: Settings) -> bool:
+    if args.command in ("alerts", "rejects"):
+        return True
+    if args.command == "tags":
+        return bool(args.tags_command == "list")
+    if args.command == "users":
+        return bool(args.users_command == "tag-passwords")
+    if args.command == "history":
+        return not settings.influx_url  # with InfluxDB the history is read from there
+    return False
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -103,7 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument(
         "--json", action="store_true", help="one JSON array (SPEC 3.4 alert objects)"
     )
-    alerts.add_argument("--kind", help="only this alert kind")
+    alerts.add_argument(
+        "--kind",
+        choices=ALERT_KINDS,
+        metavar="KIND",
+        help=f"only this kind: {', '.join(ALERT_KINDS)}",
+    )
     alerts.add_argument("--limit", type=int, default=100, help="how many (default 100)")
     _add_settings(alerts, common_only=True)
 
@@ -166,7 +212,14 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("transitions", "amqtt"):  # the embedded broker's state machine logs every step
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        return _dispatch(args)
+        code = _dispatch(args)
+        sys.stdout.flush()  # inside the try: a reader gone mid-table is a BrokenPipeError here
+        return code
+    except BrokenPipeError:
+        # `... | head` closed the pipe: not an error of ours. Python's documented way:
+        # point stdout at devnull so the flush at exit does not raise again, exit 1.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (SettingsError, ZoneFileError, ValueError) as exc:
         print(f"smartcity-iot: error: {exc}", file=sys.stderr)
         return 2
@@ -175,46 +228,81 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    settings = _settings(args)
     if args.command == "demo":
         from .demo import run_demo
 
-        return run_demo(args, _settings(args))
+        return run_demo(args, settings)
     if args.command == "serve":
-        return _serve(_settings(args))
+        return _serve(settings)
+    if _reads_only(args, settings):
+        _require_database(settings)
     from . import records_cli
 
     if args.command == "tags":
-        return records_cli.tags(args, _settings(args))
+        return records_cli.tags(args, settings)
     if args.command == "alerts":
-        return records_cli.alerts(args, _settings(args))
+        return records_cli.alerts(args, settings)
     if args.command == "rejects":
-        return records_cli.rejects(args, _settings(args))
+        return records_cli.rejects(args, settings)
     if args.command == "users":
-        return records_cli.users(args, _settings(args))
+        return records_cli.users(args, settings)
     if args.command == "history":
         from .history_cli import run_history
 
-        return run_history(args, _settings(args))
+        return run_history(args, settings)
     raise AssertionError(args.command)
 
 
 def _serve(settings: Settings) -> int:
+    from .ingest.mqtt import display_url
     from .service import Service, run_forever, stop_on_signals
     from .web.server import WebServer
 
     service = Service(settings)
+    broker = display_url(settings.mqtt_url)
     print(
-        f"serving {len(service.zones)} zones from {settings.geofences}; broker {settings.mqtt_url}",
+        f"serving {len(service.zones)} zones from {settings.geofences}; "
+        f"data dir {settings.data_dir}; broker {broker}",
         file=sys.stderr,
     )
+    stop = stop_on_signals()
+    service.start()
+    # Fail fast: a service that cannot reach its broker would run with zero counters
+    # and look healthy; later outages are the session's to ride out (and log).
+    if not _connected(service, stop, settings.mqtt_connect_timeout_s):
+        problem = service.session.problem
+        service.stop()
+        if stop.is_set():  # Ctrl-C while waiting
+            return 130
+        what = problem.what if problem else "connected, but the broker did not answer in time"
+        fix = problem.fix if problem else "check the broker's log and --mqtt-url"
+        print(
+            f"smartcity-iot: error: cannot reach the MQTT broker at {broker} "
+            f"within {settings.mqtt_connect_timeout_s:g} s: {what}.\n  Fix: {fix} "
+            "(wait longer with --mqtt-connect-timeout-s).",
+            file=sys.stderr,
+        )
+        return 1
     web = WebServer(settings)
     web.start()
     print(f"web console: {web.url}", file=sys.stderr)
     try:
-        run_forever(service, stop_on_signals())
+        run_forever(service, stop, started=True)
     finally:
         web.stop()
     return 0
+
+
+def _connected(service: Service, stop: threading.Event, timeout_s: float) -> bool:
+    """Waits for the broker, a fraction of a second at a time so Ctrl-C is not ignored."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not service.wait_connected(0.2):
+        if stop.is_set() or time.monotonic() >= deadline:
+            return False
+    return True
 
 
 if __name__ == "__main__":

@@ -39,6 +39,12 @@ class Settings(BaseModel):
         "smartcity-iot-ingest",
         description="client id of the persistent ingest session (keep it stable across restarts)",
     )
+    mqtt_connect_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="serve: how long to wait for the broker at start before stopping "
+        "with the reason (refused, unknown host, credentials)",
+    )
     session_expiry_s: int = Field(
         7 * 86400, ge=60, description="how long the broker keeps our session while we are down"
     )

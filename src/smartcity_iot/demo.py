@@ -12,7 +12,8 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import paho.mqtt.client as mqtt
 
@@ -23,13 +24,17 @@ from .service import Service, stop_on_signals
 from .store.registry import register_active_tag
 from .store.sqlite import connect
 
+if TYPE_CHECKING:
+    from firmware_sim.cameras import CameraScene
+    from firmware_sim.tags import TagFleet
+
 SIM_HOURS = 6.0
+STATUS_LINE_EVERY_S = 10.0  # output not a terminal (docker, journald): one full line this often
 T = TypeVar("T")
 
 
 def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     from firmware_sim.publisher import publish_stream
-    from firmware_sim.tags import TagFleet
 
     out = sys.stderr
     broker = None
@@ -40,17 +45,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         settings = settings.model_copy(update={"mqtt_url": broker.url, "mqtt_protocol": "3.1.1"})
         print(f"embedded MQTT broker on {broker.url}", file=out)
 
-    start = datetime.now(settings.tz) - timedelta(hours=SIM_HOURS)
-    fleet = TagFleet(
-        settings.geofences,
-        args.tags,
-        args.seed,
-        start,
-        SIM_HOURS * 3600,
-        violation_share=0.4,
-        owntracks_share=0.1,
-        tz=settings.timezone,
-    )
+    fleet = demo_fleet(settings, args.tags, args.seed, datetime.now(settings.tz))
     conn = connect(settings.db_path)
     for tag in fleet.fleet():
         register_active_tag(conn, tag["tag_id"], tag["dog"], tag["owner"], tag["phone"])
@@ -98,6 +93,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     )
     stop = stop_on_signals()
     began = time.monotonic()
+    next_line = began + STATUS_LINE_EVERY_S  # not a terminal: a full status line this often
     try:
         while not stop.wait(1.0):
             done = " (simulation finished)" if sim_state.get("done") else ""
@@ -108,8 +104,9 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
                 + service.status_line()
             )
             printer.redraw()
-            if not printer.tty and int(time.monotonic() - began) % 10 == 0:
-                print(printer.status, file=out, flush=True)
+            if not printer.tty and time.monotonic() >= next_line:
+                next_line += STATUS_LINE_EVERY_S
+                print(f"{time.strftime('%H:%M:%S')} status: {printer.status}", file=out, flush=True)
             if args.duration and time.monotonic() - began >= args.duration:
                 break
     finally:
@@ -126,6 +123,23 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def demo_fleet(settings: Settings, tags: int, seed: int, now: datetime) -> TagFleet:
+    """The demo's dog tags, replaying the SIM_HOURS before `now`."""
+    from firmware_sim.tags import TagFleet
+
+    start = now - timedelta(hours=SIM_HOURS)
+    return TagFleet(
+        settings.geofences,
+        tags,
+        seed,
+        start,
+        SIM_HOURS * 3600,
+        violation_share=0.4,
+        owntracks_share=0.1,
+        tz=settings.timezone,
+    )
+
+
 def _until(halt: threading.Event, items: Iterable[T]) -> Iterator[T]:
     for item in items:
         if halt.is_set():
@@ -139,25 +153,14 @@ def _start_cameras(
     """Simulated enforcement cameras, live: one frame a second each, captured now.
     Frames go out in real time, so their arrival is their capture time even on the
     embedded broker, which has no MQTT v5 user properties to carry it."""
-    from firmware_sim.cameras import CameraScene, camera_messages
+    from firmware_sim.cameras import camera_messages
     from firmware_sim.publisher import publish_stream
 
     paths = sorted((settings.geofences / "cameras").glob("cam-*.json"))
     if not paths:
         return []
     now = datetime.now(settings.tz)
-    scenes = [
-        CameraScene(
-            p,
-            seed + i,
-            now,
-            12 * 3600,
-            fps=1.0,
-            tz=settings.timezone,
-            scenario="violations" if i == 0 else "mixed",
-        )
-        for i, p in enumerate(paths)
-    ]
+    scenes = demo_scenes(paths, seed, now, settings.timezone)
     first = min(
         (t["violation_start"] for s in scenes for t in s.truth() if t["violation"]), default=None
     )
@@ -187,6 +190,53 @@ def _start_cameras(
     thread = threading.Thread(target=run, name="camera-simulator", daemon=True)
     thread.start()
     return [thread]
+
+
+STAGE_CAMERA = "cam-shuiting-01"  # a model street: 120 s dwell, the quickest violation to stage
+FIRST_PARKING_DUE_S = 200.0  # staged violation start; the alert follows within seconds (< 240 s)
+SCENE_SPAN_S = 12 * 3600
+_SEED_TRIES = 64
+_PROBE_S = 3600.0
+
+
+def demo_scenes(paths: list[Path], seed: int, now: datetime, tz: str) -> list[CameraScene]:
+    """The demo's camera scenes from `now`: every camera plays a mixed street, and one (the
+    model street, whose dwell is shortest) plays violations, with the first seed from `seed`
+    on whose first readable violation starts within FIRST_PARKING_DUE_S. The seed is searched,
+    not fixed, because which stops fit depends on the loading spots' hours, so on the hour the
+    demo starts: seed 7 alone gave a first alert after 237 s at most hours and 845 s at 10:30."""
+    from firmware_sim.cameras import CameraScene
+
+    stage = next((p for p in paths if p.stem == STAGE_CAMERA), paths[0])
+    scenes = [
+        CameraScene(p, seed + i, now, SCENE_SPAN_S, fps=1.0, tz=tz, scenario="mixed")
+        for i, p in enumerate(paths)
+        if p != stage
+    ]
+    return [_staging_scene(stage, seed, now, tz), *scenes]
+
+
+def _staging_scene(path: Path, seed: int, now: datetime, tz: str) -> CameraScene:
+    """A short probe first (an hour stages the same first stops as twelve: no early stop
+    runs near its end), then the whole span, which must agree."""
+    from firmware_sim.cameras import CameraScene
+
+    for k in range(_SEED_TRIES):
+        s = seed + 1000 * k
+        probe = CameraScene(path, s, now, _PROBE_S, tz=tz, scenario="violations")
+        if _first_violation_s(probe) > FIRST_PARKING_DUE_S:
+            continue
+        scene = CameraScene(path, s, now, SCENE_SPAN_S, tz=tz, scenario="violations")
+        if _first_violation_s(scene) <= FIRST_PARKING_DUE_S:
+            return scene
+    # none early enough (never seen): the configured seed still stages violations
+    return CameraScene(path, seed, now, SCENE_SPAN_S, tz=tz, scenario="violations")
+
+
+def _first_violation_s(scene: CameraScene) -> float:
+    """Seconds from the scene's start to its first violation with a readable plate."""
+    starts = [t["violation_start"] for t in scene.truth() if t["violation"] and t["plate_readable"]]
+    return min(starts, default=float("inf")) - scene.t_start
 
 
 PATROL_BEAT = ["sw-shuiting-w"]  # 水亭街: a model street (120 s dwell), a loop of ~4.5 min
@@ -267,6 +317,7 @@ class _AlertPrinter:
         self.out = out
         self.tz = settings.tz
         self.status = ""
+        self.story = AlertStory(settings.tz)
         self.tty = hasattr(out, "isatty") and out.isatty()
         self._lock = threading.Lock()
         target = parse_mqtt_url(settings.mqtt_url)
@@ -280,17 +331,7 @@ class _AlertPrinter:
 
     def _on_message(self, client: Any, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         try:
-            a = json.loads(msg.payload)
-            when = datetime.fromtimestamp(a["started_at"], self.tz).strftime("%H:%M:%S")
-            where = a.get("zone_name") or a.get("zone_id") or ""
-            extra = f" step {a['escalation']}" if a.get("escalation") else ""
-            if a["kind"] == "sidewalk_parking":
-                plate = a.get("plate") or f"unread (best guess {a.get('plate_candidate') or '-'})"
-                extra = f" plate {plate}{extra}"
-            line = (
-                f"{a['status'].upper():<6} {a['kind']:<26} {a['device_id']:<12} "
-                f"{where} since {when}{extra}"
-            )
+            line = self.story.line(json.loads(msg.payload))
         except Exception:  # a consumer must not die of one odd message
             line = f"alert on {msg.topic}: {msg.payload[:80]!r}"
         with self._lock:
@@ -308,3 +349,71 @@ class _AlertPrinter:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+class AlertStory:
+    """One line per publication of an alert, saying what changed since the last one seen of
+    the same alert: opened, plate read, ended, acknowledged by whom, dispatched to which squad,
+    closed with which disposition. Operator steps carry `handling` (store/workflow.py); an
+    older service's publications without it are told from the workflow state alone."""
+
+    def __init__(self, tz: Any) -> None:
+        self.tz = tz
+        self._last: dict[str, dict[str, Any]] = {}
+
+    def line(self, a: dict[str, Any]) -> str:
+        before = self._last.get(a["id"])
+        self._last[a["id"]] = a
+        label, what = self._change(before, a)
+        when = datetime.fromtimestamp(a["started_at"], self.tz).strftime("%H:%M:%S")
+        where = a.get("zone_name") or a.get("zone_id") or ""
+        return f"{label:<9} {a['kind']:<26} {a['device_id']:<14} {where} since {when}: {what}"
+
+    def _change(self, before: dict[str, Any] | None, a: dict[str, Any]) -> tuple[str, str]:
+        handling = a.get("handling") or {}
+        step = handling.get("action") or _step_from_workflow(before, a)
+        by = str(handling.get("by") or "an operator").removeprefix("operator:")
+        if step == "acknowledge":
+            return "ACKED", f"acknowledged by {by}"
+        if step == "dispatch":
+            squad = handling.get("squad") or _squad(a.get("grid"))
+            return "DISPATCH", f"dispatched to {squad} by {by}"
+        if step == "close":
+            return "RESOLVED", f"closed as {a.get('disposition') or '-'} by {by}"
+        if before is None:
+            opened = "opened" if a["status"] == "open" else "seen once it had ended"
+            return "OPEN", opened + _plate_and_step(a)
+        if before.get("status") == "open" and a["status"] == "closed":
+            lasted = (a.get("ended_at") or a["started_at"]) - a["started_at"]
+            return "ENDED", f"violation over after {lasted / 60:.0f} min"
+        if a.get("plate") != before.get("plate") or a.get("plate_status") != before.get(
+            "plate_status"
+        ):
+            return "PLATE", f"plate {a.get('plate_status') or 'read'}" + _plate_and_step(a)
+        if a.get("escalation") != before.get("escalation"):
+            return "ESCALATE", f"now {a.get('escalation')}"
+        return "UPDATE", f"revision {a.get('revision', '?')}"
+
+
+def _step_from_workflow(before: dict[str, Any] | None, a: dict[str, Any]) -> str | None:
+    if before is None or before.get("workflow") == a.get("workflow"):
+        return None
+    return {"acknowledged": "acknowledge", "dispatched": "dispatch", "resolved": "close"}.get(
+        a.get("workflow") or ""
+    )
+
+
+def _squad(grid: str | None) -> str:
+    from .store.workflow import squad_of
+
+    return squad_of(grid) or "no squad"
+
+
+def _plate_and_step(a: dict[str, Any]) -> str:
+    text = ""
+    if a["kind"] == "sidewalk_parking":
+        plate = a.get("plate") or f"unread (best guess {a.get('plate_candidate') or '-'})"
+        text = f", plate {plate}"
+    if a.get("escalation"):
+        text += f", step {a['escalation']}"
+    return text

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from .config import Settings
 from .store.history import History, HistoryError, open_history
+from .tables import print_table
 
 
 def parse_instant(value: str, flag: str, settings: Settings) -> float:
@@ -71,6 +72,10 @@ def _counts(args: argparse.Namespace, settings: Settings, history: History) -> i
         return 0
     if not counts:
         print(f"no alerts since {first_day.date().isoformat()}")
-    for c in counts:
-        print(f"{c.day}  {c.kind:<26} {c.grid or '-':<8} {c.count:>6}")
+        return 0
+    print_table(
+        ("DAY", "KIND", "GRID", "ALERTS"),
+        ((c.day, c.kind, c.grid, c.count) for c in counts),
+        right=(3,),
+    )
     return 0

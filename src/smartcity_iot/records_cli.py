@@ -9,6 +9,8 @@ import sys
 from datetime import datetime
 
 from .config import Settings
+from .model import Alert
+from .tables import print_table
 
 
 def users(args: argparse.Namespace, settings: Settings) -> int:
@@ -66,12 +68,13 @@ def tags(args: argparse.Namespace, settings: Settings) -> int:
     rows = registry.list_registry(conn)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif not rows:
+        print("no tags registered")
     else:
-        for r in rows:
-            print(
-                f"{r['tag_id']:<20} {r['status']:<10} {r['dog'] or '-':<12} "
-                f"{r['owner'] or '-'} {r['phone'] or ''}"
-            )
+        print_table(
+            ("TAG", "STATUS", "DOG", "OWNER", "PHONE"),
+            ((r["tag_id"], r["status"], r["dog"], r["owner"], r["phone"]) for r in rows),
+        )
     return 0
 
 
@@ -86,16 +89,20 @@ def alerts(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps([asdict(a) for a in alerts], ensure_ascii=False, indent=2))
         return 0
     if not alerts:
-        print("no alerts stored")
+        print("no alerts stored" + (f" of kind {args.kind}" if args.kind else ""))
+        return 0
     tz = settings.tz
-    for a in alerts:
+
+    def row(a: Alert) -> tuple[object, ...]:
         start = datetime.fromtimestamp(a.started_at, tz).strftime("%Y-%m-%d %H:%M:%S")
         end = datetime.fromtimestamp(a.ended_at, tz).strftime("%H:%M:%S") if a.ended_at else "open"
-        where = a.zone_name or a.zone_id or "-"
-        print(
-            f"{start}-{end:<8} {a.kind:<26} {a.device_id:<14} {where:<16} {a.grid or '-':<5} "
-            f"{a.escalation or '-':<9} {a.status}"
-        )
+        where = a.zone_name or a.zone_id
+        return (start, end, a.kind, a.device_id, where, a.grid, a.escalation, a.status)
+
+    print_table(
+        ("STARTED", "ENDED", "KIND", "DEVICE", "WHERE", "GRID", "STEP", "STATUS"),
+        (row(a) for a in alerts),
+    )
     return 0
 
 
@@ -106,7 +113,22 @@ def rejects(args: argparse.Namespace, settings: Settings) -> int:
     conn = connect(settings.db_path)
     counts = deadletters.counts(conn)
     print("rejects by reason: " + (", ".join(f"{r} {n}" for r, n in counts.items()) or "none"))
-    for row in deadletters.recent(conn, args.limit):
-        when = datetime.fromtimestamp(row["received_at"], settings.tz).strftime("%Y-%m-%d %H:%M:%S")
-        print(f"{when} {row['reason']:<16} {row['topic']:<32} {row['size']:>7} B  {row['detail']}")
+    recent = deadletters.recent(conn, args.limit)
+    if recent:
+        print_table(
+            ("RECEIVED", "REASON", "TOPIC", "BYTES", "DETAIL"),
+            (
+                (
+                    datetime.fromtimestamp(r["received_at"], settings.tz).strftime(
+                        "%Y-%m-%d %H:%M:%S"
+                    ),
+                    r["reason"],
+                    r["topic"],
+                    r["size"],
+                    r["detail"],
+                )
+                for r in recent
+            ),
+            right=(3,),
+        )
     return 0

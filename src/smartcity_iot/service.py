@@ -152,18 +152,33 @@ class Service:
 
 
 def run_forever(
-    service: Service, stop: threading.Event, progress_every_s: float = 2.0, out=None
+    service: Service,
+    stop: threading.Event,
+    progress_every_s: float = 2.0,
+    out=None,
+    started: bool = False,
+    lines_every_s: float = 10.0,
 ) -> None:
-    """Run until `stop` is set, printing a live status line."""
+    """Run until `stop` is set, printing the status: on a terminal one live line
+    redrawn in place; elsewhere (docker, journald, a file) a full, timestamped line
+    every `lines_every_s`, since a carriage return there piles every update onto one line."""
     import sys
+    import time
 
     out = out or sys.stderr
-    service.start()
+    tty = hasattr(out, "isatty") and out.isatty()
+    if not started:
+        service.start()
     try:
-        while not stop.wait(progress_every_s):
-            print("\r" + service.status_line(), end="", file=out, flush=True)
+        while not stop.wait(progress_every_s if tty else lines_every_s):
+            if tty:
+                print("\r" + service.status_line(), end="", file=out, flush=True)
+            else:
+                line = f"{time.strftime('%H:%M:%S')} status: {service.status_line()}"
+                print(line, file=out, flush=True)
     finally:
-        print(file=out)
+        if tty:
+            print(file=out)  # ends the live line
         service.stop()
         counts = deadletters.counts(service.conn)
         if counts:

@@ -92,3 +92,54 @@ def test_not_json_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "broken.geojson").write_text("{not json")
     with pytest.raises(ZoneFileError, match="broken.geojson"):
         load_zones(tmp_path, SH)
+
+
+def feature(props: dict, geometry: dict | None = None) -> dict:
+    return {"type": "Feature", "properties": props, "geometry": geometry or SQUARE}
+
+
+def collection(*features: dict) -> str:
+    return json.dumps({"type": "FeatureCollection", "features": list(features)})
+
+
+def test_every_defect_of_every_file_is_named_in_one_run(tmp_path: Path) -> None:
+    """Three defects in one file, one in another, a duplicate id and an unreadable
+    file: one load names all six, each with its file, feature and fix."""
+    (tmp_path / "a.geojson").write_text(
+        collection(
+            feature({"id": "ok", "rule": "dogs"}),
+            feature({"id": "hours", "rule": "dogs", "walking_hours": ["7-9", "08:00-08:00"]}),
+            feature({"id": "bow", "rule": "cats"}, {"type": "Point", "coordinates": [118, 28]}),
+        )
+    )
+    (tmp_path / "b.geojson").write_text(
+        collection(feature({"id": "ok", "rule": "dogs"}), feature({"rule": "loading_spot"}))
+    )
+    (tmp_path / "c.geojson").write_text("{not json")
+    with pytest.raises(ZoneFileError) as err:
+        load_zones(tmp_path, SH)
+    lines = str(err.value).splitlines()
+    assert lines[0] == "7 problems in the zone files, fix each:"
+    expected = [
+        ("a.geojson", "#1 (hours)", "walking_hours.0", "HH:MM-HH:MM"),
+        ("a.geojson", "#1 (hours)", "walking_hours.1", "start equals end"),
+        ("a.geojson", "#2 (bow)", "property rule", "'dogs'"),
+        ("a.geojson", "#2 (bow)", "geometry", "Polygon or MultiPolygon"),
+        ("b.geojson", "ok", "duplicate zone id", "a.geojson"),
+        ("b.geojson", "#1", "property id", "required"),
+        ("c.geojson", "-", "not readable GeoJSON", ""),
+    ]
+    for file, label, field, fix in expected:
+        assert any(
+            file in ln and f"feature {label}:" in ln and field in ln and fix in ln
+            for ln in lines[1:]
+        ), (file, label, field, lines)
+    assert len(err.value.problems) == 7 and len(lines) == 8
+
+
+def test_one_defect_keeps_the_single_line_message(tmp_path: Path) -> None:
+    (tmp_path / "one.geojson").write_text(collection(feature({"id": "z", "rule": "cats"})))
+    with pytest.raises(ZoneFileError) as err:
+        load_zones(tmp_path, SH)
+    assert str(err.value).startswith(f"{tmp_path / 'one.geojson'}: feature #0 (z): property rule")
+    assert "\n" not in str(err.value)

@@ -165,32 +165,36 @@ def test_the_map_follows_the_patrol_units_and_a_patrol_alert_shows_both_captures
     # the map: each unit's route and a labelled marker at its last position
     marker = wait.until(
         EC.presence_of_element_located(
-            (By.CSS_SELECTOR, "#map g.patrol-unit[data-unit='patrol-02']")
+            (By.CSS_SELECTOR, "#map .patrol-unit [data-unit='patrol-02']")
         )
     )
-    line = driver.find_element(By.CSS_SELECTOR, "#map polyline.patrol-route[data-unit='patrol-02']")
-    assert len(line.get_attribute("points").split()) == len(route_02)
-    assert marker.find_element(By.CSS_SELECTOR, "text").text == "巡查车 02"
+    line = driver.find_element(By.CSS_SELECTOR, "#map path.patrol-route[data-unit='patrol-02']")
+    # one vertex per kept point: "M x y" then "L x y" for each of the others
+    assert len(line.get_attribute("d").split("L")) == len(route_02)
+    assert marker.find_element(By.CSS_SELECTOR, ".patrol-label").text == "巡查车 02"
     assert marker.is_displayed() and line.size["width"] > 100
-    stale = driver.find_element(By.CSS_SELECTOR, "#map g.patrol[data-unit='patrol-01']")
+    stale = driver.find_element(By.CSS_SELECTOR, "#map path.patrol-route[data-unit='patrol-01']")
     assert "stale" in stale.get_attribute("class").split()  # silent for 26 min: muted
+    unit_01 = driver.find_element(By.CSS_SELECTOR, "#map .patrol-unit:has([data-unit='patrol-01'])")
+    assert "stale" in unit_01.get_attribute("class").split()
     assert (
         "stale"
-        not in driver.find_element(By.CSS_SELECTOR, "#map g.patrol[data-unit='patrol-02']")
+        not in driver.find_element(
+            By.CSS_SELECTOR, "#map .patrol-unit:has([data-unit='patrol-02'])"
+        )
         .get_attribute("class")
         .split()
     )
     wait.until(
-        EC.presence_of_element_located(
-            (By.CSS_SELECTOR, f"#map circle[data-alert-id='{alert.id}']")
-        )
+        EC.presence_of_element_located((By.CSS_SELECTOR, f"#map [data-alert-id='{alert.id}']"))
     )
     legend = driver.find_element(By.CSS_SELECTOR, ".legend .l-patrol")
     driver.execute_script("arguments[0].scrollIntoView({block: 'end'})", legend)
     shot(driver, "operator-console-patrols")
 
     # the map follows: the unit drives on, and the console redraws it within its refresh
-    before = marker.get_attribute("transform")
+    unit_02 = "#map .patrol-unit:has([data-unit='patrol-02'])"  # Leaflet moves the marker
+    before = driver.find_element(By.CSS_SELECTOR, unit_02).get_attribute("style")
     route_02 += drive([(STREET_LAT, 118.8530), (STREET_LAT, 118.8505)], time.time())[1:]
     save_routes(
         db,
@@ -200,12 +204,7 @@ def test_the_map_follows_the_patrol_units_and_a_patrol_alert_shows_both_captures
         },
     )
     WebDriverWait(driver, 15, poll_frequency=0.2).until(
-        lambda d: (
-            d.find_element(
-                By.CSS_SELECTOR, "#map g.patrol-unit[data-unit='patrol-02']"
-            ).get_attribute("transform")
-            != before
-        )
+        lambda d: d.find_element(By.CSS_SELECTOR, unit_02).get_attribute("style") != before
     )
 
     # the alert: the first and the confirming capture side by side, each with its unit

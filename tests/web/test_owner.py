@@ -6,8 +6,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+import pytest
+from fastapi.testclient import TestClient
+
 from smartcity_iot.config import Settings
 from smartcity_iot.store import credentials
+from smartcity_iot.store.registry import RegistryError, register_active_tag
 
 from .conftest import DOG, User, active_tag, school_visit
 
@@ -106,3 +110,51 @@ def test_dog_fields_are_validated(signup: Callable[..., User]) -> None:
         {"name": ""},
     ):
         assert owner.post("/api/owner/dogs", {**DOG, **bad}).status_code == 422, bad
+
+
+ADDRESS = {"postal_address": "衢州市柯城区府山街道 1 号"}
+
+
+def test_a_tag_registered_from_the_cli_shows_on_its_dog_and_no_request_is_offered(
+    signup: Callable[..., User], conn: sqlite3.Connection
+) -> None:
+    register_active_tag(conn, "QZ-CLI-0071", "豆豆", "钱七", "139 0000 0071")  # the CLI's way
+    owner = signup("13900000071", "钱七")
+    [dog] = owner.get("/api/owner/dogs").json()
+    assert (dog["name"], dog["tag_id"], dog["tag_status"]) == ("豆豆", "QZ-CLI-0071", "active")
+    assert dog["can_request"] is False
+    assert owner.get(f"/api/owner/dogs/{dog['id']}").json()["tag_id"] == "QZ-CLI-0071"
+    assert [t["tag_id"] for t in owner.get("/api/owner/tags").json()] == ["QZ-CLI-0071"]
+    refused = owner.post(f"/api/owner/dogs/{dog['id']}/tag-requests", ADDRESS)
+    assert refused.status_code == 400 and "active tag QZ-CLI-0071" in refused.text
+
+
+def test_only_dogs_without_an_active_or_pending_tag_may_request_one(
+    signup: Callable[..., User], operator: User
+) -> None:
+    owner = signup("13900000072")
+    done = active_tag(owner, operator)
+    fresh = owner.post("/api/owner/dogs", {**DOG, "name": "小黑"}).json()
+    assert fresh["can_request"] is True and fresh["tag_id"] is None
+    dogs = {d["name"]: d for d in owner.get("/api/owner/dogs").json()}
+    assert dogs["旺财"]["tag_id"] == done["approval"]["tag_id"]
+    assert (dogs["旺财"]["tag_status"], dogs["旺财"]["can_request"]) == ("active", False)
+    again = owner.post(f"/api/owner/dogs/{done['dog']['id']}/tag-requests", ADDRESS)
+    assert again.status_code == 400  # after activation the same dog is not offered again
+    assert owner.post(f"/api/owner/dogs/{fresh['id']}/tag-requests", ADDRESS).status_code == 201
+    pending = owner.get(f"/api/owner/dogs/{fresh['id']}").json()
+    assert pending["can_request"] is False and pending["tag_id"] is None
+
+
+def test_phones_must_be_mainland_mobiles_wherever_they_are_typed(
+    clients: Callable[[], TestClient], conn: sqlite3.Connection
+) -> None:
+    c = clients()
+    for bad in ("12345", "23900000001", "1390000000", "phone"):
+        r = c.post("/api/auth/signup/code", json={"phone": bad})
+        assert r.status_code == 422, r.text
+        assert "mainland mobile" in r.text or "digits" in r.text, r.text
+        with pytest.raises(RegistryError):
+            register_active_tag(conn, "QZ-CLI-0099", "豆豆", "钱七", bad)
+    ok = c.post("/api/auth/signup/code", json={"phone": "+86 139-0000-0073"})
+    assert ok.status_code == 202 and ok.json()["phone"] == "139****0073"

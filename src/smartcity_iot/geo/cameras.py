@@ -22,8 +22,25 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class CameraFileError(ValueError):
+    """A problem in a camera file; `problems` holds every one a load found (this one
+    alone, or all of them), so one run names every defect of every file."""
+
     def __init__(self, path: Path, camera: str, message: str) -> None:
         super().__init__(f"{path}: camera {camera}: {message}")
+        self.problems: list[CameraFileError] = [self]
+
+    @classmethod
+    def all_of(cls, problems: list[CameraFileError]) -> CameraFileError:
+        flat = [q for p in problems for q in p.problems]
+        if len(flat) == 1:
+            return flat[0]
+        err = cls(Path("-"), "-", "")
+        err.args = (
+            f"{len(flat)} problems in the camera files, fix each:\n  "
+            + "\n  ".join(str(p) for p in flat),
+        )
+        err.problems = flat
+        return err
 
 
 class ImageSize(BaseModel):
@@ -155,16 +172,26 @@ def load_camera_files(directory: Path, tz: ZoneInfo) -> list[Camera | MobileUnit
     directory = Path(directory)
     if not directory.is_dir():
         return []
+    """Every file of DIR/*.json checked before anything is refused: the
+    CameraFileError raised lists the problems of all of them."""
     cameras: list[Camera | MobileUnit] = []
+    problems: list[CameraFileError] = []
     seen: dict[str, Path] = {}
     for path in sorted(directory.glob("*.json")):
-        camera = load_camera_file(path, tz)
+        try:
+            camera = load_camera_file(path, tz)
+        except CameraFileError as exc:
+            problems.extend(exc.problems)
+            continue
         if camera.id in seen:
-            raise CameraFileError(
-                path, camera.id, f"duplicate camera id, also in {seen[camera.id]}"
+            problems.append(
+                CameraFileError(path, camera.id, f"duplicate camera id, also in {seen[camera.id]}")
             )
+            continue
         seen[camera.id] = path
         cameras.append(camera)
+    if problems:
+        raise CameraFileError.all_of(problems)
     return cameras
 
 
@@ -206,45 +233,61 @@ def _validate(model: type[M], raw: object, path: Path) -> M:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "file"
-        raise CameraFileError(path, label, f"field {where}: {err['msg']}") from None
+        problems = []
+        for err in exc.errors():  # every field at once, not the first only
+            where = ".".join(str(p) for p in err["loc"]) or "file"
+            problems.append(CameraFileError(path, label, f"field {where}: {err['msg']}"))
+        raise CameraFileError.all_of(problems) from None
 
 
 def _fixed(path: Path, tz: ZoneInfo, raw: object) -> Camera:
     cfg = _validate(CameraConfig, raw, path)
     w, h = cfg.image.width, cfg.image.height
+    problems: list[CameraFileError] = []
     polygons = []
     for i, ring in enumerate(cfg.sidewalk):
         poly = Polygon(ring)
         if not poly.is_valid or poly.area <= 0:
-            raise CameraFileError(
-                path, cfg.id, f"field sidewalk.{i}: not a valid polygon (self-intersecting?)"
+            problems.append(
+                CameraFileError(
+                    path, cfg.id, f"field sidewalk.{i}: not a valid polygon (self-intersecting?)"
+                )
             )
+            continue
         minx, miny, maxx, maxy = poly.bounds
         if minx < 0 or miny < 0 or maxx > w or maxy > h:
-            raise CameraFileError(path, cfg.id, f"field sidewalk.{i}: outside the {w}x{h} image")
+            problems.append(
+                CameraFileError(path, cfg.id, f"field sidewalk.{i}: outside the {w}x{h} image")
+            )
         polygons.append(poly)
     sidewalk = unary_union(polygons)
+    sidewalk_known = not problems  # else "outside the sidewalk" would only echo its defect
     spots = []
     for i, spot in enumerate(cfg.loading_spots):
         try:
             _check_ring(spot.polygon)
             windows = tuple(WalkingWindow.parse(x) for x in spot.hours)
         except ValueError as exc:
-            raise CameraFileError(
-                path, cfg.id, f"field loading_spots.{i} ({spot.id}): {exc}"
-            ) from None
-        poly = Polygon(spot.polygon)
-        if not poly.is_valid or not sidewalk.buffer(2).contains(poly):
-            raise CameraFileError(
-                path,
-                cfg.id,
-                f"field loading_spots.{i} ({spot.id}): must be a valid polygon inside the sidewalk",
+            problems.append(
+                CameraFileError(path, cfg.id, f"field loading_spots.{i} ({spot.id}): {exc}")
             )
+            continue
+        poly = Polygon(spot.polygon)
+        if not poly.is_valid or (sidewalk_known and not sidewalk.buffer(2).contains(poly)):
+            problems.append(
+                CameraFileError(
+                    path,
+                    cfg.id,
+                    f"field loading_spots.{i} ({spot.id}): "
+                    "must be a valid polygon inside the sidewalk",
+                )
+            )
+            continue
         spots.append(
             LoadingSpot(spot.id, poly, WalkingSchedule(windows, None, tz), spot.max_stop_min * 60)
         )
+    if problems:
+        raise CameraFileError.all_of(problems)
     return Camera(
         id=cfg.id,
         name=cfg.name,

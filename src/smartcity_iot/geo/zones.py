@@ -19,9 +19,26 @@ from .schedule import WalkingSchedule, WalkingWindow, parse_days
 
 
 class ZoneFileError(ValueError):
+    """A problem in a zone file; `problems` holds every one a load found (this one
+    alone, or all of them), so a file with three defects needs one run, not three."""
+
     def __init__(self, path: Path, feature: str, message: str) -> None:
         super().__init__(f"{path}: feature {feature}: {message}")
         self.path, self.feature = path, feature
+        self.problems: list[ZoneFileError] = [self]
+
+    @classmethod
+    def all_of(cls, problems: list[ZoneFileError]) -> ZoneFileError:
+        if len(problems) == 1:
+            return problems[0]
+        first = problems[0]
+        err = cls(first.path, first.feature, "")
+        err.args = (
+            f"{len(problems)} problems in the zone files, fix each:\n  "
+            + "\n  ".join(str(p) for p in problems),
+        )
+        err.problems = list(problems)
+        return err
 
 
 class ZoneProperties(BaseModel):
@@ -80,64 +97,139 @@ def load_zones(
     dwell_s: float = DEFAULT_DWELL_S,
     grace_s: float = DEFAULT_GRACE_S,
 ) -> list[Zone]:
-    """Every zone of DIR/*.geojson, validated; raises ZoneFileError on the first problem.
+    """Every zone of DIR/*.geojson, validated. Every file and feature is checked
+    before anything is refused: the ZoneFileError raised lists all the problems.
     A zone without its own `dwell_s` / `grace_s` gets the defaults given here."""
     directory = Path(directory)
     if not directory.is_dir():
         raise ZoneFileError(directory, "-", "zone directory does not exist (set --geofences DIR)")
     zones: list[Zone] = []
+    problems: list[ZoneFileError] = []
     seen: dict[str, Path] = {}
     for path in sorted(directory.glob("*.geojson")):
-        for zone in _load_file(path, tz, dwell_s, grace_s):
+        for zone in _load_file(path, tz, (dwell_s, grace_s), problems):
             if zone.id in seen:
-                raise ZoneFileError(path, zone.id, f"duplicate zone id, also in {seen[zone.id]}")
+                problems.append(
+                    ZoneFileError(path, zone.id, f"duplicate zone id, also in {seen[zone.id]}")
+                )
+                continue
             seen[zone.id] = path
             zones.append(zone)
+    if problems:
+        raise ZoneFileError.all_of(problems)
     return zones
 
 
-def _load_file(path: Path, tz: ZoneInfo, dwell_s: float, grace_s: float) -> list[Zone]:
+def _load_file(
+    path: Path, tz: ZoneInfo, defaults: tuple[float, float], problems: list[ZoneFileError]
+) -> list[Zone]:
+    """The file's valid zones; each problem found is added to `problems`."""
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ZoneFileError(path, "-", f"not readable GeoJSON: {exc}") from None
+        problems.append(ZoneFileError(path, "-", f"not readable GeoJSON: {exc}"))
+        return []
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
-        raise ZoneFileError(
-            path, "-", 'top level must be {"type": "FeatureCollection", "features": [...]}'
+        problems.append(
+            ZoneFileError(
+                path, "-", 'top level must be {"type": "FeatureCollection", "features": [...]}'
+            )
         )
+        return []
     features = doc.get("features")
     if not isinstance(features, list):
-        raise ZoneFileError(path, "-", '"features" must be a list')
-    defaults = (dwell_s, grace_s)
-    return [_load_feature(path, i, f, tz, defaults) for i, f in enumerate(features)]
+        problems.append(ZoneFileError(path, "-", '"features" must be a list'))
+        return []
+    zones = []
+    for i, feature in enumerate(features):
+        found = _feature_problems(path, i, feature)
+        if isinstance(found, list):
+            problems.extend(found)
+        else:
+            zones.append(_zone(path, tz, defaults, *found))
+    return zones
 
 
-def _load_feature(
-    path: Path, index: int, feature: Any, tz: ZoneInfo, defaults: tuple[float, float]
-) -> Zone:
+def _feature_problems(
+    path: Path, index: int, feature: Any
+) -> list[ZoneFileError] | tuple[ZoneProperties, BaseGeometry, tuple[Any, Any, Any]]:
+    """Every problem of one feature (properties, geometry and schedules are checked
+    independently), or its parts when it has none."""
     label = f"#{index}"
     if not isinstance(feature, dict):
-        raise ZoneFileError(path, label, "not a GeoJSON Feature object")
+        return [ZoneFileError(path, label, "not a GeoJSON Feature object")]
     raw_props = feature.get("properties") or {}
     if isinstance(raw_props, dict) and raw_props.get("id"):
         label = f"#{index} ({raw_props['id']})"
+    found: list[ZoneFileError] = []
+    props: ZoneProperties | None = None
     try:
         props = ZoneProperties.model_validate(raw_props)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "properties"
-        raise ZoneFileError(path, label, f"property {where}: {err['msg']}") from None
-    geometry = _geometry(path, label, feature.get("geometry"))
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "properties"
+            found.append(ZoneFileError(path, label, f"property {where}: {err['msg']}"))
+    geometry: BaseGeometry | None = None
     try:
-        windows = tuple(WalkingWindow.parse(w) for w in props.walking_hours)
-        loading = tuple(WalkingWindow.parse(w) for w in props.hours)
-        days = parse_days(props.days)
-    except ValueError as exc:
-        raise ZoneFileError(path, label, str(exc)) from None
+        geometry = _geometry(path, label, feature.get("geometry"))
+    except ZoneFileError as exc:
+        found.append(exc)
+    if props is None:
+        return found
+    parsed: list[Any] = []
+    for field, parse in (
+        ("walking_hours", lambda: tuple(_windows(props.walking_hours, "walking_hours"))),
+        ("hours", lambda: tuple(_windows(props.hours, "hours"))),
+        ("days", lambda: parse_days(props.days)),
+    ):
+        try:
+            parsed.append(parse())
+        except _WindowErrors as exc:
+            found.extend(ZoneFileError(path, label, m) for m in exc.messages)
+        except ValueError as exc:
+            found.append(ZoneFileError(path, label, f"property {field}: {exc}"))
+    schedules = (parsed[0], parsed[1], parsed[2]) if len(parsed) == 3 else None
     if props.rule == "loading_spot" and props.max_stop_min is None:
-        raise ZoneFileError(
-            path, label, "property max_stop_min: a loading_spot needs its longest stop (minutes)"
+        found.append(
+            ZoneFileError(
+                path,
+                label,
+                "property max_stop_min: a loading_spot needs its longest stop (minutes)",
+            )
         )
+    if found or geometry is None or schedules is None:
+        return found
+    return props, geometry, schedules
+
+
+class _WindowErrors(ValueError):
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__("; ".join(messages))
+        self.messages = messages
+
+
+def _windows(texts: list[str], field: str) -> list[WalkingWindow]:
+    """Every window of a list parsed; each bad one is named (one run finds them all)."""
+    windows, messages = [], []
+    for i, text in enumerate(texts):
+        try:
+            windows.append(WalkingWindow.parse(text))
+        except ValueError as exc:
+            messages.append(f"property {field}.{i}: {exc}")
+    if messages:
+        raise _WindowErrors(messages)
+    return windows
+
+
+def _zone(
+    path: Path,
+    tz: ZoneInfo,
+    defaults: tuple[float, float],
+    props: ZoneProperties,
+    geometry: BaseGeometry,
+    schedules: tuple[Any, Any, Any],
+) -> Zone:
+    windows, loading, days = schedules
     is_spot = props.rule == "loading_spot"
     return Zone(
         id=props.id,

@@ -15,9 +15,12 @@ Reliability rules, each a trap of paho 2.x or MQTT (../shared/research/reliabili
 from __future__ import annotations
 
 import logging
+import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -31,6 +34,74 @@ from .workers import BatchWorker, FrameRoute, FrameWorker
 log = logging.getLogger("smartcity_iot.mqtt")
 
 RECEIVE_MAXIMUM = 2000  # v5: how many unacknowledged messages the broker may have in flight to us
+
+# CONNACK reason codes (v5 numbering; paho maps a v3.1.1 return code onto these)
+_BAD_CREDENTIALS = {134, 135}  # bad user name or password, not authorized
+_BAD_CLIENT_ID = {133}
+_BAD_PROTOCOL = {132}
+
+
+def display_url(url: str) -> str:
+    """The broker URL as it may be printed or logged: a password in it shows as ***."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+@dataclass(frozen=True)
+class ConnectProblem:
+    """Why the session is not connected: what failed, and what the user can do."""
+
+    what: str
+    fix: str
+
+
+def _socket_problem(exc: BaseException | None, host: str, port: int) -> ConnectProblem:
+    flag = "--mqtt-url / SMARTCITY_MQTT_URL"
+    if isinstance(exc, ConnectionRefusedError):
+        return ConnectProblem(
+            f"connection refused: nothing listens on {host}:{port}",
+            f"start the broker, or pass its address with {flag}",
+        )
+    if isinstance(exc, socket.gaierror):
+        return ConnectProblem(
+            f"host name {host!r} does not resolve ({exc.strerror})",
+            f"check the host in {flag}",
+        )
+    if isinstance(exc, TimeoutError):
+        return ConnectProblem(
+            f"no answer from {host}:{port} (timed out)",
+            f"check the address in {flag} and that a firewall lets port {port} through",
+        )
+    detail = f"{type(exc).__name__}: {exc}" if exc else "the TCP connection failed"
+    return ConnectProblem(f"cannot connect to {host}:{port} ({detail})", f"check {flag}")
+
+
+def _connack_problem(reason: Any) -> ConnectProblem:
+    code = getattr(reason, "value", None)
+    if code in _BAD_CREDENTIALS:
+        return ConnectProblem(
+            f"the broker refused our credentials ({reason})",
+            "put a user the broker knows into the URL, mqtt://USER:PASSWORD@host:port "
+            "(--mqtt-url / SMARTCITY_MQTT_URL)",
+        )
+    if code in _BAD_CLIENT_ID:
+        return ConnectProblem(
+            f"the broker refused our client id ({reason})",
+            "choose another --mqtt-client-id / SMARTCITY_MQTT_CLIENT_ID",
+        )
+    if code in _BAD_PROTOCOL:
+        return ConnectProblem(
+            f"the broker does not speak our MQTT version ({reason})",
+            "pass --mqtt-protocol 3.1.1 (or 5) to match the broker",
+        )
+    return ConnectProblem(
+        f"the broker refused the connection ({reason})", "see the broker's log for the cause"
+    )
 
 
 class MqttSession:
@@ -54,6 +125,11 @@ class MqttSession:
         self.connected = threading.Event()
         self.session_present: bool | None = None
         self._generation = 0
+        self._up = False  # between a CONNACK that accepted us and the next disconnect
+        self._lost_at: float | None = None  # when a connection we had was lost
+        self._failing = False  # a retry failed already: later failures log at debug level
+        # why we are not connected (None once connected), for `serve`'s start check
+        self.problem: ConnectProblem | None = None
         self.client = self._make_client()
 
     # -- connection -------------------------------------------------------------
@@ -76,6 +152,7 @@ class MqttSession:
         client.max_inflight_messages_set(100)
         client.suppress_exceptions = True
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
@@ -119,18 +196,48 @@ class MqttSession:
     ) -> None:
         try:
             if reason.is_failure:
-                log.error("broker refused the connection: %s", reason)
+                self.problem = _connack_problem(reason)
+                self._log_failure(self.problem)
                 return
+            self.problem = None
+            self._up, self._failing = True, False
             self._generation += 1
             self.session_present = bool(flags.session_present)
             client.subscribe([(t, 1) for t in self.topics])
+            outage = (
+                f" after {time.monotonic() - self._lost_at:.0f} s without the broker"
+                if self._lost_at is not None
+                else ""
+            )
+            self._lost_at = None
             log.info(
-                "connected to %s (session %s)",
-                self.settings.mqtt_url,
+                "%s %s%s (session %s)",
+                "reconnected to" if self._generation > 1 else "connected to",
+                display_url(self.settings.mqtt_url),
+                outage,
                 "resumed" if self.session_present else "new",
             )
         except Exception:  # never let paho's network thread die
             log.exception("on_connect failed")
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        # paho calls this from inside its `except OSError`, without the error: it is
+        # still the one being handled, so sys.exc_info() names it (refused, DNS, timeout)
+        try:
+            target = parse_mqtt_url(self.settings.mqtt_url)
+            self.problem = _socket_problem(sys.exc_info()[1], target.host, target.port)
+            self._log_failure(self.problem)
+        except Exception:
+            log.exception("on_connect_fail failed")
+
+    def _log_failure(self, problem: ConnectProblem) -> None:
+        """The first failed attempt is a warning, the retries after it debug: an hour
+        of outage is one line, not one per retry."""
+        level = logging.DEBUG if self._failing else logging.WARNING
+        self._failing = True
+        log.log(
+            level, "cannot connect to %s: %s", display_url(self.settings.mqtt_url), problem.what
+        )
 
     def _on_subscribe(
         self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, props: Any
@@ -144,8 +251,15 @@ class MqttSession:
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
     ) -> None:
         self.connected.clear()
-        if not self._stop.is_set():
-            log.warning("disconnected from broker (%s); reconnecting", reason)
+        was_up, self._up = self._up, False
+        if not self._stop.is_set() and was_up:
+            self._lost_at = time.monotonic()
+            self._failing = True  # the retries of this outage log at debug level
+            log.warning(
+                "lost the broker at %s (%s); reconnecting",
+                display_url(self.settings.mqtt_url),
+                reason,
+            )
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         try:

@@ -73,10 +73,16 @@ def offences_between(
     return int(row[0])
 
 
-def enqueue(conn: sqlite3.Connection, alert: Alert) -> None:
+def enqueue(conn: sqlite3.Connection, alert: Alert, extra: dict[str, Any] | None = None) -> None:
+    """Queue the alert for alerts/{kind}; `extra` adds fields to this one publication (SPEC 3.4
+    allows more fields), e.g. who handled it in an operator's step."""
+    payload = alert.to_json()
+    if extra:
+        payload = json.dumps(
+            json.loads(payload) | extra, ensure_ascii=False, separators=(",", ":")
+        ).encode()
     conn.execute(
-        "INSERT INTO outbox(topic, payload) VALUES (?, ?)",
-        (f"alerts/{alert.kind}", alert.to_json()),
+        "INSERT INTO outbox(topic, payload) VALUES (?, ?)", (f"alerts/{alert.kind}", payload)
     )
 
 

@@ -34,8 +34,53 @@ def add_dog(conn: sqlite3.Connection, owner_id: int, dog: dict[str, str | None])
 
 
 def list_dogs(conn: sqlite3.Connection, owner_id: int) -> list[dict]:
+    """The owner's dogs, each with its tag however it came (portal request or the CLI's
+    registry) and whether a tag may be requested for it now."""
     rows = conn.execute(_DOG_SELECT + " WHERE owner_id = ? ORDER BY id", (owner_id,))
-    return [dict(r) for r in rows]
+    dogs = [dict(r) for r in rows]
+    for dog in dogs:
+        dog.update(_dog_tag(conn, dog["id"]))
+    return dogs
+
+
+def _dog_tag(conn: sqlite3.Connection, dog_id: int) -> dict:
+    """The dog's current tag (an active one first, else the newest) and whether a request
+    is allowed: not while it wears an active tag or a request is in progress."""
+    tag = conn.execute(
+        "SELECT tag_id, status FROM tags WHERE dog_id = ? "
+        "ORDER BY status = 'active' DESC, created_at DESC LIMIT 1",
+        (dog_id,),
+    ).fetchone()
+    return {
+        "tag_id": tag["tag_id"] if tag else None,
+        "tag_status": tag["status"] if tag else None,
+        "can_request": _request_refusal(conn, dog_id) is None,
+    }
+
+
+def _request_refusal(conn: sqlite3.Connection, dog_id: int) -> str | None:
+    """Why no tag may be requested for the dog now, or None."""
+    active = conn.execute(
+        "SELECT tag_id FROM tags WHERE dog_id = ? AND status = 'active'", (dog_id,)
+    ).fetchone()
+    if active:
+        return (
+            f"this dog already wears the active tag {active['tag_id']}; "
+            "a lost or broken tag is replaced by the bureau, not by a new request"
+        )
+    pending = conn.execute(
+        "SELECT 1 FROM tag_requests r LEFT JOIN tags t ON t.tag_id = r.tag_id "
+        "WHERE r.dog_id = ? AND (r.status = 'requested' "
+        "OR (r.status = 'approved' AND t.status IN ('approved','shipped')))",
+        (dog_id,),
+    ).fetchone()
+    if pending:
+        return "this dog already has a tag request in progress"
+    if conn.execute(
+        "SELECT 1 FROM tags WHERE dog_id = ? AND deactivated_reason = 'deceased'", (dog_id,)
+    ).fetchone():
+        return "this dog is recorded as deceased; it gets no new tag"
+    return None
 
 
 def get_dog(conn: sqlite3.Connection, owner_id: int, dog_id: int) -> dict:
@@ -44,7 +89,7 @@ def get_dog(conn: sqlite3.Connection, owner_id: int, dog_id: int) -> dict:
     ).fetchone()
     if row is None:
         raise NotFound(f"dog {dog_id}")
-    return dict(row)
+    return dict(row) | _dog_tag(conn, dog_id)
 
 
 def request_tag(conn: sqlite3.Connection, owner_id: int, dog_id: int, postal_address: str) -> dict:
@@ -56,18 +101,9 @@ def request_tag(conn: sqlite3.Connection, owner_id: int, dog_id: int, postal_add
             "SELECT 1 FROM dogs WHERE id = ? AND owner_id = ?", (dog_id, owner_id)
         ).fetchone():
             raise NotFound(f"dog {dog_id}")
-        pending = conn.execute(
-            "SELECT 1 FROM tag_requests r LEFT JOIN tags t ON t.tag_id = r.tag_id "
-            "WHERE r.dog_id = ? AND (r.status = 'requested' "
-            "OR (r.status = 'approved' AND t.status IN ('approved','shipped')))",
-            (dog_id,),
-        ).fetchone()
-        if pending:
-            raise AccountError("this dog already has a tag request in progress")
-        if conn.execute(
-            "SELECT 1 FROM tags WHERE dog_id = ? AND deactivated_reason = 'deceased'", (dog_id,)
-        ).fetchone():
-            raise AccountError("this dog is recorded as deceased; it gets no new tag")
+        refusal = _request_refusal(conn, dog_id)
+        if refusal:
+            raise AccountError(refusal)
         rid = conn.execute(
             "INSERT INTO tag_requests(dog_id, postal_address, status, created_at) "
             "VALUES (?, ?, 'requested', ?)",

@@ -9,6 +9,7 @@ A sink that talks to another system (InfluxDB) spools here and ships later."""
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 from ..model import Alert, Fix
 from . import alerts as alert_store
@@ -22,10 +23,11 @@ class Sinks:
             influx_spool  # also append every fix and alert change as an InfluxDB point
         )
 
-    def alert(self, alert: Alert) -> None:
-        """An alert opened or changed: store it and queue it for alerts/{kind}."""
+    def alert(self, alert: Alert, extra: dict[str, Any] | None = None) -> None:
+        """An alert opened or changed: store it and queue it for alerts/{kind} (with `extra`
+        fields on that publication only)."""
         alert_store.save_alert(self.conn, alert)
-        alert_store.enqueue(self.conn, alert)
+        alert_store.enqueue(self.conn, alert, extra)
         notices.record(self.conn, alert)  # an owner's alert: their notice, written with it
         if self.influx_spool:
             influx.spool(self.conn, [lineproto.alert_line(alert)])

@@ -76,8 +76,12 @@ def apply(
         alert.workflow = target
         alert.revision += 1
         alert.updated_at = now
-        # the same sink as the pipelines: row, alerts/{kind} outbox, and InfluxDB when configured
-        Sinks(conn, influx_spool=influx_spool).alert(alert)
+        # the same sink as the pipelines: row, alerts/{kind} outbox, and InfluxDB when configured;
+        # the publication also says which step this was and who took it (SPEC 3.4 extra fields)
+        handling = {"action": action, "by": actor} | {
+            k: detail[k] for k in ("squad", "note") if k in detail
+        }
+        Sinks(conn, influx_spool=influx_spool).alert(alert, {"handling": handling})
         record_event(conn, alert_id, now, action, actor, detail)
     return alert
 

@@ -20,7 +20,7 @@ from .. import __version__
 from ..config import Settings
 from ..notify.sms import SmsGateway, sms_gateway
 from ..store.sessions import session_user
-from . import auth, notices, operator, owner, patrols, vehicles
+from . import auth, map_layers, notices, operator, owner, patrols, vehicles
 from .bodies import BodyLimit
 from .feed import AlertFeed, SessionBoundStreams
 from .security import SESSION_COOKIE, AnyUser, Database, Limits, RateLimiter
@@ -76,6 +76,7 @@ def create_app(
     app.include_router(operator.router)
     app.include_router(vehicles.router)
     app.include_router(patrols.router)
+    app.include_router(map_layers.router)  # streets and fixed cameras beside the zones
 
     @app.get("/api/zones", tags=["map"], responses={401: {"description": "not logged in"}})
     def zones(who: AnyUser) -> dict[str, Any]:
@@ -143,7 +144,7 @@ def _page(name: str) -> Callable[..., FileResponse]:
 
 
 def _zones_geojson(directory: Path) -> dict[str, Any]:
-    keep = ("id", "name", "rule", "grid", "grade", "walking_hours", "days")
+    keep = ("id", "name", "rule", "grid", "grade", "walking_hours", "days", "hours", "max_stop_min")
     features = []
     for path in sorted(Path(directory).glob("*.geojson")):
         doc = json.loads(path.read_text(encoding="utf-8"))

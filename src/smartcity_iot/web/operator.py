@@ -23,6 +23,7 @@ from ..store.history import HistoryError, open_history
 from ..store.registry import RegistryError, active_tag_health
 from ..store.users import User
 from . import history, stats
+from .alert_facts import alert_facts
 from .feed import AlertFeed
 from .schemas import (
     ActionIn,
@@ -135,12 +136,15 @@ def alert_detail(alert_id: str, user: Operator, conn: Conn, request: Request) ->
         if alert.kind in DOG_KINDS + HEALTH_KINDS
         else []
     )
+    facts = alert_facts(conn, alert, request.app.state.settings)
     return {
         "alert": asdict(alert),
         "events": workflow.events(conn, alert_id),
         "track": track,
         "images": images,
         "squad": workflow.squad_of(alert.grid),
+        **facts,
+        "earlier": [asdict(a) for a in facts["earlier"]],
     }
 
 

@@ -110,6 +110,11 @@ class Dog(BaseModel):
     birth_date: str | None
     rabies_cert: str | None
     created_at: float
+    tag_id: str | None = Field(None, description="its active tag, else its newest, if any")
+    tag_status: str | None = None
+    can_request: bool = Field(
+        True, description="false while it wears an active tag or a request is in progress"
+    )
 
 
 class TagRequestIn(In):
@@ -246,6 +251,45 @@ class TrackPoint(BaseModel):
     batt: float | None
 
 
+class AlertDog(BaseModel):
+    """The dog wearing a tag, and the owner to call (operators only)."""
+
+    tag_id: str
+    tag_status: str
+    dog_id: int
+    dog: str
+    breed: str | None
+    owner_id: int
+    owner: str
+    phone: str
+
+
+class LastFix(BaseModel):
+    ts: float
+    lat: float
+    lon: float
+    acc: float | None
+    place: str | None = Field(description="the zone holding the fix, or the nearest one near it")
+
+
+class AlertHealth(BaseModel):
+    battery: float | None = Field(description="percent, at the fix that opened the notice")
+    battery_now: float | None = Field(description="percent, at the tag's latest fix")
+    last_fix: LastFix | None = Field(description="the last fix at or before the notice opened")
+
+
+class AlertDevice(BaseModel):
+    """The fixed camera or patrol unit that saw a parking alert."""
+
+    id: str
+    name: str
+    mobile: bool | None = Field(description="true: a patrol unit; null: not in the camera files")
+    lat: float | None
+    lon: float | None
+    grid: str | None
+    place: str | None
+
+
 class AlertDetail(BaseModel):
     alert: AlertOut
     events: list[AlertEvent]
@@ -255,6 +299,13 @@ class AlertDetail(BaseModel):
         "and the unit (device_id) that took a patrol capture"
     )
     squad: str | None
+    dog: AlertDog | None = Field(None, description="dog and health alerts: the tag's dog")
+    health: AlertHealth | None = Field(None, description="tag_low_battery and tag_offline")
+    device: AlertDevice | None = Field(None, description="sidewalk_parking: camera or unit")
+    earlier: list[AlertOut] = Field(
+        default_factory=list,
+        description="the same owner's (dog alerts) or vehicle's (parking) earlier cases",
+    )
 
 
 class ActionIn(In):

@@ -23,7 +23,9 @@ async function show() {
     ["位置 Position", a.lat === null ? "—" : `${a.lat.toFixed(5)}, ${a.lon.toFixed(5)}`],
     ["版本 Revision", a.revision],
   ];
-  $("alert-facts").replaceChildren(...facts.map(([k, v]) => E("tr", {}, E("th", {}, k), E("td", {}, v))));
+  facts.splice(2, 0, ...whoAndWhat(d));
+  $("alert-facts").replaceChildren(...facts.map(([k, v, id]) => E("tr", id ? { id } : {}, E("th", {}, k), E("td", {}, v))));
+  showEarlier(a, d.earlier || []);
   $("btn-acknowledge").disabled = a.workflow !== "new";
   $("btn-dispatch").disabled = a.workflow !== "acknowledged" || !a.grid;
   $("btn-close").disabled = !["acknowledged", "dispatched"].includes(a.workflow);
@@ -47,9 +49,49 @@ async function show() {
   const patrol = d.images.some((img) => img.device_id) || units.has(a.device_id);
   const paired = patrol ? showCaptures(a, d.images, units) : [];
   $("captures-box").classList.toggle("hidden", !patrol);
-  $("photos").replaceChildren(...d.images.filter((img) => !paired.includes(img)).map((img) => E("figure", {},
-    E("img", { src: img.url, alt: img.label || "evidence" }), E("figcaption", { class: "muted" },
-      `${ROLES[img.role] || img.label || ""} ${SC.time(img.ts)}${img.device_id ? ` · ${unitLabel(units, img.device_id)}` : ""}`))));
+  const seenBy = (img) => (img.device_id ? unitLabel(units, img.device_id) : d.device ? deviceLabel(d.device) : a.device_id);
+  $("photos").replaceChildren(...d.images.filter((img) => !paired.includes(img)).map((img) => E("figure", { "data-role": img.role || img.label || "" },
+    E("img", { src: img.url, alt: ROLES[img.role] || ROLES[img.label] || img.label || "evidence" }), E("figcaption", { class: "muted" },
+      E("strong", {}, ROLES[img.role] || ROLES[img.label] || img.label || "照片 Photo"), " · ", SC.time(img.ts), " · ", seenBy(img)))));
+}
+
+const deviceLabel = (dev) => (dev.name && dev.name !== dev.id ? `${dev.name} (${dev.id})` : dev.id);
+const pct = (v) => (v === null || v === undefined ? "—" : `${Math.round(v)}%`);
+const where = (lat, lon) => (lat === null || lat === undefined ? "—" : `${lat.toFixed(5)}, ${lon.toFixed(5)}`);
+
+// The facts beside the alert: who to call for a dog, a tag's battery and last fix, the
+// camera or patrol unit of a parking alert ([label, value, row id] rows).
+function whoAndWhat(d) {
+  const rows = [];
+  if (d.dog) {
+    const dog = d.dog;
+    rows.push(["犬只 Dog", `${dog.dog}${dog.breed ? ` (${dog.breed})` : ""} · 犬牌 tag ${dog.tag_id}`, "fact-dog"]);
+    rows.push(["犬主 Owner", dog.owner, "fact-owner"]);
+    rows.push(["电话 Phone", E("a", { href: `tel:${dog.phone}` }, dog.phone), "fact-phone"]);
+  }
+  if (d.health) {
+    const h = d.health, fix = h.last_fix;
+    rows.push(["电量 Battery", `${pct(h.battery)} (当前 now ${pct(h.battery_now)})`, "fact-battery"]);
+    rows.push(["最后定位 Last fix", fix ? `${SC.time(fix.ts)} · ${fix.place || "区域外 outside the zones"} · ${where(fix.lat, fix.lon)}` : "无定位 no fix stored", "fact-last-fix"]);
+  }
+  if (d.device) {
+    const dev = d.device;
+    const title = dev.mobile ? "巡查车 Patrol unit" : "摄像头 Camera";
+    const place = dev.place || where(dev.lat, dev.lon);
+    rows.push([title, `${deviceLabel(dev)} · ${place}${dev.mobile ? " (抓拍时位置 where it stood)" : ""}`, "fact-device"]);
+  }
+  return rows;
+}
+
+// A dog's owner's earlier cases (a vehicle's are in the plate box), one click each.
+function showEarlier(a, earlier) {
+  const dogAlert = a.kind.startsWith("dog_");
+  $("earlier-box").classList.toggle("hidden", !dogAlert);
+  $("earlier-none").classList.toggle("hidden", earlier.length > 0);
+  $("earlier-cases").replaceChildren(...earlier.map((c) => E("tr", {},
+    E("td", {}, E("a", { href: `/console/alerts/${encodeURIComponent(c.id)}` }, SC.time(c.started_at))),
+    E("td", {}, SC.KINDS[c.kind] || c.kind), E("td", {}, c.zone_name || c.zone_id || "—"),
+    E("td", {}, c.disposition || "—"))));
 }
 
 const ROLES = {

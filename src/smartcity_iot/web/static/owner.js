@@ -9,8 +9,12 @@ async function refresh() {
     SC.api("GET", "/api/owner/dogs"), SC.api("GET", "/api/owner/tag-requests"),
     SC.api("GET", "/api/owner/tags"), SC.api("GET", "/api/owner/violations"),
   ]);
+  // Only dogs that may get a tag now: none while one is active or a request is under way.
+  const open = dogs.filter((d) => d.can_request);
   const select = $("request-dog");
-  select.replaceChildren(...dogs.map((d) => E("option", { value: d.id }, `${d.name}（${d.breed || ""}）`)));
+  select.replaceChildren(...open.map((d) => E("option", { value: d.id }, `${d.name}（${d.breed || ""}）`)));
+  $("request-submit").disabled = open.length === 0;
+  $("request-none").classList.toggle("hidden", open.length > 0 || dogs.length === 0);
 
   const body = $("requests-table").querySelector("tbody");
   const withRequest = new Set(requests.map((r) => r.dog_id));
@@ -20,8 +24,13 @@ async function refresh() {
       E("td", {}, E("span", { class: `badge ${r.status}`, "data-status": r.status }, SC.TAG_STATUS[r.status] || r.status),
         r.status === "rejected" && r.reason ? E("div", { class: "muted", "data-reason": r.id }, `原因 Reason：${r.reason}`) : null),
       E("td", {}, r.tag_id || "—"), E("td", {}, r.postal_address))),
-    ...dogs.filter((d) => !withRequest.has(d.id)).map((d) => E("tr", {},
-      E("td", {}, d.name), E("td", { colspan: 4, class: "muted" }, "尚未申请犬牌 No tag requested yet"))),
+    ...dogs.filter((d) => !withRequest.has(d.id)).map((d) => (d.tag_id
+      ? E("tr", { "data-dog": d.id }, // a tag that came another way (registered by the bureau)
+        E("td", {}, d.name), E("td", { class: "muted" }, "登记处办理 registered at the bureau"),
+        E("td", {}, E("span", { class: `badge ${d.tag_status}`, "data-status": d.tag_status }, SC.TAG_STATUS[d.tag_status] || d.tag_status)),
+        E("td", {}, d.tag_id), E("td", {}, "—"))
+      : E("tr", { "data-dog": d.id },
+        E("td", {}, d.name), E("td", { colspan: 4, class: "muted" }, "尚未申请犬牌 No tag requested yet")))),
   );
 
   $("tags-table").querySelector("tbody").replaceChildren(...tags.map((t) => E("tr", { "data-tag": t.tag_id },

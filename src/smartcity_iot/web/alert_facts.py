@@ -1,0 +1,150 @@
+"""The facts an operator needs on an alert's page, beside the alert itself: for a dog
+alert the dog, its owner and the phone to call; for a tag's health notice its battery and
+last fix; for a parking alert the camera or patrol unit that saw it, and where that is;
+and the earlier cases of the same owner or vehicle. Operators only: the owner's phone is
+here because the operator must call it, and no owner's route reaches this module."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import shapely
+from shapely.geometry import Point
+
+from ..config import Settings
+from ..geo.cameras import Camera, CameraFileError, load_camera_files
+from ..geo.metric import LocalProjection
+from ..geo.zones import ZoneFileError, load_zones
+from ..model import DOG_KINDS, HEALTH_KINDS, Alert
+from ..store.alerts import search_alerts
+
+NEAR_M = 150.0  # a fix farther than this from every zone is told by its coordinates only
+EARLIER_MAX = 50
+
+
+def alert_facts(conn: sqlite3.Connection, alert: Alert, settings: Settings) -> dict[str, Any]:
+    tag_kinds = DOG_KINDS + HEALTH_KINDS
+    return {
+        "dog": _dog(conn, alert.device_id) if alert.kind in tag_kinds else None,
+        "health": _health(conn, alert, settings) if alert.kind in HEALTH_KINDS else None,
+        "device": _device(alert, settings) if alert.kind == "sidewalk_parking" else None,
+        "earlier": _earlier(conn, alert),
+    }
+
+
+def _dog(conn: sqlite3.Connection, tag_id: str) -> dict[str, Any] | None:
+    """The dog that wears (or wore) the tag, and its owner."""
+    row = conn.execute(
+        "SELECT t.tag_id, t.status AS tag_status, d.id AS dog_id, d.name AS dog, d.breed, "
+        "o.id AS owner_id, o.name AS owner, o.phone "
+        "FROM tags t JOIN dogs d ON d.id = t.dog_id JOIN owners o ON o.id = d.owner_id "
+        "WHERE t.tag_id = ?",
+        (tag_id,),
+    ).fetchone()
+    return dict(row) if row else None
+
+
+def _health(conn: sqlite3.Connection, alert: Alert, settings: Settings) -> dict[str, Any]:
+    """The battery when the notice opened and now, and the last fix before it opened
+    (for a silent tag, where it was last heard)."""
+    at = conn.execute(
+        "SELECT ts_ms, lat, lon, acc, batt FROM fixes WHERE tag_id = ? AND ts_ms <= ? "
+        "ORDER BY ts_ms DESC LIMIT 1",
+        (alert.device_id, round(alert.started_at * 1000) + 1000),
+    ).fetchone()
+    state = conn.execute(
+        "SELECT last_ts, lat, lon, acc, batt FROM tag_state WHERE tag_id = ?", (alert.device_id,)
+    ).fetchone()
+    last_fix = None
+    if at is not None:
+        last_fix = {"ts": at["ts_ms"] / 1000, "lat": at["lat"], "lon": at["lon"], "acc": at["acc"]}
+    elif state is not None and state["last_ts"] is not None:
+        last_fix = {
+            "ts": state["last_ts"],
+            "lat": state["lat"],
+            "lon": state["lon"],
+            "acc": state["acc"],
+        }
+    if last_fix is not None:
+        last_fix["place"] = place_name(settings, last_fix["lat"], last_fix["lon"])
+    return {
+        "battery": at["batt"] if at is not None else None,
+        "battery_now": state["batt"] if state is not None else None,
+        "last_fix": last_fix,
+    }
+
+
+def place_name(settings: Settings, lat: float, lon: float) -> str | None:
+    """The zone holding the point, else the nearest within NEAR_M ("near X, ~N m")."""
+    try:
+        zones = load_zones(settings.geofences, settings.tz)
+    except ZoneFileError:
+        return None
+    if not zones:
+        return None
+    here = Point(lon, lat)
+    for zone in zones:
+        if zone.name and zone.geometry.covers(here):
+            return zone.name
+    projection = LocalProjection(lon, lat)
+    point = projection.project(here)
+    dist, zone = min(
+        (float(shapely.distance(projection.project(z.geometry), point)), z) for z in zones if z.name
+    )
+    return f"{zone.name} 附近 near, ~{dist:.0f} m" if dist <= NEAR_M else None
+
+
+def _device(alert: Alert, settings: Settings) -> dict[str, Any]:
+    """The fixed camera or patrol unit of a parking alert, by its file."""
+    try:
+        files = load_camera_files(settings.geofences / "cameras", settings.tz)
+    except CameraFileError:
+        files = []
+    found = next((c for c in files if c.id == alert.device_id), None)
+    if isinstance(found, Camera):
+        return {
+            "id": found.id,
+            "name": found.name or found.id,
+            "mobile": False,
+            "lat": found.lat,
+            "lon": found.lon,
+            "grid": found.grid,
+            "place": place_name(settings, found.lat, found.lon),
+        }
+    if found is not None:  # a patrol unit: where it stood is the alert's own position
+        place = (
+            None
+            if alert.lat is None or alert.lon is None
+            else (place_name(settings, alert.lat, alert.lon))
+        )
+        return {
+            "id": found.id,
+            "name": found.name or found.id,
+            "mobile": True,
+            "lat": alert.lat,
+            "lon": alert.lon,
+            "grid": found.grid,
+            "place": place,
+        }
+    return {
+        "id": alert.device_id,
+        "name": alert.device_id,
+        "mobile": None,
+        "lat": None,
+        "lon": None,
+        "grid": None,
+        "place": None,
+    }
+
+
+def _earlier(conn: sqlite3.Connection, alert: Alert) -> list[Alert]:
+    """The same party's other cases (the owner's dog alerts, the vehicle's parking alerts)
+    that started before this one, newest first."""
+    if not alert.party:
+        return []
+    kinds = DOG_KINDS if alert.kind in DOG_KINDS else (alert.kind,)
+    cases = search_alerts(conn, party=alert.party, limit=EARLIER_MAX * 4)
+    return [
+        a for a in cases if a.kind in kinds and a.id != alert.id and a.started_at < alert.started_at
+    ][:EARLIER_MAX]
