@@ -46,6 +46,39 @@ def parse_start(text: str, tz: str) -> datetime:
     return start if start.tzinfo else start.replace(tzinfo=ZoneInfo(tz))
 
 
+# -- flags every simulator has: the broker, the simulated span, the pace and session
+
+
+def _add_broker(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mqtt-url", default="mqtt://127.0.0.1:1883",
+                   help="broker, mqtt://[user:pass@]host:port")  # fmt: skip
+
+
+def _add_span(p: argparse.ArgumentParser, duration: str) -> None:
+    p.add_argument("--start", default="now",
+                   help="simulated start: ISO time with offset, 'now' or '-2h' "
+                        "(now minus 2 h)")  # fmt: skip
+    p.add_argument("--duration", default=duration, type=parse_duration,
+                   help="simulated span, e.g. 2h, 90m, 1h30m, 600 (seconds)")  # fmt: skip
+
+
+def _add_session(
+    p: argparse.ArgumentParser,
+    *,
+    speed_help: str,
+    items: str,
+    protocol_help: str,
+    qos_of: str,
+    client_id: str,
+) -> None:
+    pace = p.add_mutually_exclusive_group()
+    pace.add_argument("--speed", type=float, help=speed_help)
+    pace.add_argument("--rate", type=float, help=f"pace at this many {items} per wall second")
+    p.add_argument("--protocol", choices=["5", "3.1.1"], default="5", help=protocol_help)
+    p.add_argument("--qos", type=int, choices=[0, 1], default=1, help=f"MQTT QoS of the {qos_of}")
+    p.add_argument("--client-id", default=client_id, help="MQTT client id")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m firmware_sim",
@@ -59,17 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
         "and write the staged violations as ground truth.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--mqtt-url", default="mqtt://127.0.0.1:1883",
-                   help="broker, mqtt://[user:pass@]host:port")  # fmt: skip
+    _add_broker(p)
     p.add_argument("--geofences", default="geofences", type=Path,
                    help="directory with the zone files *.geojson")  # fmt: skip
     p.add_argument("--tags", type=int, default=50, help="number of tags")
     p.add_argument("--seed", type=int, default=1, help="random seed (same seed, same stream)")
-    p.add_argument("--start", default="now",
-                   help="simulated start: ISO time with offset, 'now' or '-2h' "
-                        "(now minus 2 h)")  # fmt: skip
-    p.add_argument("--duration", default="2h", type=parse_duration,
-                   help="simulated span, e.g. 2h, 90m, 1h30m, 600 (seconds)")  # fmt: skip
+    _add_span(p, duration="2h")
     p.add_argument("--fix-interval", type=float, default=10.0,
                    help="seconds between fixes while walking (120 s at rest)")  # fmt: skip
     p.add_argument("--violation-share", type=float, default=0.3,
@@ -77,14 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--owntracks-share", type=float, default=0.0,
                    help="share of tags that publish OwnTracks JSON instead, 0..1")  # fmt: skip
     p.add_argument("--timezone", default="Asia/Shanghai", help="city time zone of the schedules")
-    pace = p.add_mutually_exclusive_group()
-    pace.add_argument("--speed", type=float,
-                      help="pace on message time: simulated seconds per wall second "
-                           "(60 = 1 h/min)")  # fmt: skip
-    pace.add_argument("--rate", type=float, help="pace at this many messages per wall second")
-    p.add_argument("--protocol", choices=["5", "3.1.1"], default="5", help="MQTT protocol")
-    p.add_argument("--qos", type=int, choices=[0, 1], default=1, help="MQTT QoS of the fixes")
-    p.add_argument("--client-id", default="firmware-sim-tags", help="MQTT client id")
+    _add_session(
+        p,
+        speed_help="pace on message time: simulated seconds per wall second (60 = 1 h/min)",
+        items="messages",
+        protocol_help="MQTT protocol",
+        qos_of="fixes",
+        client_id="firmware-sim-tags",
+    )
     p.add_argument("--truth", type=Path, help="write staged violations here (JSON lines)")
     p.add_argument("--fleet", type=Path, help="write the fleet (tag, dog, owner, phone) here")
     p.set_defaults(subparser=p)
@@ -107,26 +135,21 @@ def _add_cameras_parser(sub) -> None:
     p.add_argument("--camera", action="append", type=Path, required=True,
                    help="camera file geofences/cameras/*.json; "
                         "repeat for more cameras")  # fmt: skip
-    p.add_argument("--mqtt-url", default="mqtt://127.0.0.1:1883",
-                   help="broker, mqtt://[user:pass@]host:port")  # fmt: skip
+    _add_broker(p)
     p.add_argument("--seed", type=int, default=1, help="random seed (same seed, same frames)")
-    p.add_argument("--start", default="now",
-                   help="simulated start: ISO time with offset, 'now' or '-2h' "
-                        "(now minus 2 h)")  # fmt: skip
-    p.add_argument("--duration", default="2h", type=parse_duration,
-                   help="simulated span, e.g. 2h, 90m, 1h30m, 600 (seconds)")  # fmt: skip
+    _add_span(p, duration="2h")
     p.add_argument("--fps", type=float, default=1.0, help="frames per simulated second per camera")
     p.add_argument("--scenario", choices=list(cams.SCENARIOS), default="mixed",
                    help="which sidewalk stops to stage")  # fmt: skip
     p.add_argument("--timezone", default="Asia/Shanghai", help="city time zone of the hours")
-    pace = p.add_mutually_exclusive_group()
-    pace.add_argument("--speed", type=float,
-                      help="pace on capture time: simulated seconds per wall second")  # fmt: skip
-    pace.add_argument("--rate", type=float, help="pace at this many frames per wall second")
-    p.add_argument("--protocol", choices=["5", "3.1.1"], default="5",
-                   help="MQTT protocol; only 5 carries the capture time")  # fmt: skip
-    p.add_argument("--qos", type=int, choices=[0, 1], default=1, help="MQTT QoS of the frames")
-    p.add_argument("--client-id", default="firmware-sim-cameras", help="MQTT client id")
+    _add_session(
+        p,
+        speed_help="pace on capture time: simulated seconds per wall second",
+        items="frames",
+        protocol_help="MQTT protocol; only 5 carries the capture time",
+        qos_of="frames",
+        client_id="firmware-sim-cameras",
+    )
     p.add_argument("--truth", type=Path, help="write staged sidewalk stops here (JSON lines)")
     p.add_argument("--save-frames", type=Path, metavar="DIR",
                    help="also write a few sample JPEGs per camera "
@@ -155,14 +178,9 @@ def _add_patrol_parser(sub) -> None:
     p.add_argument("--geofences", default="geofences", type=Path,
                    help="directory with the zone files *.geojson (rule: sidewalk, "
                         "loading_spot)")  # fmt: skip
-    p.add_argument("--mqtt-url", default="mqtt://127.0.0.1:1883",
-                   help="broker, mqtt://[user:pass@]host:port")  # fmt: skip
+    _add_broker(p)
     p.add_argument("--seed", type=int, default=1, help="random seed (same seed, same frames)")
-    p.add_argument("--start", default="now",
-                   help="simulated start: ISO time with offset, 'now' or '-2h' "
-                        "(now minus 2 h)")  # fmt: skip
-    p.add_argument("--duration", default="1h", type=parse_duration,
-                   help="simulated span, e.g. 2h, 90m, 1h30m, 600 (seconds)")  # fmt: skip
+    _add_span(p, duration="1h")
     p.add_argument("--fps", type=float, default=2.0, help="frames per simulated second per unit")
     p.add_argument("--scenario", choices=list(pat.SCENARIOS), default="mixed",
                    help="which parked cars to stage "
@@ -179,15 +197,15 @@ def _add_patrol_parser(sub) -> None:
                    help="every unit goes off duty (camera off) AT after the start FOR this long, "
                         "e.g. 20m+65m; repeatable")  # fmt: skip
     p.add_argument("--timezone", default="Asia/Shanghai", help="city time zone of the hours")
-    pace = p.add_mutually_exclusive_group()
-    pace.add_argument("--speed", type=float,
-                      help="pace on capture time: simulated seconds per wall second")  # fmt: skip
-    pace.add_argument("--rate", type=float, help="pace at this many frames per wall second")
-    p.add_argument("--protocol", choices=["5", "3.1.1"], default="5",
-                   help="MQTT protocol; only 5 carries the capture time and position as "
-                        "properties (3.1.1: the position is in the JPEG's EXIF only)")  # fmt: skip
-    p.add_argument("--qos", type=int, choices=[0, 1], default=1, help="MQTT QoS of the frames")
-    p.add_argument("--client-id", default="firmware-sim-patrol", help="MQTT client id")
+    _add_session(
+        p,
+        speed_help="pace on capture time: simulated seconds per wall second",
+        items="frames",
+        protocol_help="MQTT protocol; only 5 carries the capture time and position as "
+        "properties (3.1.1: the position is in the JPEG's EXIF only)",
+        qos_of="frames",
+        client_id="firmware-sim-patrol",
+    )
     p.add_argument("--truth", type=Path, help="write the staged parked cars here (JSON lines)")
     p.add_argument("--save-frames", type=Path, metavar="DIR",
                    help="also write a few sample JPEGs per unit "

@@ -102,30 +102,18 @@ def _device(alert: Alert, settings: Settings) -> dict[str, Any]:
     except CameraFileError:
         files = []
     found = next((c for c in files if c.id == alert.device_id), None)
-    if isinstance(found, Camera):
+    if found is not None:
+        # a fixed camera stands where its file says; a patrol unit where the alert was
+        mobile = not isinstance(found, Camera)
+        lat, lon = (found.lat, found.lon) if isinstance(found, Camera) else (alert.lat, alert.lon)
         return {
             "id": found.id,
             "name": found.name or found.id,
-            "mobile": False,
-            "lat": found.lat,
-            "lon": found.lon,
+            "mobile": mobile,
+            "lat": lat,
+            "lon": lon,
             "grid": found.grid,
-            "place": place_name(settings, found.lat, found.lon),
-        }
-    if found is not None:  # a patrol unit: where it stood is the alert's own position
-        place = (
-            None
-            if alert.lat is None or alert.lon is None
-            else (place_name(settings, alert.lat, alert.lon))
-        )
-        return {
-            "id": found.id,
-            "name": found.name or found.id,
-            "mobile": True,
-            "lat": alert.lat,
-            "lon": alert.lon,
-            "grid": found.grid,
-            "place": place,
+            "place": None if lat is None or lon is None else place_name(settings, lat, lon),
         }
     return {
         "id": alert.device_id,
