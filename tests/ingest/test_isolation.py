@@ -59,6 +59,9 @@ def drain(pipe: TagPipeline, msgs: list[Inbound]) -> float:
     return time.perf_counter() - started
 
 
+REPEATS = 3
+
+
 def plant_in_decoder(monkeypatch: pytest.MonkeyPatch, pipe: TagPipeline) -> None:
     real = tag_stages.decode_fix
 
@@ -87,12 +90,17 @@ def plant_in_zone_index(monkeypatch: pytest.MonkeyPatch, pipe: TagPipeline) -> N
 def test_twenty_messages_that_trip_a_bug_do_not_double_the_drain(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plant: Callable[..., None]
 ) -> None:
-    # given the same 20,000 fixes drained clean, and with 20 that trip a planted bug
-    clean = pipeline(tmp_path / "clean")
-    clean_s = drain(clean, stream(0))
-    pipe = pipeline(tmp_path / "poisoned")
-    plant(monkeypatch, pipe)
-    poisoned_s = drain(pipe, stream(POISONED))
+    # given the same 20,000 fixes drained clean, and with 20 that trip a planted bug,
+    # alternately, best of three each (a sub-second drain on a shared machine is noisy)
+    clean_runs, poisoned_runs = [], []
+    for run in range(REPEATS):
+        clean = pipeline(tmp_path / f"clean-{run}")
+        clean_runs.append(drain(clean, stream(0)))
+        pipe = pipeline(tmp_path / f"poisoned-{run}")
+        with monkeypatch.context() as planted:
+            plant(planted, pipe)
+            poisoned_runs.append(drain(pipe, stream(POISONED)))
+    clean_s, poisoned_s = min(clean_runs), min(poisoned_runs)
     # then only the 20 are lost, each counted and dead-lettered as internal_error
     stored = pipe.conn.execute("SELECT COUNT(*) FROM fixes").fetchone()[0]
     assert stored == N - POISONED
