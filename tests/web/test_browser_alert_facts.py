@@ -151,6 +151,10 @@ def test_every_alert_kind_shows_its_facts(
     # parking at a fixed camera: its name and place, photos captioned role · time · camera
     device = open_page(driver, web, "park-cam", "fact-device")
     assert "测试路 01 (cam-test-01)" in device.text
+    # the photos draw after the facts: wait for them, then read what they say
+    WebDriverWait(driver, 10, poll_frequency=0.05).until(
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, "#photos figcaption")) >= 3
+    )
     captions = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#photos figcaption")]
     assert len(captions) == 3, captions
     assert captions[0].startswith("首次发现 First seen · 20") and captions[0].endswith(
