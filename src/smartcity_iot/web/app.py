@@ -15,12 +15,14 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..config import Settings
+from ..i18n import Refusal
 from ..notify.sms import SmsGateway, sms_gateway
 from ..store.sessions import session_user
-from . import auth, map_layers, notices, operator, owner, patrols, vehicles
+from . import auth, lang, map_layers, notices, operator, owner, patrols, vehicles
 from .bodies import BodyLimit
 from .feed import AlertFeed, SessionBoundStreams
 from .security import SESSION_COOKIE, AnyUser, Database, Limits, RateLimiter
@@ -83,19 +85,9 @@ def create_app(
         """The zones as one GeoJSON FeatureCollection, for drawing the map client-side."""
         return {**_zones_geojson(settings.geofences), "tiles": settings.map_tiles}
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        """FastAPI's own handler quotes the input back and fails (a 500) on bytes that are
-        not UTF-8 or a JSON Infinity: name the field and the problem, never echo input."""
-        problems = [
-            {
-                "loc": [p if isinstance(p, str | int) else str(p) for p in err.get("loc", ())],
-                "msg": str(err.get("msg", "")),
-                "type": str(err.get("type", "")),
-            }
-            for err in exc.errors()
-        ]
-        return JSONResponse({"detail": problems}, status_code=422)
+    app.include_router(lang.router)  # the catalogue for the pages, in the reader's language
+    app.add_exception_handler(RequestValidationError, lang.invalid_request)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, lang.http_error)  # type: ignore[arg-type]
 
     @app.middleware("http")
     async def guard(
@@ -109,7 +101,11 @@ def create_app(
             and origin != "null"
             and urlsplit(origin).netloc != request.headers.get("host")
         ):
-            return JSONResponse({"detail": "cross-site request refused"}, status_code=403)
+            refusal = Refusal("error.cross_site")
+            return JSONResponse(
+                {"detail": refusal.text(lang.lang_of(request)), "code": refusal.key},
+                status_code=403,
+            )
         response = await call_next(request)
         for name, value in headers.items():
             response.headers.setdefault(name, value)

@@ -17,7 +17,7 @@ const SC = {
     if (res.status === 204) return null;
     const data = await res.json().catch(() => ({}));
     if (!res.ok) {
-      const err = new Error(SC.detail(data) || res.statusText);
+      const err = new Error(SC.detail(data) || SC.t("error.unexpected", { status: res.status }));
       err.status = res.status;
       throw err;
     }
