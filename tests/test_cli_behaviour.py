@@ -261,14 +261,13 @@ def test_rejects_lists_dead_letters_under_a_header(tmp_path: Path) -> None:
 # -- zone files ------------------------------------------------------------------------
 
 
-def test_serve_names_every_defect_of_a_zone_file_in_one_run(tmp_path: Path) -> None:
+def _three_defect_zones(zones: Path) -> None:
     square = [[[118, 28], [118.1, 28], [118.1, 28.1], [118, 28]]]
     features = [
         {"id": "a", "rule": "dogs", "walking_hours": ["8-9"]},
         {"id": "b", "rule": "cats"},
         {"id": "c", "rule": "loading_spot"},
     ]
-    zones = tmp_path / "zones"
     zones.mkdir()
     (zones / "three.geojson").write_text(
         json.dumps(
@@ -285,8 +284,40 @@ def test_serve_names_every_defect_of_a_zone_file_in_one_run(tmp_path: Path) -> N
             }
         )
     )
-    r = run("serve", "--geofences", str(zones), "--data-dir", str(tmp_path / "d"))
-    assert r.returncode == 2, r.stderr
-    assert "3 problems in the zone files" in r.stderr
+
+
+def _assert_zone_defects(stderr: str) -> None:
     for label, problem in (("#0 (a)", "HH:MM-HH:MM"), ("#1 (b)", "rule"), ("#2 (c)", "max_stop")):
-        assert any(f"feature {label}" in ln and problem in ln for ln in r.stderr.splitlines())
+        assert any(f"feature {label}" in ln and problem in ln for ln in stderr.splitlines())
+
+
+def test_serve_names_every_defect_of_a_zone_file_in_one_run(tmp_path: Path) -> None:
+    _three_defect_zones(tmp_path / "zones")
+    r = run("serve", "--geofences", str(tmp_path / "zones"), "--data-dir", str(tmp_path / "d"))
+    assert r.returncode == 2, r.stderr
+    assert "3 problems in the zone and camera files" in r.stderr
+    _assert_zone_defects(r.stderr)
+
+
+@pytest.mark.parametrize("command", ["serve", "check"])
+def test_zone_and_camera_defects_are_named_together_in_one_run(
+    tmp_path: Path, command: str
+) -> None:
+    zones = tmp_path / "zones"
+    _three_defect_zones(zones)
+    (zones / "cameras").mkdir()
+    good = json.loads((TEST_ZONES / "cameras" / "cam-test-01.json").read_text())
+    (zones / "cameras" / "bad.json").write_text(json.dumps(dict(good, lat=128, grade="highway")))
+    r = run(command, "--geofences", str(zones), "--data-dir", str(tmp_path / "d"))
+    assert r.returncode == 2, r.stderr
+    _assert_zone_defects(r.stderr)
+    camera_lines = [ln for ln in r.stderr.splitlines() if "bad.json" in ln]
+    assert any("lat" in ln for ln in camera_lines) and any("grade" in ln for ln in camera_lines)
+    assert not (tmp_path / "d").exists() or command == "serve"
+
+
+def test_check_says_what_it_found_in_good_files(tmp_path: Path) -> None:
+    r = run("check", "--geofences", str(TEST_ZONES), "--data-dir", str(tmp_path / "d"))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("ok: ") and "zones" in r.stdout and "fixed cameras" in r.stdout
+    assert not (tmp_path / "d").exists()  # a check writes nothing

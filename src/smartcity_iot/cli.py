@@ -119,6 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_settings(serve, common_only=False)
 
+    check = sub.add_parser(
+        "check",
+        help="check the zone, camera and notice-text files; every problem in one run",
+        epilog=EPILOG,
+    )
+    _add_settings(check, common_only=False)
+
     tags = sub.add_parser("tags", help="the tag registry")
     tags_sub = tags.add_subparsers(dest="tags_command", metavar="ACTION", required=True)
     reg = tags_sub.add_parser(
@@ -235,6 +242,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_demo(args, settings)
     if args.command == "serve":
         return _serve(settings)
+    if args.command == "check":
+        return _check(settings)
     if _reads_only(args, settings):
         _require_database(settings)
     from . import records_cli
@@ -252,6 +261,35 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_history(args, settings)
     raise AssertionError(args.command)
+
+
+def _check(settings: Settings) -> int:
+    """What `serve` checks at start, without starting: the city's files and the texts."""
+    from .geo.city import CityFilesError, load_city
+    from .notify.texts import NoticeTextsError, load_texts
+
+    problems: list[str] = []
+    try:
+        city = load_city(settings.geofences, settings.tz, settings.dwell_s, settings.grace_s)
+    except CityFilesError as exc:
+        problems.extend(str(p) for p in exc.problems)
+    try:
+        load_texts(settings.notice_texts)
+    except NoticeTextsError as exc:
+        problems.append(str(exc))
+    if problems:
+        print(
+            f"smartcity-iot: error: {len(problems)} problem(s), fix each:\n  "
+            + "\n  ".join(problems),
+            file=sys.stderr,
+        )
+        return 2
+    print(
+        f"ok: {len(city.zones)} zones, {len(city.cameras)} fixed cameras and "
+        f"{len(city.units)} patrol units in {settings.geofences}; "
+        f"notice texts {settings.notice_texts or 'built in'}"
+    )
+    return 0
 
 
 def _serve(settings: Settings) -> int:

@@ -8,8 +8,7 @@ import threading
 
 from .config import Settings
 from .counters import Counters
-from .geo.cameras import Camera, MobileUnit, load_camera_files
-from .geo.zones import load_zones
+from .geo.city import load_city
 from .ingest.mqtt import MqttSession
 from .ingest.outbox import OutboxPublisher
 from .ingest.workers import FrameRoute
@@ -36,7 +35,9 @@ class Service:
         # checked before anything starts: a broken texts file stops the service here
         notice_texts = load_texts(settings.notice_texts)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.zones = load_zones(settings.geofences, settings.tz, settings.dwell_s, settings.grace_s)
+        # zones and cameras checked together: every defect of every file in one run
+        city = load_city(settings.geofences, settings.tz, settings.dwell_s, settings.grace_s)
+        self.zones = city.zones
         self.conn = connect(settings.db_path)
         spool = bool(
             settings.influx_url
@@ -49,9 +50,7 @@ class Service:
             on_commit=self._wake_publisher,
             sinks=Sinks(self.conn, influx_spool=spool),
         )
-        files = load_camera_files(settings.geofences / "cameras", settings.tz)
-        self.cameras = [c for c in files if isinstance(c, Camera)]
-        self.units = [c for c in files if isinstance(c, MobileUnit)]
+        self.cameras, self.units = city.cameras, city.units
         # The vision worker has its own connection: SQLite connections are not shared
         # across threads.
         camera_conn = connect(settings.db_path)

@@ -36,7 +36,9 @@ class Refusal(ValueError):
         self.params = params
 
     def text(self, lang: str = DEFAULT_LANG) -> str:
-        return catalogue().text(self.key, lang, **self.params)
+        # a parameter that is itself a Refusal (a label, a wrapped reason) reads in `lang` too
+        params = {k: v.text(lang) if isinstance(v, Refusal) else v for k, v in self.params.items()}
+        return catalogue().text(self.key, lang, **params)
 
     def __str__(self) -> str:
         return self.text("en")
@@ -58,7 +60,7 @@ class Catalogue:
         lang = lang if lang in LANGS else DEFAULT_LANG
         return {key: m[lang] for key, m in self.messages.items()}
 
-    def group(self, prefix: str) -> dict[str, dict[str, str]]:
+    def group(self, prefix: str) -> dict[str, Mapping[str, str]]:
         """The messages under `prefix.`, by their last key part."""
         start = prefix + "."
         return {k[len(start) :]: m for k, m in self.messages.items() if k.startswith(start)}
