@@ -77,6 +77,8 @@ CREATE TABLE IF NOT EXISTS alert_events (
     actor TEXT NOT NULL,
     detail TEXT
 );
+-- an alert's history (its page) and the bureau's handling times (web/stats.py)
+CREATE INDEX IF NOT EXISTS alert_events_alert ON alert_events(alert_id, at);
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     topic TEXT NOT NULL,
