@@ -47,23 +47,25 @@ N_TAGS = 500
 GEOFENCES = REPO / "geofences"
 
 
-def make_fixes(n: int, t0: float, seed: int = 1) -> list[tuple[str, bytes]]:
+def make_fixes(
+    n: int, t0: float, seed: int = 1, tags: int = N_TAGS
+) -> list[tuple[str, bytes]]:
     """Tags wandering across the sample district, a fix every 10 s each."""
     rng = np.random.default_rng(seed)
-    lon = rng.uniform(118.858, 118.882, N_TAGS)
-    lat = rng.uniform(28.957, 28.983, N_TAGS)
+    lon = rng.uniform(118.858, 118.882, tags)
+    lat = rng.uniform(28.957, 28.983, tags)
     out = []
     for i in range(n):
-        k = i % N_TAGS
+        k = i % tags
         lon[k] += rng.normal(0, 0.00008)
         lat[k] += rng.normal(0, 0.00008)
         doc = {
-            "ts": round(t0 + (i // N_TAGS) * 10 + k * 0.01, 3),
+            "ts": round(t0 + (i // tags) * 10 + k * 0.01, 3),
             "lat": round(float(lat[k]), 7),
             "lon": round(float(lon[k]), 7),
             "acc": round(float(rng.uniform(4, 25)), 1),
             "batt": 80,
-            "seq": i // N_TAGS,
+            "seq": i // tags,
         }
         out.append((f"tags/BENCH-{k:05d}/fix", json.dumps(doc).encode()))
     return out

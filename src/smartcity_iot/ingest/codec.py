@@ -116,6 +116,8 @@ def _depth(doc: Any) -> int:
 
 def _number(doc: dict[str, Any], name: str, optional: bool = False) -> Any:
     value = doc.get(name)
+    if type(value) is float and math.isfinite(value):  # nearly every field of every fix
+        return value
     if value is None:
         if optional:
             return None
