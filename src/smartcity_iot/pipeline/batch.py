@@ -156,11 +156,12 @@ class blame:  # noqa: N801 - used as `with blame(msg):`, like a function
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: object
-    ) -> bool:
+    ) -> None:
+        # Rejections, culprits already named, store failures and non-Exceptions pass on
         if exc is None or isinstance(exc, Rejected | Culprit) or not isinstance(exc, Exception):
-            return False
+            return
         if store_failed(exc):
-            return False
+            return
         raise Culprit(self.msg, exc) from exc
 
 
