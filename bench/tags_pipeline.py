@@ -47,9 +47,7 @@ N_TAGS = 500
 GEOFENCES = REPO / "geofences"
 
 
-def make_fixes(
-    n: int, t0: float, seed: int = 1, tags: int = N_TAGS
-) -> list[tuple[str, bytes]]:
+def make_fixes(n: int, t0: float, seed: int = 1, tags: int = N_TAGS) -> list[tuple[str, bytes]]:
     """Tags wandering across the sample district, a fix every 10 s each."""
     rng = np.random.default_rng(seed)
     lon = rng.uniform(118.858, 118.882, tags)

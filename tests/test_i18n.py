@@ -15,10 +15,15 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "smartcity_iot"
 # how the code and pages name a key
 REFERENCES = [
     (("*.js",), re.compile(r"""SC\.t\(\s*["'`]([a-z0-9_]+(?:\.[a-z0-9_]+)+)["'`]""")),
-    (("*.html", "*.js"), re.compile(r"""data-t(?:-[a-z-]+)?=["']([a-z0-9_]+(?:\.[a-z0-9_]+)+)["']""")),
+    (
+        ("*.html", "*.js"),
+        re.compile(r"""data-t(?:-[a-z-]+)?=["']([a-z0-9_]+(?:\.[a-z0-9_]+)+)["']"""),
+    ),
     (
         ("*.py",),
-        re.compile(r"""(?:Refusal|refuse\(\s*\d+,|Error)\(\s*["']([a-z0-9_]+(?:\.[a-z0-9_]+)+)["']"""),
+        re.compile(
+            r"""(?:Refusal|refuse\(\s*\d+,|Error)\(\s*["']([a-z0-9_]+(?:\.[a-z0-9_]+)+)["']"""
+        ),
     ),
 ]
 
@@ -58,7 +63,9 @@ def test_a_bad_catalogue_names_the_file_and_key(tmp_path: Path) -> None:
     with pytest.raises(CatalogueError, match=r"a\.toml: x\.ok: zh names \['n'\]"):
         catalogue.__wrapped__(tmp_path)
     (tmp_path / "a.toml").write_text('[x]\nok = { zh = "好" }\n', encoding="utf-8")
-    with pytest.raises(CatalogueError, match=r"a\.toml: x\.ok must have exactly the texts zh and en"):
+    with pytest.raises(
+        CatalogueError, match=r"a\.toml: x\.ok must have exactly the texts zh and en"
+    ):
         catalogue.__wrapped__(tmp_path)
 
 

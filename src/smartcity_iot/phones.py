@@ -7,19 +7,22 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from .i18n import Refusal
+
 _MOBILE = re.compile(r"1[3-9][0-9]{9}")
 _SEPARATORS = re.compile(r"[\s\-().]")
 
 
-class PhoneError(ValueError):
-    """A phone the user typed that is not a mainland mobile number; the text says why."""
+class PhoneError(Refusal):
+    """A phone the user typed that is not a mainland mobile number; the text says why
+    (a catalogue key, phone.*: each reader gets it in their language)."""
 
 
 def normalise_phone(text: str) -> str:
     """`+86 139-0000-1111`, `0086 13900001111`, `139 0000 1111` and full-width digits
     all become `13900001111`; anything else is refused with the reason."""
     if not isinstance(text, str):
-        raise PhoneError("phone must be text, e.g. 13900001111")
+        raise PhoneError("phone.not_text")
     raw = unicodedata.normalize("NFKC", text).strip()
     digits = _SEPARATORS.sub("", raw)
     if digits.startswith("+86"):
@@ -29,15 +32,9 @@ def normalise_phone(text: str) -> str:
     elif digits.startswith("86") and len(digits) == 13:
         digits = digits[2:]
     if not digits.isascii() or not digits.isdigit():
-        raise PhoneError(
-            f"phone {raw[:32]!r} has characters other than digits, spaces and dashes "
-            "(type a mainland mobile number, e.g. 139 0000 1111)"
-        )
+        raise PhoneError("phone.bad_characters", phone=raw[:32])
     if not _MOBILE.fullmatch(digits):
-        raise PhoneError(
-            f"phone {raw[:32]!r} is not a mainland mobile number "
-            "(11 digits starting 13-19, optionally after +86), e.g. 139 0000 1111"
-        )
+        raise PhoneError("phone.not_mobile", phone=raw[:32])
     return digits
 
 

@@ -19,6 +19,7 @@ PUBLIC = {
     ("POST", "/api/auth/signup/code"),  # sign-up and password reset by a code to the phone
     ("POST", "/api/auth/reset/code"),
     ("POST", "/api/auth/reset"),
+    ("GET", "/api/messages"),  # the pages' texts: the log-in page needs them before a session
 }
 
 

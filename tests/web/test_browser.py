@@ -115,7 +115,7 @@ def test_an_owner_goes_from_sign_up_to_an_active_tag(
     )
     serial, code = msg.get_attribute("data-serial"), msg.get_attribute("data-code")
     wait(b).until(EC.element_to_be_clickable((By.CSS_SELECTOR, "[data-ship]"))).click()
-    wait(b).until(EC.text_to_be_present_in_element((By.ID, "requests-msg"), "shipped"))
+    wait(b).until(EC.text_to_be_present_in_element((By.ID, "requests-msg"), "已寄出"))
     shot(b, "operator-tag-requests")
     log_out(b)
 

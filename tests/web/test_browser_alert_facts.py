@@ -131,7 +131,7 @@ def test_every_alert_kind_shows_its_facts(
     shot(driver, "alert-facts-dog")
     earlier[0].click()
     WebDriverWait(driver, 10).until(
-        EC.text_to_be_present_in_element((By.ID, "earlier-none"), "No earlier cases")
+        EC.text_to_be_present_in_element((By.ID, "earlier-none"), "无既往案件")
     )
     assert driver.find_element(By.ID, "earlier-none").is_displayed()
 
@@ -157,10 +157,10 @@ def test_every_alert_kind_shows_its_facts(
     )
     captions = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#photos figcaption")]
     assert len(captions) == 3, captions
-    assert captions[0].startswith("首次发现 First seen · 20") and captions[0].endswith(
+    assert captions[0].startswith("首次发现 · 20") and captions[0].endswith(
         "测试路 01 (cam-test-01)"
     )
-    assert "超过时限 Dwell exceeded" in captions[1] and "最新 Latest" in captions[2]
+    assert "超过时限" in captions[1] and "最新" in captions[2]
     shot(driver, "alert-facts-parking-camera")
 
     # parking seen by a patrol unit: the unit and where it stood; the vehicle's cases
@@ -168,7 +168,7 @@ def test_every_alert_kind_shows_its_facts(
     WebDriverWait(driver, 10).until(
         EC.text_to_be_present_in_element((By.ID, "captures"), "巡查车 01")
     )
-    assert device.text.startswith("巡查车 01 (patrol-01)") and "where it stood" in device.text
-    assert "巡查车 Patrol unit" in driver.find_element(By.CSS_SELECTOR, "#fact-device th").text
+    assert device.text.startswith("巡查车 01 (patrol-01)") and "抓拍时位置" in device.text
+    assert driver.find_element(By.CSS_SELECTOR, "#fact-device th").text == "巡查车"
     assert len(driver.find_elements(By.CSS_SELECTOR, "#vehicle-cases a")) == 2
     shot(driver, "alert-facts-parking-patrol")

@@ -88,7 +88,7 @@ def test_the_badge_shows_the_unread_notice_and_opening_it_shows_the_text(
     text = visible_text(b, "#notices details[open] .notice-text")
     for part in ("旺财", "测试小学", "G-01", "教育引导", "不予处罚"):
         assert part in text, part
-    assert "测试小学 · 网格 Grid G-01" in visible_text(b, "#notices details[open] .notice-body")
+    assert "测试小学 · 网格 G-01" in visible_text(b, "#notices details[open] .notice-body")
     shot(b, "owner-notice-opened")
 
     message = gateway.wait_for(PHONE, "测试小学", timeout=15)

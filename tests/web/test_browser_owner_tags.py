@@ -49,12 +49,12 @@ def test_a_cli_tag_shows_on_its_dog_and_only_the_untagged_dog_is_offered(
     log_in(b, portal.url, "13900000091", PASSWORD)
     wait(b).until(EC.url_contains("/owner"))
     row = wait(b).until(EC.presence_of_element_located((By.XPATH, "//tr[@data-dog][td[1]='豆豆']")))
-    assert "QZ-CLI-0091" in row.text and "No tag requested yet" not in row.text
+    assert "QZ-CLI-0091" in row.text and "尚未申请犬牌" not in row.text
     assert row.find_element(By.CSS_SELECTOR, "[data-status]").get_attribute("data-status") == (
         "active"
     )
     untagged = b.find_element(By.XPATH, "//tr[@data-dog][td[1]='小黑']")
-    assert "No tag requested yet" in untagged.text
+    assert "尚未申请犬牌" in untagged.text
     offered = [o.text for o in Select(b.find_element(By.ID, "request-dog")).options]
     assert len(offered) == 1 and offered[0].startswith("小黑"), offered
     shot(b, "owner-cli-tag")

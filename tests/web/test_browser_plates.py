@@ -86,7 +86,7 @@ def test_an_unread_plate_becomes_a_party_when_an_operator_types_it(
     wait.until(EC.url_contains("/console"))
     driver.get(f"{web.url}console/alerts/{alert.id}")
     status = wait.until(EC.presence_of_element_located((By.ID, "plate-status")))
-    assert "Unread" in status.text
+    assert status.text == "未识别"
     assert driver.find_element(By.ID, "plate-closeup").get_attribute("src")
     shot(driver, "operator-plate-unread")
 
@@ -95,13 +95,13 @@ def test_an_unread_plate_becomes_a_party_when_an_operator_types_it(
     box.clear()
     box.send_keys("浙H·A123")  # a character short: refused, saying why
     driver.find_element(By.ID, "btn-plate").click()
-    wait.until(EC.text_to_be_present_in_element((By.ID, "plate-msg"), "6 characters"))
+    wait.until(EC.text_to_be_present_in_element((By.ID, "plate-msg"), "有 6 个字符"))
     box = driver.find_element(By.ID, "plate-input")
     box.clear()
     box.send_keys("浙H·A1234")
     driver.find_element(By.ID, "btn-plate").click()
-    wait.until(EC.text_to_be_present_in_element((By.ID, "plate-status"), "Corrected"))
-    wait.until(EC.text_to_be_present_in_element((By.ID, "plate-hint"), "vehicle:浙HA1234"))
+    wait.until(EC.text_to_be_present_in_element((By.ID, "plate-status"), "已更正"))
+    wait.until(EC.text_to_be_present_in_element((By.ID, "plate-hint"), "当事方：车辆 浙HA1234"))
     assert len(driver.find_elements(By.CSS_SELECTOR, "#vehicle-cases tr")) == 2
     assert driver.find_elements(By.CSS_SELECTOR, "#events tr[data-action='plate']")
     shot(driver, "operator-plate-corrected")

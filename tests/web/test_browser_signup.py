@@ -213,7 +213,7 @@ def test_without_the_code_the_browser_sign_up_is_refused_with_the_reason(
     b.find_element(By.ID, "signup-code").send_keys("123456")
     b.find_element(By.ID, "signup-password").send_keys(PASSWORD)
     b.find_element(By.ID, "signup-submit").click()
-    wait(b).until(EC.text_to_be_present_in_element((By.ID, "signup-msg"), "code"))
+    wait(b).until(EC.text_to_be_present_in_element((By.ID, "signup-msg"), "验证码"))
     assert "/owner" not in b.current_url
     shot(b, "owner-signup-refused")
 
@@ -222,7 +222,7 @@ def change_the_password(b, old: str, new: str) -> None:  # type: ignore[no-untyp
     b.find_element(By.ID, "password-old").send_keys(old)
     b.find_element(By.ID, "password-new").send_keys(new)
     b.find_element(By.ID, "password-submit").click()
-    wait(b).until(EC.text_to_be_present_in_element((By.ID, "password-msg"), "Password changed"))
+    wait(b).until(EC.text_to_be_present_in_element((By.ID, "password-msg"), "密码已修改"))
 
 
 def sign_out_everywhere(b) -> None:  # type: ignore[no-untyped-def]

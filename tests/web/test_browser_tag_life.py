@@ -74,7 +74,7 @@ def test_an_operator_rejects_deactivates_and_replaces_and_the_owner_sees_why(
     log_in(b, console.url, "13900000081", PASSWORD)
     wait(b).until(EC.url_contains("/owner"))
     assert REASON in row(b, f"#requests-table [data-reason='{rid}']").text
-    assert "丢失 Lost" in row(b, f"#tags-table [data-reason='{lost}']").text
+    assert "丢失" in row(b, f"#tags-table [data-reason='{lost}']").text
     assert new in row(b, f"#tags-table [data-reason='{broken}']").text
     statuses = {
         t.get_attribute("data-tag"): t.find_element(By.CSS_SELECTOR, "[data-status]").get_attribute(

@@ -126,7 +126,10 @@ def test_a_tag_registered_from_the_cli_shows_on_its_dog_and_no_request_is_offere
     assert owner.get(f"/api/owner/dogs/{dog['id']}").json()["tag_id"] == "QZ-CLI-0071"
     assert [t["tag_id"] for t in owner.get("/api/owner/tags").json()] == ["QZ-CLI-0071"]
     refused = owner.post(f"/api/owner/dogs/{dog['id']}/tag-requests", ADDRESS)
-    assert refused.status_code == 400 and "active tag QZ-CLI-0071" in refused.text
+    assert refused.status_code == 400 and refused.json() == {
+        "detail": "此犬已佩戴有效犬牌 QZ-CLI-0071；犬牌丢失或损坏由城管局补发，无需重新申请",
+        "code": "owner.error.dog_has_active_tag",
+    }
 
 
 def test_only_dogs_without_an_active_or_pending_tag_may_request_one(
@@ -153,7 +156,8 @@ def test_phones_must_be_mainland_mobiles_wherever_they_are_typed(
     for bad in ("12345", "23900000001", "1390000000", "phone"):
         r = c.post("/api/auth/signup/code", json={"phone": bad})
         assert r.status_code == 422, r.text
-        assert "mainland mobile" in r.text or "digits" in r.text, r.text
+        assert r.json()["detail"][0]["field"] == "手机号", r.text
+        assert "大陆手机号" in r.json()["detail"][0]["msg"], r.text
         with pytest.raises(RegistryError):
             register_active_tag(conn, "QZ-CLI-0099", "豆豆", "钱七", bad)
     ok = c.post("/api/auth/signup/code", json={"phone": "+86 139-0000-0073"})

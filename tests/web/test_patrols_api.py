@@ -119,7 +119,8 @@ def test_a_bad_unit_file_is_named_in_the_answer(operator: User, web_settings: Se
     r = operator.get("/api/operator/patrols")
 
     assert r.status_code == 503
-    assert "patrol-02.json" in r.json()["detail"] and "image.width" in r.json()["detail"]
+    assert r.json()["code"] == "map.camera_files_bad"
+    assert "patrol-02.json" in r.json()["detail"] and "smartcity-iot check" in r.json()["detail"]
 
 
 def test_the_store_reads_the_row_the_mobile_path_saves() -> None:

@@ -41,7 +41,8 @@ def test_a_serial_another_broker_user_logs_in_as_is_refused_at_approval(
     r = operator.post(f"/api/operator/tag-requests/{rid}/approve", {"serial": serial})
     # then it is refused with a message saying why and what to do; the request still waits
     assert r.status_code == 400, r.text
-    assert "is reserved" in r.json()["detail"] and "choose another serial" in r.json()["detail"]
+    assert r.json()["code"] == "console.requests.serial_reserved"
+    assert serial in r.json()["detail"] and "请换一个编号" in r.json()["detail"]
     [row] = operator.get("/api/operator/tag-requests?status=requested").json()
     assert row["id"] == rid and row["tag_id"] is None
     ok = operator.post(f"/api/operator/tag-requests/{rid}/approve", {"serial": "QZ-DOG-0061"})
@@ -75,7 +76,8 @@ def test_a_rejected_request_shows_its_reason_to_the_owner(
     assert (mine["status"], mine["reason"]) == ("rejected", "狂犬疫苗证号无效，请核对")
     assert operator.post(f"/api/operator/tag-requests/{rid}/approve", {}).status_code == 409
     again = operator.post(f"/api/operator/tag-requests/{rid}/reject", {"reason": "again"})
-    assert again.status_code == 409 and "already rejected" in again.json()["detail"]
+    assert again.status_code == 409 and again.json()["code"] == "tag_life.request_decided"
+    assert "未通过" in again.json()["detail"]  # the status by its label, in the reader's language
     assert (
         operator.post(f"/api/operator/tag-requests/{rid}/reject", {"reason": ""}).status_code == 422
     )
@@ -115,7 +117,8 @@ def test_a_deactivated_tag_leaves_the_password_file_and_its_fixes_are_refused(
     assert [a["device_id"] for a in operator.get("/api/operator/alerts").json()] == [kept]
     # and it cannot be deactivated twice, nor for a reason not on the list
     twice = operator.post(f"/api/operator/tags/{lost}/deactivate", {"reason": "broken"})
-    assert twice.status_code == 409 and "inactive (lost)" in twice.json()["detail"]
+    assert twice.status_code == 409 and twice.json()["code"] == "tag_life.not_live"
+    assert "“停用”（丢失）" in twice.json()["detail"]
     assert (
         operator.post(f"/api/operator/tags/{kept}/deactivate", {"reason": "bored"}).status_code
         == 422
@@ -178,7 +181,8 @@ def test_a_replaced_tag_keeps_the_dogs_history_and_escalation(
         (old, DOG["name"], 1),
     ]
     again = operator.post(f"/api/operator/tags/{old}/replace", {})
-    assert again.status_code == 409 and "already replaced by QZ-NEW-0066" in again.json()["detail"]
+    assert again.status_code == 409 and again.json()["code"] == "tag_life.already_replaced"
+    assert "QZ-NEW-0066" in again.json()["detail"]
     events = operator.get(f"/api/operator/tags/{old}/events").json()
     assert events[-1]["action"] == "replace"
     assert events[-1]["detail"] == {"by": "QZ-NEW-0066", "from": "active", "cause": "broken"}
@@ -194,4 +198,4 @@ def test_a_deceased_dog_gets_no_new_tag(signup: Callable[..., User], operator: U
     )
     assert operator.post(f"/api/operator/tags/{tag}/replace", {}).status_code == 409
     r = owner.post(f"/api/owner/dogs/{dog_id}/tag-requests", {"postal_address": ADDRESS})
-    assert r.status_code == 400 and "deceased" in r.json()["detail"]
+    assert r.status_code == 400 and r.json()["code"] == "owner.error.dog_deceased"

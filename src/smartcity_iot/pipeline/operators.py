@@ -36,7 +36,7 @@ def set_plate(
         if alert is None:
             raise workflow.AlertNotFound(alert_id)
         if alert.kind != PARKING_KIND:
-            raise workflow.WorkflowError(f"a {alert.kind} alert has no vehicle plate")
+            raise workflow.WorkflowError("workflow_error.no_plate")
         try:
             change = ParkingAlerts(conn).operator_plate(alert, typed, now)
         except ValueError as exc:

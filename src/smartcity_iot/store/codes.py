@@ -74,20 +74,18 @@ def redeem(conn: sqlite3.Connection, phone: str, purpose: str, code: str) -> Pho
             (phone, purpose),
         ).fetchone()
         if row is None or row["expires_at"] <= now:
-            raise CodeError("no valid code for this phone (expired or never sent): ask again")
+            raise CodeError("code.none")
         if row["attempts"] >= CODE_ATTEMPTS:
-            raise CodeError("too many wrong codes: ask for a new one")
+            raise CodeError("code.too_many")
         conn.execute("UPDATE phone_codes SET attempts = attempts + 1 WHERE id = ?", (row["id"],))
     if not (len(code) == 6 and code.isdigit() and verify(row["code_hash"], code)):
         left = CODE_ATTEMPTS - row["attempts"] - 1
-        raise CodeError(
-            f"wrong code: {left} tries left" if left else "wrong code: ask for a new one"
-        )
+        raise CodeError("code.wrong_left", left=left) if left else CodeError("code.wrong_last")
     with transaction(conn):
         spent = conn.execute(
             "UPDATE phone_codes SET used_at = ? WHERE id = ? AND used_at IS NULL",
             (now, row["id"]),
         ).rowcount
     if not spent:
-        raise CodeError("this code was already used: ask for a new one")
+        raise CodeError("code.used")
     return PhoneProof(phone, purpose, now)

@@ -34,7 +34,7 @@ def activate_tag(conn: sqlite3.Connection, owner_id: int, serial: str, code: str
     stored = row["activation_code"] if row else None
     if not _code_matches(stored, code) or row["status"] not in ("approved", "shipped"):
         # Same answer for someone else's serial, a wrong code and a used code.
-        raise AccountError("serial and activation code do not match a tag sent to you")
+        raise AccountError("owner.error.activation_mismatch")
     password = secrets.token_urlsafe(18)
     now = time.time()
     with transaction(conn):
@@ -44,7 +44,7 @@ def activate_tag(conn: sqlite3.Connection, owner_id: int, serial: str, code: str
             (now, serial),
         ).rowcount
         if changed != 1:
-            raise AccountError("serial and activation code do not match a tag sent to you")
+            raise AccountError("owner.error.activation_mismatch")
         conn.execute(
             "INSERT INTO tag_credentials(tag_id, mqtt_username, password_hash, created_at) "
             "VALUES (?, ?, ?, ?) ON CONFLICT(tag_id) DO UPDATE SET "

@@ -58,16 +58,13 @@ def _dog_tag(conn: sqlite3.Connection, dog_id: int) -> dict:
     }
 
 
-def _request_refusal(conn: sqlite3.Connection, dog_id: int) -> str | None:
+def _request_refusal(conn: sqlite3.Connection, dog_id: int) -> AccountError | None:
     """Why no tag may be requested for the dog now, or None."""
     active = conn.execute(
         "SELECT tag_id FROM tags WHERE dog_id = ? AND status = 'active'", (dog_id,)
     ).fetchone()
     if active:
-        return (
-            f"this dog already wears the active tag {active['tag_id']}; "
-            "a lost or broken tag is replaced by the bureau, not by a new request"
-        )
+        return AccountError("owner.error.dog_has_active_tag", tag_id=active["tag_id"])
     pending = conn.execute(
         "SELECT 1 FROM tag_requests r LEFT JOIN tags t ON t.tag_id = r.tag_id "
         "WHERE r.dog_id = ? AND (r.status = 'requested' "
@@ -75,11 +72,11 @@ def _request_refusal(conn: sqlite3.Connection, dog_id: int) -> str | None:
         (dog_id,),
     ).fetchone()
     if pending:
-        return "this dog already has a tag request in progress"
+        return AccountError("owner.error.request_in_progress")
     if conn.execute(
         "SELECT 1 FROM tags WHERE dog_id = ? AND deactivated_reason = 'deceased'", (dog_id,)
     ).fetchone():
-        return "this dog is recorded as deceased; it gets no new tag"
+        return AccountError("owner.error.dog_deceased")
     return None
 
 
@@ -95,7 +92,7 @@ def get_dog(conn: sqlite3.Connection, owner_id: int, dog_id: int) -> dict:
 def request_tag(conn: sqlite3.Connection, owner_id: int, dog_id: int, postal_address: str) -> dict:
     postal_address = postal_address.strip()
     if not 5 <= len(postal_address) <= 300:
-        raise AccountError("postal address must have 5-300 characters")
+        raise AccountError("owner.error.postal_address_length", min=5, max=300)
     with transaction(conn):
         if not conn.execute(
             "SELECT 1 FROM dogs WHERE id = ? AND owner_id = ?", (dog_id, owner_id)
@@ -103,7 +100,7 @@ def request_tag(conn: sqlite3.Connection, owner_id: int, dog_id: int, postal_add
             raise NotFound(f"dog {dog_id}")
         refusal = _request_refusal(conn, dog_id)
         if refusal:
-            raise AccountError(refusal)
+            raise refusal
         rid = conn.execute(
             "INSERT INTO tag_requests(dog_id, postal_address, status, created_at) "
             "VALUES (?, ?, 'requested', ?)",
@@ -199,9 +196,13 @@ def approve_request(
         if row is None:
             raise NotFound(f"tag request {request_id}")
         if row["status"] != "requested":
-            raise AccountError(f"tag request {request_id} is already {row['status']}")
+            raise AccountError(
+                "tag_life.request_decided",
+                request_id=request_id,
+                status=AccountError(f"tag_status.{row['status']}"),
+            )
         if conn.execute("SELECT 1 FROM tags WHERE tag_id = ?", (serial,)).fetchone():
-            raise AccountError(f"serial {serial} is already in use")
+            raise AccountError("tag_life.serial_in_use", serial=serial)
         conn.execute(
             "INSERT INTO tags(tag_id, dog_id, status, activation_code, postal_address, created_at) "
             "VALUES (?, ?, 'approved', ?, ?, ?)",
@@ -249,6 +250,6 @@ def ship_request(conn: sqlite3.Connection, request_id: int, actor: str = "operat
             (row["tag_id"],),
         ).rowcount
         if not changed:
-            raise AccountError(f"tag request {request_id} is not approved and waiting to ship")
+            raise AccountError("tag_life.not_waiting_to_ship", request_id=request_id)
         record_tag_event(conn, "ship", actor, request_id=request_id, tag_id=row["tag_id"])
     return {"request_id": request_id, "tag_id": row["tag_id"], "status": "shipped"}

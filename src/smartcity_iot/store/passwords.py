@@ -53,13 +53,11 @@ def check_password(password: str) -> None:
     """ASVS 6.2: at least 8 characters, no composition rules, no truncation (a password
     that is too long is refused, not cut)."""
     if len(password) < PASSWORD_MIN:
-        raise AccountError(
-            f"password must have at least {PASSWORD_MIN} characters (15 or more recommended)"
-        )
+        raise AccountError("account.password_too_short", min=PASSWORD_MIN)
     if len(password.encode()) > PASSWORD_MAX * 4 or len(password) > PASSWORD_MAX:
-        raise AccountError(f"password must have at most {PASSWORD_MAX} characters")
+        raise AccountError("account.password_too_long", max=PASSWORD_MAX)
     if password.lower() in COMMON_PASSWORDS:
-        raise AccountError("this password is among the most common ones; choose another")
+        raise AccountError("account.password_common")
 
 
 def verify(stored: str, secret: str) -> bool:

@@ -6,13 +6,15 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
+from ..i18n import Refusal
 from ..model import TAG_ID
 from ..phones import PhoneError, normalise_phone
 from .sqlite import transaction
 
 
-class RegistryError(ValueError):
-    pass
+class RegistryError(Refusal):
+    """A registration the operator can fix: a catalogue key (registry.*, phone.*); the
+    CLI prints it in English (`str()`), the console in the reader's language."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +26,7 @@ class ActiveTag:
 
 def check_tag_id(tag_id: str) -> str:
     if not TAG_ID.match(tag_id):
-        raise RegistryError(f"tag id {tag_id!r} must be 4-32 characters of A-Z a-z 0-9 - _")
+        raise RegistryError("registry.tag_id", tag_id=tag_id[:40])
     return tag_id
 
 
@@ -37,9 +39,9 @@ def register_active_tag(
     try:  # one phone, one owner (SPEC 8): `139 0000 1111` is the owner of 13900001111
         phone = normalise_phone(phone)
     except PhoneError as exc:
-        raise RegistryError(f"--phone: {exc}") from None
+        raise RegistryError("registry.phone", problem=exc) from None
     if not dog.strip() or not owner.strip():
-        raise RegistryError("--dog and --owner must not be empty")
+        raise RegistryError("registry.names_empty")
     now = time.time()
     with transaction(conn):
         row = conn.execute("SELECT id FROM owners WHERE phone = ?", (phone,)).fetchone()
@@ -64,7 +66,7 @@ def register_active_tag(
         )
         existing = conn.execute("SELECT dog_id FROM tags WHERE tag_id = ?", (tag_id,)).fetchone()
         if existing and existing["dog_id"] not in (None, dog_id):
-            raise RegistryError(f"tag {tag_id} is already registered to another dog")
+            raise RegistryError("registry.tag_taken", tag_id=tag_id)
         conn.execute(
             "INSERT INTO tags(tag_id, dog_id, status, created_at, activated_at) "
             "VALUES (?, ?, 'active', ?, ?) "

@@ -29,14 +29,18 @@ def reject_request(conn: sqlite3.Connection, request_id: int, actor: str, reason
     may send a new request."""
     reason = " ".join(reason.split())
     if not 2 <= len(reason) <= 300:
-        raise AccountError("reason must have 2-300 characters: the owner reads it")
+        raise AccountError("tag_life.reason_length", min=2, max=300)
     now = time.time()
     with transaction(conn):
         row = conn.execute("SELECT status FROM tag_requests WHERE id = ?", (request_id,)).fetchone()
         if row is None:
             raise NotFound(f"tag request {request_id}")
         if row["status"] != "requested":
-            raise AccountError(f"tag request {request_id} is already {row['status']}")
+            raise AccountError(
+                "tag_life.request_decided",
+                request_id=request_id,
+                status=AccountError(f"tag_status.{row['status']}"),
+            )
         conn.execute(
             "UPDATE tag_requests SET status = 'rejected', decision_reason = ?, decided_at = ?, "
             "decided_by = ? WHERE id = ?",
@@ -72,14 +76,17 @@ def deactivate(
     conn: sqlite3.Connection, tag_id: str, actor: str, reason: str, note: str | None = None
 ) -> dict:
     if reason not in DEACTIVATION_REASONS:
-        raise AccountError(f"reason must be one of {', '.join(DEACTIVATION_REASONS)}")
+        raise AccountError("tag_life.deactivation_reason", reasons=", ".join(DEACTIVATION_REASONS))
     now = time.time()
     with transaction(conn):
         tag = _tag(conn, tag_id)
         if tag["status"] not in LIVE:
+            ended = tag["deactivated_reason"]
             raise AccountError(
-                f"tag {tag_id} is {tag['status']} ({tag['deactivated_reason'] or 'not issued'}); "
-                "only an approved, shipped or active tag can be deactivated"
+                "tag_life.not_live",
+                tag_id=tag_id,
+                status=AccountError(f"tag_status.{tag['status']}"),
+                reason=AccountError(f"tag_reason.{ended}" if ended else "tag_life.not_issued"),
             )
         _end(conn, tag_id, reason, now)
         detail = {"reason": reason, "from": tag["status"], **({"note": note} if note else {})}
@@ -100,29 +107,32 @@ def replace(
     once, to print with the tag) and waiting to ship; the old tag ends as `replaced`. The
     dog's track and violations stay where they are: they belong to the dog's owner."""
     if cause is not None and cause not in ("lost", "broken"):
-        raise AccountError("cause must be lost or broken")
+        raise AccountError("tag_life.cause")
     new = check_device_user(check_tag_id(serial.strip()), reserved) if serial else new_serial()
     code = new_activation_code()
     now = time.time()
     with transaction(conn):
         old = _tag(conn, tag_id)
         if old["replaced_by"] or old["deactivated_reason"] == "deceased" or old["dog_id"] is None:
-            why = (
-                f"already replaced by {old['replaced_by']}"
-                if old["replaced_by"]
-                else "its dog is recorded as deceased"
-                if old["deactivated_reason"] == "deceased"
-                else "it belongs to no dog"
-            )
-            raise AccountError(f"tag {tag_id} cannot be replaced: {why}")
+            if old["replaced_by"]:
+                raise AccountError(
+                    "tag_life.already_replaced", tag_id=tag_id, replaced_by=old["replaced_by"]
+                )
+            if old["deactivated_reason"] == "deceased":
+                raise AccountError("tag_life.dog_deceased", tag_id=tag_id)
+            raise AccountError("tag_life.no_dog", tag_id=tag_id)
         if old["status"] not in LIVE and old["deactivated_reason"] not in ("lost", "broken"):
-            raise AccountError(f"tag {tag_id} is {old['status']}; it cannot be replaced")
+            raise AccountError(
+                "tag_life.cannot_replace",
+                tag_id=tag_id,
+                status=AccountError(f"tag_status.{old['status']}"),
+            )
         if conn.execute("SELECT 1 FROM tags WHERE tag_id = ?", (new,)).fetchone():
-            raise AccountError(f"serial {new} is already in use")
+            raise AccountError("tag_life.serial_in_use", serial=new)
         address = (postal_address or "").strip() or old["postal_address"]
         address = address or _last_address(conn, old)
         if not address:
-            raise AccountError("postal_address is required: this tag was never posted")
+            raise AccountError("tag_life.address_required")
         conn.execute(
             "INSERT INTO tags(tag_id, dog_id, status, activation_code, postal_address, created_at) "
             "VALUES (?, ?, 'approved', ?, ?, ?)",

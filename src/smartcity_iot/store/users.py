@@ -52,7 +52,7 @@ def owner_phone(phone: str) -> str:
     try:
         return normalise_phone(phone)
     except PhoneError as exc:
-        raise AccountError(str(exc)) from None
+        raise AccountError(exc.key, **exc.params) from None
 
 
 def owner_account_exists(conn: sqlite3.Connection, phone: str) -> bool:
@@ -70,19 +70,17 @@ def create_owner_account(
     """Sign-up with a proven phone. The account links to the registry's owner with that
     phone (tags registered by the CLI show up), or creates that owner. One per phone."""
     if proof.purpose != "signup":
-        raise AccountError("sign-up needs a sign-up code sent to the phone")
+        raise AccountError("account.signup_needs_code")
     phone = proof.phone
     name = name.strip()
     if not 1 <= len(name) <= 64:
-        raise AccountError("name must have 1-64 characters")
+        raise AccountError("account.name_length", min=1, max=64)
     check_password(password)
     password_hash = HASHER.hash(password)
     now = time.time()
     with transaction(conn):
         if conn.execute("SELECT 1 FROM web_users WHERE login = ?", (phone,)).fetchone():
-            raise AccountError(
-                "an account with this phone already exists; log in, or reset the password"
-            )
+            raise AccountError("account.phone_taken")
         row = conn.execute("SELECT id FROM owners WHERE phone = ?", (phone,)).fetchone()
         owner_id = (
             row["id"]
@@ -103,7 +101,7 @@ def create_owner_account(
 def verify_phone(conn: sqlite3.Connection, user: User, proof: PhoneProof) -> User:
     """An account made before codes existed proves its phone now."""
     if proof.purpose != "verify" or proof.phone != user.login or user.role != "owner":
-        raise AccountError("this code does not prove this account's phone")
+        raise AccountError("account.code_not_this_account")
     with transaction(conn):
         conn.execute(
             "UPDATE web_users SET phone_verified_at = COALESCE(phone_verified_at, ?) WHERE id = ?",
@@ -118,7 +116,7 @@ def change_password(
     """Needs the old password; every other session of the account ends with it."""
     row = conn.execute("SELECT password_hash FROM web_users WHERE id = ?", (user.id,)).fetchone()
     if row is None or len(old) > PASSWORD_MAX or not verify(row["password_hash"], old):
-        raise AccountError("old_password is wrong")
+        raise AccountError("account.old_password_wrong")
     check_password(new)
     with transaction(conn):
         conn.execute(
@@ -134,14 +132,14 @@ def reset_password(conn: sqlite3.Connection, proof: PhoneProof, new: str) -> Use
     """The phone's holder sets a new password; it also proves the phone, and every
     session of the account ends (whoever else was logged in is out)."""
     if proof.purpose != "reset":
-        raise AccountError("a password reset needs a reset code sent to the phone")
+        raise AccountError("account.reset_needs_code")
     check_password(new)
     with transaction(conn):
         row = conn.execute(
             "SELECT * FROM web_users WHERE login = ? AND role = 'owner'", (proof.phone,)
         ).fetchone()
         if row is None:
-            raise AccountError("no account with this phone: sign up instead")
+            raise AccountError("account.no_account")
         conn.execute(
             "UPDATE web_users SET password_hash = ?, "
             "phone_verified_at = COALESCE(phone_verified_at, ?) WHERE id = ?",
@@ -157,14 +155,12 @@ def create_operator(
     login = unicodedata.normalize("NFKC", login).strip()
     looks_like_phone = login != canonical_login(login)  # `(139) 0000-1111` would log in as one
     if not login or len(login) > 64 or login[0].isdigit() or login[0] == "+" or looks_like_phone:
-        raise AccountError(
-            f"operator name {login!r} must be 1-64 characters and not start like a phone number"
-        )
+        raise AccountError("account.operator_name", login=login[:64])
     check_password(password)
     password_hash = HASHER.hash(password)
     with transaction(conn):
         if conn.execute("SELECT 1 FROM web_users WHERE login = ?", (login,)).fetchone():
-            raise AccountError(f"user {login!r} already exists")
+            raise AccountError("account.user_exists", login=login)
         uid = conn.execute(
             "INSERT INTO web_users(role, login, name, password_hash, created_at) "
             "VALUES ('operator', ?, ?, ?, ?)",

@@ -10,6 +10,7 @@ import sqlite3
 import time
 from typing import Any
 
+from ..i18n import Refusal
 from ..model import Alert
 from . import alerts as alert_store
 from .sinks import Sinks
@@ -24,8 +25,17 @@ TRANSITIONS = {
 }
 
 
-class WorkflowError(ValueError):
-    """The step does not apply to the alert's current state (the message says why)."""
+class WorkflowError(Refusal):
+    """The step does not apply to the alert's current state: a catalogue key
+    (`workflow_error.*`) so the operator reads why in their language."""
+
+
+# the refusal of each step when the alert is not in a state it may start from
+WRONG_STATE = {
+    "acknowledge": "workflow_error.cannot_acknowledge",
+    "dispatch": "workflow_error.cannot_dispatch",
+    "close": "workflow_error.cannot_close",
+}
 
 
 class AlertNotFound(LookupError):
@@ -47,7 +57,7 @@ def apply(
     influx_spool: bool = False,
 ) -> Alert:
     if action not in TRANSITIONS:
-        raise WorkflowError(f"unknown action {action!r}")
+        raise WorkflowError("workflow_error.unknown_action", action=action)
     sources, target = TRANSITIONS[action]
     now = time.time()
     with transaction(conn):
@@ -55,20 +65,16 @@ def apply(
         if alert is None:
             raise AlertNotFound(alert_id)
         if alert.workflow not in sources:
-            raise WorkflowError(
-                f"cannot {action} an alert that is {alert.workflow} (needs {' or '.join(sources)})"
-            )
+            raise WorkflowError(WRONG_STATE[action])
         detail: dict[str, Any] = {"from": alert.workflow}
         if action == "dispatch":
             if not alert.grid:
-                raise WorkflowError(
-                    "this alert has no grid, so there is no squad to dispatch to; close it instead"
-                )
+                raise WorkflowError("workflow_error.no_grid")
             detail["squad"] = squad_of(alert.grid)
             detail["grid"] = alert.grid
         if action == "close":
             if disposition not in DISPOSITIONS:
-                raise WorkflowError(f"disposition must be one of {', '.join(DISPOSITIONS)}")
+                raise WorkflowError("workflow_error.disposition")
             alert.disposition = disposition
             detail["disposition"] = disposition
         if note:

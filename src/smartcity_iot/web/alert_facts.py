@@ -2,7 +2,10 @@
 alert the dog, its owner and the phone to call; for a tag's health notice its battery and
 last fix; for a parking alert the camera or patrol unit that saw it, and where that is;
 and the earlier cases of the same owner or vehicle. Operators only: the owner's phone is
-here because the operator must call it, and no owner's route reaches this module."""
+here because the operator must call it, and no owner's route reaches this module.
+
+Everything here is data the page labels, except a place near a zone, which is told in
+the reader's language (`lang`)."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from ..config import Settings
 from ..geo.cameras import Camera, CameraFileError, load_camera_files
 from ..geo.metric import LocalProjection
 from ..geo.zones import ZoneFileError, load_zones
+from ..i18n import DEFAULT_LANG, text
 from ..model import DOG_KINDS, HEALTH_KINDS, Alert
 from ..store.alerts import search_alerts
 
@@ -23,12 +27,14 @@ NEAR_M = 150.0  # a fix farther than this from every zone is told by its coordin
 EARLIER_MAX = 50
 
 
-def alert_facts(conn: sqlite3.Connection, alert: Alert, settings: Settings) -> dict[str, Any]:
+def alert_facts(
+    conn: sqlite3.Connection, alert: Alert, settings: Settings, lang: str = DEFAULT_LANG
+) -> dict[str, Any]:
     tag_kinds = DOG_KINDS + HEALTH_KINDS
     return {
         "dog": _dog(conn, alert.device_id) if alert.kind in tag_kinds else None,
-        "health": _health(conn, alert, settings) if alert.kind in HEALTH_KINDS else None,
-        "device": _device(alert, settings) if alert.kind == "sidewalk_parking" else None,
+        "health": _health(conn, alert, settings, lang) if alert.kind in HEALTH_KINDS else None,
+        "device": _device(alert, settings, lang) if alert.kind == "sidewalk_parking" else None,
         "earlier": _earlier(conn, alert),
     }
 
@@ -45,7 +51,9 @@ def _dog(conn: sqlite3.Connection, tag_id: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def _health(conn: sqlite3.Connection, alert: Alert, settings: Settings) -> dict[str, Any]:
+def _health(
+    conn: sqlite3.Connection, alert: Alert, settings: Settings, lang: str
+) -> dict[str, Any]:
     """The battery when the notice opened and now, and the last fix before it opened
     (for a silent tag, where it was last heard)."""
     at = conn.execute(
@@ -67,7 +75,7 @@ def _health(conn: sqlite3.Connection, alert: Alert, settings: Settings) -> dict[
             "acc": state["acc"],
         }
     if last_fix is not None:
-        last_fix["place"] = place_name(settings, last_fix["lat"], last_fix["lon"])
+        last_fix["place"] = place_name(settings, last_fix["lat"], last_fix["lon"], lang)
     return {
         "battery": at["batt"] if at is not None else None,
         "battery_now": state["batt"] if state is not None else None,
@@ -75,8 +83,9 @@ def _health(conn: sqlite3.Connection, alert: Alert, settings: Settings) -> dict[
     }
 
 
-def place_name(settings: Settings, lat: float, lon: float) -> str | None:
-    """The zone holding the point, else the nearest within NEAR_M ("near X, ~N m")."""
+def place_name(settings: Settings, lat: float, lon: float, lang: str = DEFAULT_LANG) -> str | None:
+    """The zone holding the point, else the nearest within NEAR_M ("near X, ~N m" in
+    the reader's language)."""
     try:
         zones = load_zones(settings.geofences, settings.tz)
     except ZoneFileError:
@@ -92,10 +101,10 @@ def place_name(settings: Settings, lat: float, lon: float) -> str | None:
     dist, zone = min(
         (float(shapely.distance(projection.project(z.geometry), point)), z) for z in zones if z.name
     )
-    return f"{zone.name} 附近 near, ~{dist:.0f} m" if dist <= NEAR_M else None
+    return text("alert.near", lang, zone=zone.name, m=f"{dist:.0f}") if dist <= NEAR_M else None
 
 
-def _device(alert: Alert, settings: Settings) -> dict[str, Any]:
+def _device(alert: Alert, settings: Settings, lang: str) -> dict[str, Any]:
     """The fixed camera or patrol unit of a parking alert, by its file."""
     try:
         files = load_camera_files(settings.geofences / "cameras", settings.tz)
@@ -113,7 +122,7 @@ def _device(alert: Alert, settings: Settings) -> dict[str, Any]:
             "lat": lat,
             "lon": lon,
             "grid": found.grid,
-            "place": None if lat is None or lon is None else place_name(settings, lat, lon),
+            "place": None if lat is None or lon is None else place_name(settings, lat, lon, lang),
         }
     return {
         "id": alert.device_id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from ..store import sessions, users
 from ..store.codes import CodeError, PhoneProof, redeem
@@ -17,6 +17,7 @@ from ..store.errors import AccountError
 from ..store.passwords import check_password
 from ..store.users import User
 from .codes import send_code
+from .lang import refuse
 from .schemas import CodeIn, CodeSent, LoginIn, Me, PasswordChangeIn, ResetIn, SignupIn, VerifyIn
 from .security import SESSION_COOKIE, AnyUser, Conn, RateLimiter, client_ip
 
@@ -55,14 +56,14 @@ def _password_ok(password: str) -> None:
     try:
         check_password(password)
     except AccountError as exc:
-        raise HTTPException(400, f"password: {exc}") from None
+        raise refuse(400, exc) from None
 
 
 def _redeem(conn: Conn, phone: str, purpose: str, code: str) -> PhoneProof:
     try:
         return redeem(conn, phone, purpose, code)
     except CodeError as exc:
-        raise HTTPException(400, f"code: {exc}") from None
+        raise refuse(400, exc) from None
 
 
 @router.post(
@@ -74,9 +75,7 @@ def _redeem(conn: Conn, phone: str, purpose: str, code: str) -> PhoneProof:
 def signup_code(body: CodeIn, request: Request, conn: Conn) -> CodeSent:
     """Step 1 of sign-up: a six-digit code is sent to the phone (valid 10 minutes)."""
     if users.owner_account_exists(conn, body.phone):
-        raise HTTPException(
-            400, "an account with this phone already exists; log in, or reset the password"
-        )
+        raise refuse(400, "account.phone_taken")
     return send_code(request, conn, body.phone, "signup")
 
 
@@ -99,7 +98,7 @@ def signup(body: SignupIn, request: Request, response: Response, conn: Conn) -> 
     try:
         user = users.create_owner_account(conn, proof, body.name, body.password)
     except AccountError as exc:
-        raise HTTPException(400, str(exc)) from None
+        raise refuse(400, exc) from None
     return _start_session(request, response, conn, user)
 
 
@@ -113,7 +112,7 @@ def login(body: LoginIn, request: Request, response: Response, conn: Conn) -> Me
     attempt = limiter.begin_login(conn, body.login, client_ip(request))
     user = users.authenticate(conn, body.login, body.password)
     if user is None:
-        raise HTTPException(401, "wrong login or password")
+        raise refuse(401, "account.login_wrong")
     limiter.login_succeeded(conn, attempt)
     return _start_session(request, response, conn, user)
 
@@ -152,7 +151,7 @@ def change_password(
             conn, who.user, body.old_password, body.new_password, sessions.token_hash(who.token)
         )
     except AccountError as exc:
-        raise HTTPException(400, str(exc)) from None
+        raise refuse(400, exc) from None
     limiter.login_succeeded(conn, attempt)
     response.status_code = 204
     return response
@@ -182,7 +181,7 @@ def reset(body: ResetIn, request: Request, response: Response, conn: Conn) -> Me
     try:
         user = users.reset_password(conn, proof, body.password)
     except AccountError as exc:
-        raise HTTPException(400, str(exc)) from None
+        raise refuse(400, exc) from None
     return _start_session(request, response, conn, user)
 
 
@@ -195,7 +194,7 @@ def reset(body: ResetIn, request: Request, response: Response, conn: Conn) -> Me
 def verify_code(who: AnyUser, request: Request, conn: Conn) -> CodeSent:
     """An owner account made before codes: a code to its phone, to prove it."""
     if who.user.role != "owner" or who.user.phone_verified:
-        raise HTTPException(400, "this account's phone is already proven")
+        raise refuse(400, "account.phone_already_proven")
     return send_code(request, conn, who.user.login, "verify")
 
 
@@ -209,7 +208,7 @@ def verify(body: VerifyIn, who: AnyUser, request: Request, conn: Conn) -> Me:
     try:
         user = users.verify_phone(conn, who.user, proof)
     except AccountError as exc:
-        raise HTTPException(400, str(exc)) from None
+        raise refuse(400, exc) from None
     return _me(request, user, who.csrf)
 
 

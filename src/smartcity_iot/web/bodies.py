@@ -5,9 +5,12 @@ as soon as it passes the cap. The app never holds more than the cap of one body.
 from __future__ import annotations
 
 import json
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..i18n import DEFAULT_LANG, LANGS, Refusal
 
 
 class BodyLimit:
@@ -23,7 +26,7 @@ class BodyLimit:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
-            await self._refuse(send)
+            await self._refuse(scope, send)
             return
         received = 0
         refused = False
@@ -39,7 +42,7 @@ class BodyLimit:
                 if received > self.max_bytes:
                     refused = True
                     if not started:
-                        await self._refuse(send)
+                        await self._refuse(scope, send)
                     # the app sees a client that went away; its reading stops here
                     return {"type": "http.disconnect"}
             return message
@@ -59,12 +62,12 @@ class BodyLimit:
                 raise
             # the app's complaint about the cut-off body: the 413 already answered it
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        refusal = Refusal(
+            "request.body_too_large", max=self.max_bytes, option="--http-body-max-bytes"
+        )
         body = json.dumps(
-            {
-                "detail": f"request body too large: at most {self.max_bytes} bytes "
-                "(--http-body-max-bytes)"
-            }
+            {"detail": refusal.text(_lang(scope)), "code": refusal.key}, ensure_ascii=False
         ).encode()
         headers: list[Any] = [
             (b"content-type", b"application/json"),
@@ -73,6 +76,19 @@ class BodyLimit:
         ]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def _lang(scope: Scope) -> str:
+    """The reader's language (the `lang` cookie, as web/lang.py reads it; no Request here)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"cookie":
+            try:
+                morsel = SimpleCookie(value.decode("latin-1")).get("lang")
+            except CookieError:
+                continue
+            if morsel and morsel.value in LANGS:
+                return morsel.value
+    return DEFAULT_LANG
 
 
 def _content_length(scope: Scope) -> int | None:

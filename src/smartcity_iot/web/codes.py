@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import sqlite3
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 
 from ..notify.sms import SmsError, SmsGateway
 from ..phones import mask_phone
 from ..store import codes
+from .lang import refuse
 from .schemas import CodeSent
 from .security import RateLimiter, client_ip
 
@@ -41,9 +42,7 @@ def send_code(
             gateway.send(phone, code_text(purpose, code))
         except SmsError:
             codes.withdraw(conn, phone, purpose)
-            raise HTTPException(
-                503, "the SMS gateway did not take the code; try again in a minute"
-            ) from None
+            raise refuse(503, "account.sms_down") from None
     return CodeSent(
         phone=mask_phone(phone),
         expires_in_s=int(codes.CODE_TTL_S),

@@ -11,10 +11,14 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from ..geo.cameras import CameraFileError, load_cameras
+from ..i18n import Refusal
+from .lang import refuse
 from .security import AnyUser, Operator
 
 router = APIRouter(tags=["map"])
 STREET_PROPERTIES = ("id", "name", "kind")
+CHECK = "smartcity-iot check"  # lists every problem of the zone and camera files
+REGENERATE = "python -m firmware_sim.streets"
 
 
 class FixedCamera(BaseModel):
@@ -41,7 +45,7 @@ def streets(who: AnyUser, request: Request) -> dict[str, Any]:
     try:
         return streets_geojson(request.app.state.settings.geofences / "streets")
     except StreetsFileError as exc:
-        raise HTTPException(503, str(exc)) from None
+        raise refuse(503, exc) from None
 
 
 @router.get(
@@ -59,7 +63,7 @@ def cameras(user: Operator, request: Request) -> list[dict[str, Any]]:
     try:
         found = load_cameras(settings.geofences / "cameras", settings.tz)
     except CameraFileError as exc:
-        raise HTTPException(503, str(exc)) from None
+        raise camera_files_refused(exc) from None
     return [
         {
             "id": c.id,
@@ -73,7 +77,14 @@ def cameras(user: Operator, request: Request) -> list[dict[str, Any]]:
     ]
 
 
-class StreetsFileError(ValueError):
+def camera_files_refused(exc: CameraFileError) -> HTTPException:
+    """A 503 that names the bad camera files in the reader's language; each problem's own
+    words are English (the CLI's), so the answer points to `check` for them."""
+    files = sorted({str(problem).partition(": camera ")[0] for problem in exc.problems})
+    return refuse(503, "map.camera_files_bad", files=", ".join(files), command=CHECK)
+
+
+class StreetsFileError(Refusal):
     """A streets file the map cannot draw; the message names the file and the fix."""
 
 
@@ -86,10 +97,9 @@ def streets_geojson(directory: Path) -> dict[str, Any]:
             for f in found:
                 if f["geometry"]["type"] not in ("LineString", "MultiLineString"):
                     raise ValueError(f"a {f['geometry']['type']}, not a LineString")
-        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
             raise StreetsFileError(
-                f"{path}: not a FeatureCollection of street LineStrings ({exc}); "
-                "regenerate it with `python -m firmware_sim.streets`"
+                "map.streets_file_bad", path=str(path), command=REGENERATE
             ) from None
         for f in found:
             props = f.get("properties") or {}

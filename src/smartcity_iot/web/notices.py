@@ -12,12 +12,15 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from ..notify.texts import STEP_LABELS, NoticeTexts, load_texts, write_notice
+from ..i18n import text as catalogue_text
+from ..notify.texts import NoticeTexts, load_texts, write_notice
 from ..store import notices
 from ..store.errors import NotFound
+from .lang import lang_of, refuse
+from .owner import GUIDANCE_STEPS, kind_label
 from .schemas import Id
 from .security import Conn, Owner
 
@@ -27,12 +30,6 @@ router = APIRouter(
     responses={401: {"description": "not logged in"}, 403: {"description": "owners only"}},
 )
 
-KIND_LABELS = {
-    "dog_forbidden_zone": "进入禁入区域 Entered a no-dogs area",
-    "dog_outside_walking_hours": "非许可时段遛狗 Walked outside permitted hours",
-    "tag_offline": "犬牌离线 Tag offline",
-    "tag_low_battery": "犬牌电量低 Tag battery low",
-}
 SmsStatus = Literal["pending", "sent", "capped", "withdrawn", "no_phone"]
 
 
@@ -48,9 +45,12 @@ class Notice(BaseModel):
     lon: float | None
     started_at: float = Field(description="when it happened")
     escalation: str | None = Field(description="education | warning | penalty | strict")
-    step_label: str = Field(description="the step in Chinese, e.g. 教育引导")
+    step_label: str = Field(description="the step in the reader's language, e.g. 教育引导")
     offence_number: int | None
-    text: str = Field(description="the bureau's text for this kind and step")
+    text: str = Field(
+        description="the bureau's text for this kind and step, as sent by SMS (in Chinese "
+        "whatever the reader's language: it is what the owner received)"
+    )
     created_at: float
     read: bool
     withdrawn: bool = Field(description="an operator dismissed the alert: nothing is asked")
@@ -69,11 +69,11 @@ def _texts(path: Path | None) -> NoticeTexts:
 def _notice(row: sqlite3.Row, request: Request) -> dict:
     settings = request.app.state.settings
     text = row["text"] or write_notice(_texts(settings.notice_texts), row, settings.tz)
-    step = row["escalation"]
+    step, lang = row["escalation"], lang_of(request)
     return {
         "id": row["id"],
         "kind": row["kind"],
-        "kind_label": KIND_LABELS.get(row["kind"], row["kind"]),
+        "kind_label": kind_label(row["kind"], lang),
         "tag_id": row["device_id"],
         "dog_name": row["dog_name"],
         "zone_name": row["zone_name"],
@@ -82,7 +82,9 @@ def _notice(row: sqlite3.Row, request: Request) -> dict:
         "lon": row["lon"],
         "started_at": row["started_at"],
         "escalation": step,
-        "step_label": STEP_LABELS.get(step or "", "提醒 Notice"),
+        "step_label": catalogue_text(
+            f"step.{step}" if step in GUIDANCE_STEPS else "owner.notice.reminder", lang
+        ),
         "offence_number": row["offence_number"],
         "text": text,
         "created_at": row["created_at"],
@@ -116,8 +118,8 @@ def mark_read(notice_id: Id, user: Owner, conn: Conn) -> Response:
     assert user.owner_id is not None
     try:
         notices.mark_read(conn, user.owner_id, notice_id, time.time())
-    except NotFound as exc:
-        raise HTTPException(404, f"{exc} not found") from None
+    except NotFound:
+        raise refuse(404, "owner.error.not_found") from None
     return Response(status_code=204)
 
 

@@ -13,6 +13,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from ..i18n import Refusal
 from ..model import ALERT_KINDS, DOG_KINDS, HEALTH_KINDS, normalise_plate
 from ..rules.health import is_low_battery, is_offline
 from ..store import dogs, tag_life, workflow
@@ -25,6 +26,7 @@ from ..store.users import User
 from . import history, stats
 from .alert_facts import alert_facts
 from .feed import AlertFeed
+from .lang import lang_of, refuse
 from .schemas import (
     ActionIn,
     AlertDetail,
@@ -118,7 +120,7 @@ def alert_detail(alert_id: str, user: Operator, conn: Conn, request: Request) ->
     incident, or the camera's photos."""
     alert = get_alert(conn, alert_id)
     if alert is None:
-        raise HTTPException(404, "no such alert")
+        raise refuse(404, "alert.not_found")
     data_dir = request.app.state.settings.data_dir
     images = [
         {
@@ -136,7 +138,7 @@ def alert_detail(alert_id: str, user: Operator, conn: Conn, request: Request) ->
         if alert.kind in DOG_KINDS + HEALTH_KINDS
         else []
     )
-    facts = alert_facts(conn, alert, request.app.state.settings)
+    facts = alert_facts(conn, alert, request.app.state.settings, lang_of(request))
     return {
         "alert": asdict(alert),
         "events": workflow.events(conn, alert_id),
@@ -163,10 +165,10 @@ def evidence_image(
     """A camera evidence photo (only files under the data directory are served)."""
     alert = get_alert(conn, alert_id)
     if alert is None or not 0 <= index < len(alert.evidence):
-        raise HTTPException(404, "no such evidence")
+        raise refuse(404, "alert.no_evidence")
     path = _image_path(request.app.state.settings.data_dir, alert.evidence[index])
     if path is None:
-        raise HTTPException(404, "no such evidence")
+        raise refuse(404, "alert.no_evidence")
     return FileResponse(path, media_type="image/jpeg")
 
 
@@ -187,9 +189,9 @@ def _step(
             )
         )
     except workflow.AlertNotFound:
-        raise HTTPException(404, "no such alert") from None
+        raise refuse(404, "alert.not_found") from None
     except workflow.WorkflowError as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise refuse(409, exc) from None
 
 
 STEP_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -245,11 +247,13 @@ def approve(
             check_device_user(serial, reserved_names(request.app.state.settings))
         return dogs.approve_request(conn, request_id, f"operator:{user.login}", serial)
     except BrokerUserError as exc:
-        raise HTTPException(400, str(exc)) from None
+        raise _refused(400, exc, "console.requests.serial_reserved", serial=serial) from None
     except NotFound:
-        raise HTTPException(404, "no such tag request") from None
-    except (AccountError, RegistryError) as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise refuse(404, "console.requests.not_found", id=request_id) from None
+    except RegistryError as exc:
+        raise _refused(409, exc, "console.requests.serial_invalid") from None
+    except AccountError as exc:
+        raise _refused(409, exc, "console.requests.not_possible") from None
 
 
 @router.post(
@@ -264,9 +268,15 @@ def ship(request_id: Id, user: Operator, conn: Conn) -> dict:
     try:
         return dogs.ship_request(conn, request_id, f"operator:{user.login}")
     except NotFound:
-        raise HTTPException(404, "no such tag request") from None
+        raise refuse(404, "console.requests.not_found", id=request_id) from None
     except AccountError as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise _refused(409, exc, "console.requests.not_possible") from None
+
+
+def _refused(status: int, exc: Exception, fallback: str, **params: Any) -> HTTPException:
+    """The store's own refusal in the reader's language when it is one (a catalogue key),
+    else the fallback key: never its English text inside a page in another language."""
+    return refuse(status, exc) if isinstance(exc, Refusal) else refuse(status, fallback, **params)
 
 
 # -- the end of a tag's life: reject, deactivate, replace (store/tag_life.py) -----------
@@ -324,15 +334,19 @@ LIFE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _life_step(call: Any, *args: Any, **kwargs: Any) -> dict:
+def _life_step(missing: HTTPException, call: Any, *args: Any, **kwargs: Any) -> dict:
+    """`call`'s result; `missing` when the request or tag does not exist."""
     try:
         result: dict = call(*args, **kwargs)
-    except NotFound as exc:
-        raise HTTPException(404, f"{exc} not found") from None
-    except (BrokerUserError, RegistryError) as exc:
-        raise HTTPException(400, str(exc)) from None
+    except NotFound:
+        raise missing from None
+    except BrokerUserError as exc:
+        serial = kwargs.get("serial")
+        raise _refused(400, exc, "console.requests.serial_reserved", serial=serial) from None
+    except RegistryError as exc:
+        raise _refused(400, exc, "console.requests.serial_invalid") from None
     except AccountError as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise _refused(409, exc, "console.requests.not_possible") from None
     return result
 
 
@@ -342,7 +356,12 @@ def _life_step(call: Any, *args: Any, **kwargs: Any) -> dict:
 def reject(request_id: Id, body: RejectIn, user: Operator, conn: Conn) -> dict:
     """Refuse a waiting request; the owner sees the reason in the portal."""
     return _life_step(
-        tag_life.reject_request, conn, request_id, f"operator:{user.login}", body.reason
+        refuse(404, "console.requests.not_found", id=request_id),
+        tag_life.reject_request,
+        conn,
+        request_id,
+        f"operator:{user.login}",
+        body.reason,
     )
 
 
@@ -351,7 +370,13 @@ def deactivate(tag_id: Serial, body: DeactivateIn, user: Operator, conn: Conn) -
     """End a tag (lost, broken, the dog deceased): its fixes are refused from now on and its
     credential leaves `users tag-passwords`; reload the broker to close its login."""
     return _life_step(
-        tag_life.deactivate, conn, tag_id, f"operator:{user.login}", body.reason, body.note
+        refuse(404, "console.requests.tag_not_found", tag=tag_id),
+        tag_life.deactivate,
+        conn,
+        tag_id,
+        f"operator:{user.login}",
+        body.reason,
+        body.note,
     )
 
 
@@ -367,6 +392,7 @@ def replace(
     shown this once); the old tag ends as replaced, the dog's history stays."""
     body = body or ReplaceIn(serial=None, postal_address=None)
     return _life_step(
+        refuse(404, "console.requests.tag_not_found", tag=tag_id),
         tag_life.replace,
         conn,
         tag_id,
@@ -428,10 +454,13 @@ def devices(user: Operator, conn: Conn, request: Request) -> dict[str, Any]:
 def statistics(
     user: Operator, conn: Conn, request: Request, days: Annotated[int, Query(ge=1, le=366)] = 30
 ) -> dict[str, Any]:
-    """Alerts per local day by kind and grid; dispositions against the 721 shares."""
+    """What the bureau reports over the last `days` days: alerts per local day by kind and
+    grid, dispositions against the 721 shares, the resolution rate and median handling
+    times overall, per kind, grid and squad, and the repeat offenders of the last 12
+    months (web/stats.py defines each number)."""
     settings = request.app.state.settings
     history = open_history(settings, conn) if settings.influx_url else None
     try:
         return stats.statistics(conn, settings.tz, days, history)
     except HistoryError as exc:
-        raise HTTPException(503, f"the history store did not answer: {exc}") from None
+        raise stats.history_unavailable(exc) from None

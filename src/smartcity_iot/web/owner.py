@@ -4,11 +4,13 @@ credentials.py, alerts.py): another owner's object is simply "not found"."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 
+from ..i18n import catalogue, text
 from ..model import DOG_KINDS
 from ..store import alerts, credentials, dogs
 from ..store.errors import AccountError, NotFound
+from .lang import lang_of, refuse
 from .schemas import (
     ActivateIn,
     Activation,
@@ -22,31 +24,16 @@ from .schemas import (
 )
 from .security import Conn, Owner
 
+GUIDANCE_STEPS = ("education", "warning", "penalty", "strict")
 router = APIRouter(
     prefix="/api/owner",
     tags=["owners"],
     responses={401: {"description": "not logged in"}, 403: {"description": "owners only"}},
 )
 
-KIND_LABELS = {
-    "dog_forbidden_zone": "进入禁入区域 Entered a no-dogs area",
-    "dog_outside_walking_hours": "非许可时段遛狗 Walked outside permitted hours",
-}
-# SPEC 6 and the service-first "721" policy: what each step means for the owner.
-GUIDANCE = {
-    "education": "第1次：教育引导，不予罚款。请牵绳遛狗，避开学校、医院、广场等禁入区域和禁遛时段。"
-    " 1st time: education and guidance, no fine. Keep your dog on a lead and away from"
-    " no-dogs areas and hours.",
-    "warning": "第2次：警告并责令改正。再次违规将被处罚。"
-    " 2nd time: a warning and an order to correct. A further violation will be penalised.",
-    "penalty": "第3次：从轻处罚。城管中队将联系您办理。"
-    " 3rd time: a light penalty; the grid's squad will contact you.",
-    "strict": "第4次及以上：从严处罚。 4th time or more: a strict penalty.",
-}
-
 
 def _not_found(exc: NotFound) -> HTTPException:
-    return HTTPException(404, f"{exc} not found")
+    return refuse(404, "owner.error.not_found")
 
 
 @router.get("/dogs", response_model=list[Dog])
@@ -91,7 +78,7 @@ def request_tag(dog_id: Id, body: TagRequestIn, user: Owner, conn: Conn) -> dict
     except NotFound as exc:
         raise _not_found(exc) from None
     except AccountError as exc:
-        raise HTTPException(400, str(exc)) from None
+        raise refuse(400, exc) from None
 
 
 @router.get("/tag-requests", response_model=list[TagRequest])
@@ -132,10 +119,22 @@ def activate(body: ActivateIn, user: Owner, conn: Conn) -> dict:
     try:
         return credentials.activate_tag(conn, user.owner_id, body.serial, body.activation_code)
     except AccountError as exc:
-        raise HTTPException(400, str(exc)) from None
+        raise refuse(400, exc) from None
 
 
-def _violation(row: object, dog_names: dict[str, str]) -> dict:
+def guidance(step: str | None, lang: str) -> str:
+    """SPEC 6 and the service-first "721" policy: what the step means for the owner
+    (i18n/messages/guidance.toml), in the reader's language."""
+    return text(f"guidance.{step}", lang) if step in GUIDANCE_STEPS else ""
+
+
+def kind_label(kind: str, lang: str) -> str:
+    """What the owner is told happened (guidance.kind.*); the raw kind if it has no label."""
+    key = f"guidance.kind.{kind}"
+    return text(key, lang) if key in catalogue().messages else kind
+
+
+def _violation(row: object, dog_names: dict[str, str], lang: str) -> dict:
     r = dict(row)  # type: ignore[call-overload]
     step = r["escalation"]
     return {
@@ -157,18 +156,20 @@ def _violation(row: object, dog_names: dict[str, str]) -> dict:
                 "disposition",
             )
         },
-        "kind_label": KIND_LABELS.get(r["kind"], r["kind"]),
+        "kind_label": kind_label(r["kind"], lang),
         "dog_name": dog_names.get(r["device_id"]),
-        "guidance": GUIDANCE.get(step or "", ""),
+        "guidance": guidance(step, lang),
     }
 
 
 @router.get("/violations", response_model=list[Violation])
-def list_violations(user: Owner, conn: Conn) -> list[dict]:
-    """Your dogs' violations, newest first, with the escalation step and what it means."""
+def list_violations(request: Request, user: Owner, conn: Conn) -> list[dict]:
+    """Your dogs' violations, newest first, with the escalation step and what it means
+    (kind_label and guidance in the reader's language: the `lang` cookie)."""
     assert user.owner_id is not None
-    names = dogs.tag_dog_names(conn, user.owner_id)
-    return [_violation(r, names) for r in alerts.owner_violations(conn, user.owner_id, DOG_KINDS)]
+    names, lang = dogs.tag_dog_names(conn, user.owner_id), lang_of(request)
+    rows = alerts.owner_violations(conn, user.owner_id, DOG_KINDS)
+    return [_violation(r, names, lang) for r in rows]
 
 
 @router.get(
@@ -176,10 +177,10 @@ def list_violations(user: Owner, conn: Conn) -> list[dict]:
     response_model=Violation,
     responses={404: {"description": "no such violation of yours"}},
 )
-def get_violation(alert_id: str, user: Owner, conn: Conn) -> dict:
+def get_violation(alert_id: str, request: Request, user: Owner, conn: Conn) -> dict:
     assert user.owner_id is not None
     try:
         row = alerts.owner_violation(conn, user.owner_id, alert_id, DOG_KINDS)
     except NotFound as exc:
         raise _not_found(exc) from None
-    return _violation(row, dogs.tag_dog_names(conn, user.owner_id))
+    return _violation(row, dogs.tag_dog_names(conn, user.owner_id), lang_of(request))

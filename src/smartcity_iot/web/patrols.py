@@ -3,10 +3,11 @@ is and has been lately, for the console's map. Operators only."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 
 from ..geo.cameras import CameraFileError, load_mobile_units
 from ..store.patrols import patrol_routes
+from .map_layers import camera_files_refused
 from .schemas import PatrolUnit
 from .security import Conn, Operator
 
@@ -30,7 +31,7 @@ def patrols(user: Operator, conn: Conn, request: Request) -> list[dict]:
     try:
         units = load_mobile_units(settings.geofences / "cameras", settings.tz)
     except CameraFileError as exc:
-        raise HTTPException(503, str(exc)) from None
+        raise camera_files_refused(exc) from None
     routes = patrol_routes(conn)
     out = []
     for unit in units:

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from ..i18n import Refusal
 from ..phones import normalise_phone
 
 # Path ids: SQLite integers are 64-bit signed, and a bigger number is simply not found.
@@ -20,7 +21,7 @@ class In(BaseModel):
 
 
 def _canonical_phone(value: str) -> str:
-    return normalise_phone(value)  # PhoneError is a ValueError: a 422 naming the field
+    return normalise_phone(value)  # a PhoneError is a Refusal: a 422 naming the field and why
 
 
 Phone = Annotated[
@@ -98,7 +99,7 @@ class DogIn(In):
     @classmethod
     def _plausible(cls, value: dt.date) -> dt.date:
         if not dt.date(1990, 1, 1) <= value <= dt.date.today():
-            raise ValueError("birth date must be between 1990-01-01 and today")
+            raise Refusal("owner.error.birth_date")
         return value
 
 

@@ -22,10 +22,12 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyCookie, APIKeyHeader
 
+from ..i18n import Refusal
 from ..store import attempts
 from ..store.sessions import session_user
 from ..store.sqlite import connect
 from ..store.users import User, login_key
+from .lang import refuse
 
 SESSION_COOKIE = "sc_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -96,27 +98,27 @@ def caller(
 ) -> Caller:
     found = session_user(conn, token) if token else None
     if found is None:
-        raise HTTPException(401, "log in first", headers={"WWW-Authenticate": "Cookie"})
+        raise HTTPException(
+            401, Refusal("account.log_in_first"), headers={"WWW-Authenticate": "Cookie"}
+        )
     user, expected = found
     if request.method not in SAFE_METHODS and not (csrf and hmac.compare_digest(csrf, expected)):
-        raise HTTPException(403, f"missing or wrong {CSRF_HEADER} header")
+        raise refuse(403, "account.csrf", header=CSRF_HEADER)
     assert token is not None
     return Caller(user, expected, token)
 
 
 def owner(who: Annotated[Caller, Depends(caller)]) -> User:
     if who.user.role != "owner" or who.user.owner_id is None:
-        raise HTTPException(403, "owners only")
+        raise refuse(403, "account.owners_only")
     if not who.user.phone_verified:  # an account from before codes: it proves the phone first
-        raise HTTPException(
-            403, "prove your phone first: ask for a code on the portal and enter it"
-        )
+        raise refuse(403, "account.prove_phone_first")
     return who.user
 
 
 def operator(who: Annotated[Caller, Depends(caller)]) -> User:
     if who.user.role != "operator":
-        raise HTTPException(403, "operators only")
+        raise refuse(403, "account.operators_only")
     return who.user
 
 
@@ -160,13 +162,14 @@ class RateLimiter:
 
     @staticmethod
     def _reserve(
-        conn: sqlite3.Connection, checks: list[attempts.Limit], message: str
+        conn: sqlite3.Connection, checks: list[attempts.Limit], key: str
     ) -> attempts.Reservation:
+        """`key`: the catalogue's text for the 429."""
         try:
             return attempts.reserve(conn, checks)
         except attempts.Refused as exc:
             raise HTTPException(
-                429, message, headers={"Retry-After": str(int(exc.retry_after_s) + 1)}
+                429, Refusal(key), headers={"Retry-After": str(int(exc.retry_after_s) + 1)}
             ) from None
 
     def begin_login(self, conn: sqlite3.Connection, login: str, ip: str) -> LoginAttempt:
@@ -178,7 +181,7 @@ class RateLimiter:
                 attempts.Limit(account, lim.per_account, lim.window_s),
                 attempts.Limit(address, lim.per_ip, lim.window_s),
             ],
-            "too many failed logins; try again later",
+            "account.too_many_logins",
         )
         return LoginAttempt(account, address, reservation)
 
@@ -192,7 +195,7 @@ class RateLimiter:
         self._reserve(
             conn,
             [attempts.Limit(f"signup:ip:{ip}", lim.signups_per_ip, lim.signup_window_s)],
-            "too many sign-ups from this address; try again later",
+            "account.too_many_signups",
         )
 
     def check_code_request(
@@ -206,7 +209,7 @@ class RateLimiter:
                 attempts.Limit(f"code:phone:{phone}", lim.codes_per_phone, lim.code_window_s),
                 attempts.Limit(f"code:ip:{ip}", lim.codes_per_ip, lim.code_window_s),
             ],
-            "too many codes asked for; wait before asking again",
+            "account.too_many_codes",
         )
 
 

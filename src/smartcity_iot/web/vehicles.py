@@ -9,10 +9,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi import Path as PathParam
 
-from ..model import check_plate
+from ..model import PROVINCES, check_plate, normalise_plate
 from ..pipeline.operators import PlateError, set_plate
 from ..store import workflow
 from ..store.alerts import search_alerts
+from .lang import refuse
 from .schemas import AlertOut, PlateIn
 from .security import Conn, Operator
 
@@ -40,11 +41,11 @@ def confirm_plate(
     try:
         alert = set_plate(conn, alert_id, body.plate, actor, body.note, spool)
     except workflow.AlertNotFound:
-        raise HTTPException(404, "no such alert") from None
+        raise refuse(404, "alert.not_found") from None
     except workflow.WorkflowError as exc:
-        raise HTTPException(409, str(exc)) from None
-    except PlateError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise refuse(409, exc) from None
+    except PlateError:
+        raise plate_refused(body.plate) from None
     return asdict(alert)
 
 
@@ -59,6 +60,21 @@ def vehicle_cases(
     """A vehicle's cases, newest first: every parking alert whose party is its plate."""
     try:
         party = f"vehicle:{check_plate(plate)}"
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
+    except ValueError:
+        raise plate_refused(plate) from None
     return [asdict(a) for a in search_alerts(conn, party=party, limit=500)]
+
+
+def plate_refused(typed: str) -> HTTPException:
+    """What model.check_plate found wrong, as a catalogue key in the reader's language
+    (the model stays free of languages; its English words are the CLI's)."""
+    plate = normalise_plate(typed)
+    if not plate:
+        key = "alert.plate_empty"
+    elif plate[0] not in PROVINCES:
+        key = "alert.plate_province"
+    elif len(plate) not in (7, 8):
+        key = "alert.plate_length"
+    else:
+        key = "alert.plate_pattern"
+    return refuse(422, key, plate=plate, n=len(plate))

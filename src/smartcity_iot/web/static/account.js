@@ -8,32 +8,32 @@ const ACCOUNT = {
   codeButton(buttonId, path, phoneId, msgId) {
     const button = document.getElementById(buttonId);
     if (!button) return;
-    const label = button.textContent;
     button.addEventListener("click", async () => {
+      const label = button.textContent; // in the page's language by now
       SC.hide(msgId);
       const phone = phoneId ? document.getElementById(phoneId).value : null;
       if (phoneId && !phone.trim()) {
-        SC.show(msgId, "请先填写手机号。Type the mobile number first.");
+        SC.show(msgId, SC.t("account.ui.phone_first"));
         return;
       }
       button.disabled = true;
       try {
         const sent = await SC.api("POST", path, phoneId ? { phone } : undefined);
-        SC.show(msgId, `验证码已发送至 ${sent.phone}，${Math.round(sent.expires_in_s / 60)} 分钟内有效。Code sent to ${sent.phone}.`, "ok");
+        SC.show(msgId, SC.t("account.ui.code_sent", { phone: sent.phone, minutes: Math.round(sent.expires_in_s / 60) }), "ok");
         ACCOUNT.countdown(button, label, sent.resend_after_s);
       } catch (e) {
         button.disabled = false;
-        SC.show(msgId, e.status === 429 ? `请稍后再试。Wait before asking again. ${e.message}` : e.message);
+        SC.show(msgId, e.status === 429 ? SC.t("account.ui.wait", { reason: e.message }) : e.message);
       }
     });
   },
 
   countdown(button, label, seconds) {
     let left = seconds;
-    button.textContent = `${left} s`;
+    button.textContent = SC.t("account.ui.seconds", { n: left });
     const timer = setInterval(() => {
       left -= 1;
-      if (left > 0) { button.textContent = `${left} s`; return; }
+      if (left > 0) { button.textContent = SC.t("account.ui.seconds", { n: left }); return; }
       clearInterval(timer);
       button.textContent = label;
       button.disabled = false;
@@ -43,6 +43,7 @@ const ACCOUNT = {
   // The logged-in owner portal: verify banner, password change, sign out everywhere.
   async portal() {
     if (!document.getElementById("account-card")) return;
+    await SC.ready;
     const me = await SC.api("GET", "/api/me").catch(() => null);
     if (!me) return;
     SC.csrf = SC.csrf || me.csrf_token;
@@ -57,7 +58,7 @@ const ACCOUNT = {
     ACCOUNT.onSubmit("password-form", "password-msg", async (data, form) => {
       await SC.api("POST", "/api/auth/password", data);
       form.reset();
-      SC.show("password-msg", "密码已修改，其他设备上的登录已失效。Password changed; other log-ins ended.", "ok");
+      SC.show("password-msg", SC.t("account.ui.password_changed"), "ok");
     });
     document.getElementById("logout-all").addEventListener("click", async () => {
       await SC.api("POST", "/api/auth/logout-all").catch(() => null);

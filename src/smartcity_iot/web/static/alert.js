@@ -11,17 +11,18 @@ async function show() {
   const d = await SC.api("GET", `/api/operator/alerts/${encodeURIComponent(alertId)}`);
   const a = d.alert;
   document.body.setAttribute("data-workflow", a.workflow);
-  $("alert-title").textContent = `${SC.KINDS[a.kind] || a.kind} · ${a.device_id}`;
+  $("alert-title").textContent = `${SC.label("kind", a.kind)} · ${a.device_id}`;
+  const F = (name) => SC.t(`alert.fact.${name}`);
   const facts = [
-    ["状态 Status", E("span", { class: `badge ${a.status}` }, a.status)],
-    ["处置 Handling", E("span", { class: `badge ${a.workflow}`, id: "workflow" }, SC.WORKFLOW[a.workflow] || a.workflow)],
-    ["处置结果 Disposition", a.disposition || "—"],
-    ["区域 Zone", `${a.zone_name || "—"} (${a.zone_id || "—"})`],
-    ["网格 / 中队 Grid / squad", `${a.grid || "—"} / ${d.squad || "—"}`],
-    ["开始 Started", SC.time(a.started_at)], ["结束 Ended", a.ended_at ? SC.time(a.ended_at) : "进行中 ongoing"],
-    ["升级 Step", a.escalation ? `${SC.STEPS[a.escalation] || a.escalation} (#${a.offence_number})` : "—"],
-    ["位置 Position", a.lat === null ? "—" : `${a.lat.toFixed(5)}, ${a.lon.toFixed(5)}`],
-    ["版本 Revision", a.revision],
+    [F("status"), E("span", { class: `badge ${a.status}`, id: "status" }, SC.label("status", a.status)), "fact-status"],
+    [F("workflow"), E("span", { class: `badge ${a.workflow}`, id: "workflow" }, SC.label("workflow", a.workflow))],
+    [F("disposition"), SC.label("disposition", a.disposition), "fact-disposition"],
+    [F("zone"), `${a.zone_name || "—"} (${a.zone_id || "—"})`],
+    [F("grid_squad"), `${a.grid || "—"} / ${a.grid ? SC.t("alert.squad", { grid: a.grid }) : "—"}`],
+    [F("started"), SC.time(a.started_at)], [F("ended"), a.ended_at ? SC.time(a.ended_at) : SC.t("alert.ongoing"), "fact-ended"],
+    [F("step"), a.escalation ? `${SC.label("step", a.escalation)} (#${a.offence_number})` : "—"],
+    [F("position"), a.lat === null ? "—" : `${a.lat.toFixed(5)}, ${a.lon.toFixed(5)}`],
+    [F("revision"), a.revision],
   ];
   facts.splice(2, 0, ...whoAndWhat(d));
   $("alert-facts").replaceChildren(...facts.map(([k, v, id]) => E("tr", id ? { id } : {}, E("th", {}, k), E("td", {}, v))));
@@ -30,8 +31,8 @@ async function show() {
   $("btn-dispatch").disabled = a.workflow !== "acknowledged" || !a.grid;
   $("btn-close").disabled = !["acknowledged", "dispatched"].includes(a.workflow);
   $("events").replaceChildren(...d.events.map((e) => E("tr", { "data-action": e.action },
-    E("td", {}, SC.time(e.at)), E("td", {}, e.action), E("td", {}, e.actor),
-    E("td", {}, Object.entries(e.detail).filter(([k]) => k !== "from").map(([k, v]) => `${k}: ${v}`).join(", ")))));
+    E("td", {}, SC.time(e.at)), E("td", {}, SC.label("alert.event", e.action)), E("td", {}, actor(e.actor)),
+    E("td", {}, eventDetail(e)))));
 
   if (!zones) zones = await SC.api("GET", "/api/zones");
   const map = SCMap.create($("map"), zones);
@@ -41,8 +42,8 @@ async function show() {
   if (a.lat !== null) pts.push([a.lon, a.lat]);
   SCMap.focus(map, pts);
   $("track-note").textContent = d.track.length
-    ? `轨迹 track: ${d.track.length} 个定位点 fixes, ${SC.time(d.track[0].ts)} — ${SC.time(d.track[d.track.length - 1].ts)}`
-    : (d.images.length ? "" : "无轨迹数据 no track stored");
+    ? SC.t("alert.track_note", { n: d.track.length, from: SC.time(d.track[0].ts), to: SC.time(d.track[d.track.length - 1].ts) })
+    : (d.images.length ? "" : SC.t("alert.no_track"));
   $("map").classList.toggle("hidden", d.images.length > 0 && !d.track.length);
   if (a.kind === "sidewalk_parking") await showPlate(a, d.images);
   const units = a.kind === "sidewalk_parking" ? await patrolUnits() : new Map();
@@ -51,8 +52,40 @@ async function show() {
   $("captures-box").classList.toggle("hidden", !patrol);
   const seenBy = (img) => (img.device_id ? unitLabel(units, img.device_id) : d.device ? deviceLabel(d.device) : a.device_id);
   $("photos").replaceChildren(...d.images.filter((img) => !paired.includes(img)).map((img) => E("figure", { "data-role": img.role || img.label || "" },
-    E("img", { src: img.url, alt: ROLES[img.role] || ROLES[img.label] || img.label || "evidence" }), E("figcaption", { class: "muted" },
-      E("strong", {}, ROLES[img.role] || ROLES[img.label] || img.label || "照片 Photo"), " · ", SC.time(img.ts), " · ", seenBy(img)))));
+    E("img", { src: img.url, alt: role(img) }), E("figcaption", { class: "muted" },
+      E("strong", {}, role(img)), " · ", SC.time(img.ts), " · ", seenBy(img)))));
+}
+
+// A photo's role (first_seen, dwell_exceeded, latest, plate) as the reader says it.
+const role = (img) => {
+  const name = img.role || img.label;
+  return name ? SC.label("alert.role", name) : SC.t("alert.photo");
+};
+
+// Who took a step: an operator by login, else the service's part that did it.
+const actor = (who) => (who && who.startsWith("operator:") ? SC.t("alert.by_operator", { login: who.slice(9) }) : (who || "—"));
+
+// A history line's details by name, each value as the reader says it; a plate check's
+// `from` and `to` are plates, a workflow step's `from` its former state.
+const PLATE_NAMES = { from: "previous", to: "plate" };
+function eventDetail(e) {
+  const d = e.detail || {};
+  const shown = [];
+  for (const [k, v] of Object.entries(d)) {
+    if (v === null || v === undefined || v === "") continue;
+    const plateEvent = e.action === "plate";
+    if (!plateEvent && k === "from") continue; // the previous state: the row before says it
+    if (k === "grid" && d.squad) continue; // the squad names its grid
+    const name = SC.label("alert.event_detail", plateEvent ? (PLATE_NAMES[k] || k) : k);
+    let value = v;
+    if (k === "squad") value = d.grid ? SC.t("alert.squad", { grid: d.grid }) : v;
+    else if (k === "disposition") value = SC.label("disposition", v);
+    else if (k === "status" || k === "from_status") value = SC.label("alert.plate_status", v);
+    else if (k === "escalation") value = SC.label("step", v);
+    else if (k === "party") value = String(v).replace(/^\w+:/, "");
+    shown.push(`${name}: ${value}`);
+  }
+  return shown.join(", ");
 }
 
 const deviceLabel = (dev) => (dev.name && dev.name !== dev.id ? `${dev.name} (${dev.id})` : dev.id);
@@ -65,20 +98,20 @@ function whoAndWhat(d) {
   const rows = [];
   if (d.dog) {
     const dog = d.dog;
-    rows.push(["犬只 Dog", `${dog.dog}${dog.breed ? ` (${dog.breed})` : ""} · 犬牌 tag ${dog.tag_id}`, "fact-dog"]);
-    rows.push(["犬主 Owner", dog.owner, "fact-owner"]);
-    rows.push(["电话 Phone", E("a", { href: `tel:${dog.phone}` }, dog.phone), "fact-phone"]);
+    rows.push([SC.t("alert.fact.dog"), `${dog.dog}${dog.breed ? ` (${dog.breed})` : ""} · ${SC.t("alert.tag_ref", { tag: dog.tag_id })}`, "fact-dog"]);
+    rows.push([SC.t("alert.fact.owner"), dog.owner, "fact-owner"]);
+    rows.push([SC.t("alert.fact.phone"), E("a", { href: `tel:${dog.phone}` }, dog.phone), "fact-phone"]);
   }
   if (d.health) {
     const h = d.health, fix = h.last_fix;
-    rows.push(["电量 Battery", `${pct(h.battery)} (当前 now ${pct(h.battery_now)})`, "fact-battery"]);
-    rows.push(["最后定位 Last fix", fix ? `${SC.time(fix.ts)} · ${fix.place || "区域外 outside the zones"} · ${where(fix.lat, fix.lon)}` : "无定位 no fix stored", "fact-last-fix"]);
+    rows.push([SC.t("alert.fact.battery"), SC.t("alert.battery_line", { then: pct(h.battery), now: pct(h.battery_now) }), "fact-battery"]);
+    rows.push([SC.t("alert.fact.last_fix"), fix ? `${SC.time(fix.ts)} · ${fix.place || SC.t("alert.outside_zones")} · ${where(fix.lat, fix.lon)}` : SC.t("alert.no_fix"), "fact-last-fix"]);
   }
   if (d.device) {
     const dev = d.device;
-    const title = dev.mobile ? "巡查车 Patrol unit" : "摄像头 Camera";
+    const title = SC.t(dev.mobile ? "alert.fact.patrol_unit" : "alert.fact.camera");
     const place = dev.place || where(dev.lat, dev.lon);
-    rows.push([title, `${deviceLabel(dev)} · ${place}${dev.mobile ? " (抓拍时位置 where it stood)" : ""}`, "fact-device"]);
+    rows.push([title, `${deviceLabel(dev)} · ${place}${dev.mobile ? SC.t("alert.where_it_stood") : ""}`, "fact-device"]);
   }
   return rows;
 }
@@ -90,14 +123,9 @@ function showEarlier(a, earlier) {
   $("earlier-none").classList.toggle("hidden", earlier.length > 0);
   $("earlier-cases").replaceChildren(...earlier.map((c) => E("tr", {},
     E("td", {}, E("a", { href: `/console/alerts/${encodeURIComponent(c.id)}` }, SC.time(c.started_at))),
-    E("td", {}, SC.KINDS[c.kind] || c.kind), E("td", {}, c.zone_name || c.zone_id || "—"),
-    E("td", {}, c.disposition || "—"))));
+    E("td", {}, SC.label("kind", c.kind)), E("td", {}, c.zone_name || c.zone_id || "—"),
+    E("td", {}, SC.label("disposition", c.disposition)))));
 }
-
-const ROLES = {
-  first_seen: "首次发现 First seen", dwell_exceeded: "超过时限 Dwell exceeded", latest: "最新 Latest",
-  plate: "车牌特写 Plate close-up",
-};
 
 // Mobile units by id -> name; none when the list cannot be had (the page still works).
 async function patrolUnits() {
@@ -112,29 +140,28 @@ async function patrolUnits() {
 const unitLabel = (units, id) => (!id ? "—" : units.has(id) && units.get(id) !== id ? `${units.get(id)} (${id})` : id);
 
 // SPEC 5.1: a patrol violation is the same plate at two captures (possibly by two units).
-const CAPTURES = [["first_seen", "首次抓拍 First capture"], ["dwell_exceeded", "确认抓拍 Confirming capture"]];
+const CAPTURES = [["first_seen", "alert.first_capture"], ["dwell_exceeded", "alert.confirming_capture"]];
 
 function showCaptures(a, images, units) {
   const pair = CAPTURES.map(([role]) => images.find((img) => img.role === role));
   const unitOf = (img, role) => (img && img.device_id) || (role === "dwell_exceeded" ? a.device_id : null);
-  $("captures").replaceChildren(...CAPTURES.map(([role, title], i) => {
-    const img = pair[i], unit = unitOf(img, role);
+  $("captures").replaceChildren(...CAPTURES.map(([role, key], i) => {
+    const img = pair[i], unit = unitOf(img, role), title = SC.t(key);
     return E("figure", { "data-role": role, "data-unit": unit || "" },
-      img ? E("img", { src: img.url, alt: title }) : E("div", { class: "missing muted" }, "无照片 no photo"),
+      img ? E("img", { src: img.url, alt: title }) : E("div", { class: "missing muted" }, SC.t("alert.no_photo")),
       E("figcaption", {}, E("strong", {}, title), E("br"),
         E("span", { class: "capture-unit" }, unitLabel(units, unit)), " · ", E("span", { class: "capture-time" }, img ? SC.time(img.ts) : "—")));
   }));
   const [first, confirm] = pair;
   const gap = first && confirm ? Math.round(confirm.ts - first.ts) : null;
   $("capture-gap").textContent = gap === null ? ""
-    : `两次抓拍间隔 ${Math.floor(gap / 60)} 分 ${gap % 60} 秒 · ${Math.floor(gap / 60)} min ${gap % 60} s between the captures`;
+    : SC.t("alert.capture_gap", { min: Math.floor(gap / 60), s: gap % 60 });
   const closeup = images.find((img) => img.label === "plate");
   const source = closeup && pair.findIndex((img) => img && img.ts === closeup.ts);
-  $("plate-source").textContent = closeup && source >= 0 ? `特写取自 close-up from: ${CAPTURES[source][1]} · ${unitLabel(units, unitOf(pair[source], CAPTURES[source][0]))}` : "";
+  $("plate-source").textContent = closeup && source >= 0
+    ? SC.t("alert.closeup_from", { capture: SC.t(CAPTURES[source][1]), unit: unitLabel(units, unitOf(pair[source], CAPTURES[source][0])) }) : "";
   return pair.filter(Boolean);
 }
-
-const PLATE_STATUS = { unread: "未识别 Unread", read: "自动识别 Read", confirmed: "已确认 Confirmed", corrected: "已更正 Corrected" };
 
 async function showPlate(a, images) {
   $("plate-box").classList.remove("hidden");
@@ -143,23 +170,21 @@ async function showPlate(a, images) {
   if (closeup) $("plate-closeup").src = closeup.url;
   const conf = a.plate_conf === null ? "" : ` (${Math.round(a.plate_conf * 100)}%)`;
   $("plate-read").replaceChildren(E("strong", { id: "plate-text" }, a.plate || a.plate_candidate || "—"),
-    " ", E("span", { class: `badge ${a.plate_status}`, id: "plate-status" }, PLATE_STATUS[a.plate_status] || a.plate_status || "—"), conf);
-  $("plate-hint").textContent = a.plate
-    ? `当事方 party: ${a.party}`
-    : "未确定车牌，无当事方：请对照特写确认或输入车牌 No party until the plate is confirmed: check the close-up, confirm or type it";
+    " ", E("span", { class: `badge ${a.plate_status}`, id: "plate-status" }, SC.label("alert.plate_status", a.plate_status)), conf);
+  $("plate-hint").textContent = a.plate ? SC.t("alert.party", { plate: a.plate }) : SC.t("alert.no_party");
   $("plate-input").value = a.plate || a.plate_candidate || "";
   const cases = a.plate ? await SC.api("GET", `/api/operator/vehicles/${encodeURIComponent(a.plate)}`) : [];
   $("vehicle-cases").replaceChildren(...cases.map((c) => E("tr", {},
     E("td", {}, E("a", { href: `/console/alerts/${encodeURIComponent(c.id)}` }, SC.time(c.started_at))),
-    E("td", {}, c.zone_name || c.zone_id || "—"), E("td", {}, c.escalation ? (SC.STEPS[c.escalation] || c.escalation) : "—"),
-    E("td", {}, c.disposition || "—"))));
+    E("td", {}, c.zone_name || c.zone_id || "—"), E("td", {}, SC.label("step", c.escalation)),
+    E("td", {}, SC.label("disposition", c.disposition)))));
 }
 
 async function step(action, body) {
   SC.hide("action-msg");
   try {
     await SC.api("POST", `/api/operator/alerts/${encodeURIComponent(alertId)}/${action}`, body || {});
-    SC.show("action-msg", "已更新 Updated", "ok");
+    SC.show("action-msg", SC.t("alert.updated"), "ok");
   } catch (e) { SC.show("action-msg", e.message); }
   await show();
 }
@@ -171,7 +196,7 @@ $("plate-form").addEventListener("submit", async (ev) => {
   SC.hide("plate-msg");
   try {
     await SC.api("POST", `/api/operator/alerts/${encodeURIComponent(alertId)}/plate`, SC.form(ev.target));
-    SC.show("plate-msg", "车牌已确认 Plate recorded", "ok");
+    SC.show("plate-msg", SC.t("alert.plate_recorded"), "ok");
   } catch (e) { SC.show("plate-msg", e.message); }
   await show();
 });

@@ -27,11 +27,13 @@ const SC = {
   detail(data) {
     if (!data || !data.detail) return "";
     if (typeof data.detail === "string") return data.detail;
-    return data.detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; ");
+    // a 422 names each field by its label in the reader's language (web/lang.py)
+    return data.detail.map((d) => SC.t("error.invalid_field", { field: d.field || (d.loc || []).slice(1).join("."), problem: d.msg })).join("; ");
   },
 
   // Who is logged in; sends anonymous visitors and the wrong role back to the log-in page.
   async session(role) {
+    await SC.ready;
     try {
       SC.me = await SC.api("GET", "/api/me");
     } catch (e) {
@@ -96,21 +98,45 @@ const SC = {
     const data = {};
     for (const [k, v] of new FormData(formEl).entries()) if (v !== "") data[k] = v;
     return data;
-  },
-
-  KINDS: {
-    dog_forbidden_zone: "禁入区域 Forbidden zone",
-    dog_outside_walking_hours: "禁遛时段 Outside walking hours",
-    sidewalk_parking: "人行道停车 Sidewalk parking",
-    tag_offline: "设备离线 Tag offline",
-    tag_low_battery: "电量低 Low battery",
-  },
-  WORKFLOW: { new: "新 New", acknowledged: "已确认 Acknowledged", dispatched: "已派遣 Dispatched", resolved: "已办结 Resolved" },
-  STEPS: { education: "教育 Education", warning: "警告 Warning", penalty: "处罚 Penalty", strict: "从严 Strict" },
-  TAG_STATUS: {
-    requested: "已申请 Requested", approved: "已批准 Approved", shipped: "已寄出 Shipped",
-    active: "已激活 Active", inactive: "停用 Inactive", rejected: "未通过 Rejected",
-  },
-  // why a tag ended (tags.deactivated_reason)
-  TAG_REASONS: { lost: "丢失 Lost", broken: "损坏 Broken", deceased: "犬只死亡 Dog deceased", replaced: "已换牌 Replaced" },
+  }
 };
+
+// One language at a time (i18n.md): the catalogue in the reader's language (the `lang`
+// cookie, zh by default) from /api/messages; SC.t renders a key, SC.label a value's label.
+SC.texts = {};
+SC.lang = "zh";
+SC.t = (key, params) => {
+  const template = SC.texts[key] === undefined ? key : SC.texts[key];
+  return template.replace(/\{(\w+)\}/g, (m, name) => (params && params[name] !== undefined ? String(params[name]) : m));
+};
+SC.label = (group, value) => {
+  if (value === null || value === undefined || value === "") return "—";
+  const text = SC.texts[`${group}.${value}`];
+  return text === undefined ? String(value) : text;
+};
+SC.applyTexts = (root) => {
+  const scope = root || document;
+  for (const node of scope.querySelectorAll("[data-t]")) node.textContent = SC.t(node.dataset.t);
+  for (const attr of ["placeholder", "title", "aria-label", "alt"]) {
+    for (const node of scope.querySelectorAll(`[data-t-${attr}]`)) node.setAttribute(attr, SC.t(node.getAttribute(`data-t-${attr}`)));
+  }
+};
+SC.ready = (async () => {
+  try {
+    const res = await fetch("/api/messages", { credentials: "same-origin", headers: { "Accept": "application/json" } });
+    const data = await res.json();
+    SC.texts = data.messages || {};
+    SC.lang = data.lang || "zh";
+  } catch (e) { console.error(e); }
+  document.documentElement.lang = SC.lang === "en" ? "en" : "zh-CN";
+  SC.applyTexts(document);
+  const swap = document.getElementById("lang");
+  if (swap) {
+    swap.textContent = SC.t("app.switch_language");
+    swap.title = SC.t("app.switch_language_title");
+    swap.addEventListener("click", () => {
+      document.cookie = `lang=${SC.lang === "en" ? "zh" : "en"}; path=/; max-age=31536000; SameSite=Lax`;
+      location.reload();
+    });
+  }
+})();

@@ -27,12 +27,12 @@ function render(freshId) {
     "data-alert-id": a.id, "data-workflow": a.workflow, "data-kind": a.kind,
     class: a.id === freshId ? "fresh" : "", onclick: () => { location.href = `/console/alerts/${a.id}`; },
   },
-    E("div", { class: "title" }, SC.KINDS[a.kind] || a.kind, " ",
-      E("span", { class: `badge ${a.status}` }, a.status === "open" ? "进行中 open" : "已结束 closed"), " ",
-      E("span", { class: `badge ${a.workflow}` }, SC.WORKFLOW[a.workflow] || a.workflow)),
+    E("div", { class: "title" }, SC.label("kind", a.kind), " ",
+      E("span", { class: `badge ${a.status}` }, SC.label("status", a.status)), " ",
+      E("span", { class: `badge ${a.workflow}` }, SC.label("workflow", a.workflow))),
     E("div", { class: "muted" }, `${SC.time(a.started_at)} · ${a.device_id} · ${a.zone_name || "—"} · ${a.grid || "—"}`,
-      a.kind === "sidewalk_parking" ? ` · ${a.plate || "车牌未识别 plate unread"}` : "",
-      a.escalation ? ` · ${SC.STEPS[a.escalation] || a.escalation}` : ""))));
+      a.kind === "sidewalk_parking" ? ` · ${a.plate || SC.t("console.plate_unread")}` : "",
+      a.escalation ? ` · ${SC.label("step", a.escalation)}` : ""))));
   $("feed-count").textContent = `(${shown.length})`;
   if (map) SCMap.dots(map, shown, (a) => { location.href = `/console/alerts/${a.id}`; });
 }
@@ -54,8 +54,8 @@ async function load() {
 
 function live() {
   const es = new EventSource("/api/operator/alerts/stream");
-  es.onopen = () => { $("live-dot").classList.add("live"); $("live-text").textContent = "实时 live"; };
-  es.onerror = () => { $("live-dot").classList.remove("live"); $("live-text").textContent = "重连中 reconnecting"; };
+  es.onopen = () => { $("live-dot").classList.add("live"); $("live-text").textContent = SC.t("console.live"); };
+  es.onerror = () => { $("live-dot").classList.remove("live"); $("live-text").textContent = SC.t("console.reconnecting"); };
   es.addEventListener("alert", (ev) => {
     const a = JSON.parse(ev.data);
     if (upsert(a)) render(a.id);
@@ -76,26 +76,26 @@ const LIVE_TAG = new Set(["approved", "shipped", "active"]); // issued and not y
 function requestActions(r) {
   const out = [];
   if (r.status === "requested") {
-    out.push(E("button", { type: "button", "data-approve": r.id, onclick: () => approve(r.id) }, "批准并分配编号 Approve"),
-      E("input", { "data-reject-reason": r.id, maxlength: 300, placeholder: "驳回原因（犬主可见）Reason, shown to the owner" }),
-      E("button", { type: "button", "data-reject": r.id, onclick: () => reject(r.id) }, "驳回 Reject"));
+    out.push(E("button", { type: "button", "data-approve": r.id, onclick: () => approve(r.id) }, SC.t("console.requests.approve")),
+      E("input", { "data-reject-reason": r.id, maxlength: 300, placeholder: SC.t("console.requests.reject_reason") }),
+      E("button", { type: "button", "data-reject": r.id, onclick: () => reject(r.id) }, SC.t("console.requests.reject")));
   }
   if (r.status === "approved") {
-    out.push(E("button", { type: "button", "data-ship": r.id, onclick: () => ship(r.id) }, "已寄出 Mark shipped"));
+    out.push(E("button", { type: "button", "data-ship": r.id, onclick: () => ship(r.id) }, SC.t("console.requests.ship")));
   }
   if (r.tag_id && LIVE_TAG.has(r.status)) {
     out.push(E("select", { "data-deactivate-reason": r.tag_id },
-      ...["lost", "broken", "deceased"].map((k) => E("option", { value: k }, SC.TAG_REASONS[k]))),
-    E("button", { type: "button", "data-deactivate": r.tag_id, onclick: () => deactivate(r.tag_id) }, "停用 Deactivate"),
-    E("button", { type: "button", "data-replace": r.tag_id, onclick: () => replace(r.tag_id) }, "换牌 Replace"));
+      ...["lost", "broken", "deceased"].map((k) => E("option", { value: k }, SC.label("tag_reason", k)))),
+    E("button", { type: "button", "data-deactivate": r.tag_id, onclick: () => deactivate(r.tag_id) }, SC.t("console.requests.deactivate")),
+    E("button", { type: "button", "data-replace": r.tag_id, onclick: () => replace(r.tag_id) }, SC.t("console.requests.replace")));
   }
   return out;
 }
 
 function statusNote(r) {
-  if (r.status === "rejected" && r.reason) return `：${r.reason}`;
+  if (r.status === "rejected" && r.reason) return SC.t("console.requests.reason_note", { reason: r.reason });
   if (r.status === "inactive" && r.tag_reason) {
-    return ` ${SC.TAG_REASONS[r.tag_reason] || r.tag_reason}${r.replaced_by ? ` → ${r.replaced_by}` : ""}`;
+    return ` ${SC.label("tag_reason", r.tag_reason)}${r.replaced_by ? ` → ${r.replaced_by}` : ""}`;
   }
   return "";
 }
@@ -104,35 +104,35 @@ async function requests() {
   const rows = await SC.api("GET", "/api/operator/tag-requests");
   $("requests-table").querySelector("tbody").replaceChildren(...rows.map((r) => E("tr", { "data-request": r.id, "data-status": r.status },
     E("td", {}, r.id), E("td", {}, `${r.owner_name} ${r.owner_phone}`), E("td", {}, r.dog_name),
-    E("td", {}, r.postal_address), E("td", {}, E("span", { class: `badge ${r.status}` }, SC.TAG_STATUS[r.status] || r.status),
+    E("td", {}, r.postal_address), E("td", {}, E("span", { class: `badge ${r.status}` }, SC.label("tag_status", r.status)),
       E("span", { class: "muted", "data-note": r.id }, statusNote(r))),
     E("td", {}, r.tag_id || "—"), E("td", { class: "actions" }, ...requestActions(r)))));
 }
 
 // A serial and its activation code, shown this once to print with the tag.
 function showCode(text, a) {
-  SC.show("requests-msg", `${text}：犬牌编号 serial ${a.tag_id}，激活码 activation code ${a.activation_code}（随犬牌打印寄出，只显示一次 print it with the tag; shown once）`, "ok");
+  SC.show("requests-msg", SC.t("console.requests.code_shown", { what: text, serial: a.tag_id, code: a.activation_code }), "ok");
   $("requests-msg").setAttribute("data-serial", a.tag_id);
   $("requests-msg").setAttribute("data-code", a.activation_code);
 }
 
 async function approve(id) {
   try {
-    showCode(`申请 #${id}`, await SC.api("POST", `/api/operator/tag-requests/${id}/approve`, {}));
+    showCode(SC.t("console.requests.request_ref", { id }), await SC.api("POST", `/api/operator/tag-requests/${id}/approve`, {}));
   } catch (e) { SC.show("requests-msg", e.message); }
   await requests();
 }
 
 async function ship(id) {
-  try { await SC.api("POST", `/api/operator/tag-requests/${id}/ship`); SC.show("requests-msg", `#${id} 已寄出 shipped`, "ok"); }
+  try { await SC.api("POST", `/api/operator/tag-requests/${id}/ship`); SC.show("requests-msg", SC.t("console.requests.shipped", { id }), "ok"); }
   catch (e) { SC.show("requests-msg", e.message); }
   await requests();
 }
 
 async function reject(id) {
   const reason = document.querySelector(`[data-reject-reason="${id}"]`).value.trim();
-  if (reason.length < 2) { SC.show("requests-msg", "请填写驳回原因（犬主可见）Type the reason: the owner reads it"); return; }
-  try { await SC.api("POST", `/api/operator/tag-requests/${id}/reject`, { reason }); SC.show("requests-msg", `#${id} 已驳回 rejected`, "ok"); }
+  if (reason.length < 2) { SC.show("requests-msg", SC.t("console.requests.reason_needed")); return; }
+  try { await SC.api("POST", `/api/operator/tag-requests/${id}/reject`, { reason }); SC.show("requests-msg", SC.t("console.requests.rejected", { id }), "ok"); }
   catch (e) { SC.show("requests-msg", e.message); }
   await requests();
 }
@@ -141,7 +141,7 @@ async function deactivate(tag) {
   const reason = document.querySelector(`[data-deactivate-reason="${tag}"]`).value;
   try {
     await SC.api("POST", `/api/operator/tags/${encodeURIComponent(tag)}/deactivate`, { reason });
-    SC.show("requests-msg", `犬牌 ${tag} 已停用（${SC.TAG_REASONS[reason]}）；请重新生成密码文件并重载代理 Tag deactivated: run users tag-passwords and reload the broker`, "ok");
+    SC.show("requests-msg", SC.t("console.requests.deactivated", { tag, reason: SC.label("tag_reason", reason) }), "ok");
   } catch (e) { SC.show("requests-msg", e.message); }
   await requests();
 }
@@ -150,14 +150,14 @@ async function replace(tag) {
   const cause = document.querySelector(`[data-deactivate-reason="${tag}"]`).value;
   try {
     const body = cause === "deceased" ? {} : { cause }; // the old tag was lost or broken
-    showCode(`犬牌 ${tag} 已换牌 replaced`, await SC.api("POST", `/api/operator/tags/${encodeURIComponent(tag)}/replace`, body));
+    showCode(SC.t("console.requests.replaced", { tag }), await SC.api("POST", `/api/operator/tags/${encodeURIComponent(tag)}/replace`, body));
   } catch (e) { SC.show("requests-msg", e.message); }
   await requests();
 }
 
 function tagTable(title, rows) {
   return E("div", {}, E("h2", {}, `${title} (${rows.length})`), E("div", { class: "table-wrap" }, E("table", {},
-    E("thead", {}, E("tr", {}, ...["犬牌 Tag", "犬只 Dog", "犬主 Owner", "电量 Battery", "最后通信 Last seen"].map((h) => E("th", {}, h)))),
+    E("thead", {}, E("tr", {}, ...["tag", "dog", "owner", "battery", "last_seen"].map((h) => E("th", {}, SC.t(`console.devices.${h}`))))),
     E("tbody", {}, ...rows.map((t) => E("tr", { "data-tag": t.tag_id }, E("td", {}, t.tag_id), E("td", {}, t.dog_name),
       E("td", {}, `${t.owner_name} ${t.owner_phone}`), E("td", {}, t.batt === null ? "—" : `${Math.round(t.batt)}%`),
       E("td", {}, SC.time(t.last_seen))))))));
@@ -166,8 +166,8 @@ function tagTable(title, rows) {
 async function devices() {
   const d = await SC.api("GET", "/api/operator/devices");
   $("devices").replaceChildren(
-    E("p", {}, `在用犬牌 active tags: ${d.active_tags} · 未上报 never reported: ${d.never_reported.length}`),
-    tagTable("离线 Offline", d.offline), tagTable("电量低 Low battery", d.low_battery));
+    E("p", {}, SC.t("console.devices.summary", { active: d.active_tags, never: d.never_reported.length })),
+    tagTable(SC.t("console.devices.offline"), d.offline), tagTable(SC.t("console.devices.low_battery"), d.low_battery));
 }
 
 const TABS = { alerts: null, requests, devices, stats: SCStats.show }; // stats.js
@@ -180,11 +180,13 @@ for (const b of document.querySelectorAll("[data-tab]")) {
   });
 }
 
-for (const [k, label] of Object.entries(SC.KINDS)) $("f-kind").append(E("option", { value: k }, label));
 $("filters").addEventListener("change", () => load());
 $("filters").addEventListener("submit", (ev) => { ev.preventDefault(); load(); });
 
+const KINDS = ["dog_forbidden_zone", "dog_outside_walking_hours", "sidewalk_parking", "tag_offline", "tag_low_battery"];
+
 SC.session("operator").then(async () => {
+  for (const k of KINDS) $("f-kind").append(E("option", { value: k }, SC.label("kind", k)));
   live();
   const zones = await SC.api("GET", "/api/zones");
   map = SCMap.create($("map"), zones);

@@ -12,7 +12,7 @@ document.getElementById("login-form").addEventListener("submit", async (ev) => {
   try {
     go(await SC.api("POST", "/api/auth/login", SC.form(ev.target)));
   } catch (e) {
-    SC.show("login-msg", e.status === 429 ? "尝试次数过多，请稍后再试。Too many attempts, try again later." : `登录失败 ${e.message}`);
+    SC.show("login-msg", e.status === 429 ? SC.t("index.too_many") : SC.t("index.login_failed", { reason: e.message }));
   }
 });
 
@@ -21,7 +21,7 @@ ACCOUNT.onSubmit("signup-form", "signup-msg", async (data) => {
   try {
     go(await SC.api("POST", "/api/auth/signup", data));
   } catch (e) {
-    throw new Error(`注册失败 ${e.message}`);
+    throw new Error(SC.t("index.signup_failed", { reason: e.message }));
   }
 });
 
@@ -37,4 +37,5 @@ ACCOUNT.onSubmit("reset-form", "reset-msg", async (data) => {
   go(await SC.api("POST", "/api/auth/reset", data));
 });
 
-SC.api("GET", "/api/me").then(go).catch(() => null);
+// texts first (the page has no session to wait for), then whoever is logged in moves on
+SC.ready.then(() => SC.api("GET", "/api/me")).then(go).catch(() => null);

@@ -30,7 +30,8 @@ const SCMap = {
 
   create(el, zones) {
     if (el._scmap) el._scmap.map.remove(); // the alert page redraws after each action
-    const map = L.map(el, { zoomSnap: 0.25, minZoom: 11, maxZoom: 20, attributionControl: true });
+    const map = L.map(el, { zoomSnap: 0.25, minZoom: 11, maxZoom: 20, attributionControl: true, zoomControl: false });
+    L.control.zoom({ zoomInTitle: SC.t("map.zoom_in"), zoomOutTitle: SC.t("map.zoom_out") }).addTo(map); // Leaflet's own are English
     map.attributionControl.setPrefix("Leaflet");
     const m = { el, map, zones, layers: {} };
     el._scmap = m;
@@ -68,11 +69,11 @@ const SCMap = {
   labelZone(layer, p, inner) {
     const name = p.name || p.id;
     if (p.rule === "loading_spot") {
-      const hours = p.hours && p.hours.length ? ` · 装卸时段 loading hours ${p.hours.join(" ")}, ≤ ${p.max_stop_min} min` : "";
+      const hours = p.hours && p.hours.length ? ` · ${SC.t("map.loading_hours", { hours: p.hours.join(" "), max: p.max_stop_min })}` : "";
       layer.bindTooltip(`${name}${hours}`, { sticky: true, className: "map-tip" });
       return;
     }
-    const hours = p.walking_hours && p.walking_hours.length ? ` · 遛犬时段 walking hours ${p.walking_hours.join(" ")}` : "";
+    const hours = p.walking_hours && p.walking_hours.length ? ` · ${SC.t("map.walking_hours", { hours: p.walking_hours.join(" ") })}` : "";
     layer.bindTooltip(name, { permanent: true, direction: "center", pane: "labels", className: `zone-label${p.rule === "sidewalk" || inner ? " minor" : ""}` });
     layer.on("tooltipopen", (ev) => ev.tooltip.getElement().setAttribute("data-zone", p.id));
     layer.bindPopup(SC.el("div", {}, SC.el("strong", {}, name), SC.el("br"), `${p.id} · ${p.grid || "—"}${hours}`));
@@ -126,7 +127,7 @@ const SCMap = {
   cameras(m, cameras) {
     m.layers.cameras = L.layerGroup(cameras.map((c) => {
       const marker = L.marker([c.lat, c.lon], { icon: SCMap.icon("camera-marker", { "data-camera": c.id }, "◉"), keyboard: false });
-      marker.bindTooltip(`摄像头 Camera ${c.name} (${c.id}) · ${c.grid || "—"}`, { direction: "top", className: "map-tip" });
+      marker.bindTooltip(SC.t("map.camera", { name: c.name, id: c.id, grid: c.grid || "—" }), { direction: "top", className: "map-tip" });
       return marker;
     })).addTo(m.map);
   },
@@ -135,7 +136,7 @@ const SCMap = {
     const markers = alerts.filter((a) => a.lat !== null && a.lon !== null).map((a) => {
       const marker = L.marker([a.lat, a.lon], {
         icon: SCMap.icon(`alert-marker ${a.status}`, { "data-alert-id": a.id, "data-kind": a.kind }),
-        title: `${SC.KINDS[a.kind] || a.kind} · ${a.device_id} · ${a.zone_name || ""}`,
+        title: SC.t("map.alert", { kind: SC.label("kind", a.kind), device: a.device_id, zone: a.zone_name || "—" }),
       });
       if (onClick) marker.on("click", () => onClick(a));
       return marker;
@@ -154,7 +155,7 @@ const SCMap = {
     L.polyline(lls, { pane: "track", className: "track", color: "#0b5cad", weight: 3, opacity: 0.9 }).addTo(group);
     for (const p of points) {
       L.circleMarker([p.lat, p.lon], { pane: "track", className: "fix", radius: 4, color: "#ffffff", weight: 1, fillColor: "#0b5cad", fillOpacity: 1 })
-        .bindTooltip(`${SC.time(p.ts)}${p.acc ? ` · ±${Math.round(p.acc)} m` : ""}`, { className: "map-tip" }).addTo(group);
+        .bindTooltip(`${SC.time(p.ts)}${p.acc ? ` · ${SC.t("map.accuracy", { m: Math.round(p.acc) })}` : ""}`, { className: "map-tip" }).addTo(group);
     }
     for (const [at, bearing] of SCMap.along(m.map, lls, SCMap.ARROWS)) {
       const arrow = SCMap.svg("svg", { class: "arrow", viewBox: "-8 -8 16 16", width: 18, height: 18, "data-bearing": Math.round(bearing) },
@@ -163,10 +164,10 @@ const SCMap = {
       L.marker(at, { icon: L.divIcon({ className: "track-arrow", html: arrow, iconSize: [18, 18] }), interactive: false, keyboard: false }).addTo(group);
     }
     const first = points[0], last = points[points.length - 1];
-    L.marker(lls[0], { icon: SCMap.icon("track-start", { "data-ts": first.ts }, "起"), zIndexOffset: 500 })
-      .bindTooltip(`起点 Start ${SC.time(first.ts)}`, { direction: "top", className: "map-tip" }).addTo(group);
-    L.marker(lls[lls.length - 1], { icon: SCMap.icon("track-end", { "data-ts": last.ts }, "终"), zIndexOffset: 600 })
-      .bindTooltip(`终点 End ${SC.time(last.ts)}`, { direction: "top", className: "map-tip" }).addTo(group);
+    L.marker(lls[0], { icon: SCMap.icon("track-start", { "data-ts": first.ts }, SC.t("map.start_mark")), zIndexOffset: 500 })
+      .bindTooltip(SC.t("map.start", { time: SC.time(first.ts) }), { direction: "top", className: "map-tip" }).addTo(group);
+    L.marker(lls[lls.length - 1], { icon: SCMap.icon("track-end", { "data-ts": last.ts }, SC.t("map.end_mark")), zIndexOffset: 600 })
+      .bindTooltip(SC.t("map.end", { time: SC.time(last.ts) }), { direction: "top", className: "map-tip" }).addTo(group);
     m.layers.track = group.addTo(m.map);
   },
 
@@ -215,7 +216,7 @@ const SCMap = {
           icon: SCMap.icon(`patrol-unit${stale ? " stale" : ""}`, { "data-unit": u.id, "data-heading": Math.round(p.heading) },
             arrow, SC.el("span", { class: `patrol-label ${SCMap.labelPlace(p.heading)}` }, u.name)),
           zIndexOffset: 800,
-        }).bindTooltip(`巡查车 Patrol unit ${u.name} (${u.id}) · ${SC.time(p.ts)} · ${Math.round(p.heading)}°`, { direction: "top", className: "map-tip" })
+        }).bindTooltip(SC.t("map.patrol", { name: u.name, id: u.id, time: SC.time(p.ts), heading: Math.round(p.heading) }), { direction: "top", className: "map-tip" })
           .addTo(group);
       }
     }

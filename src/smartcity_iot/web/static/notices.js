@@ -5,13 +5,6 @@
 (() => {
   const byId = (id) => document.getElementById(id);
   const E = SC.el;
-  const SMS = {
-    pending: "短信待发送 Text message pending",
-    sent: "短信已发送 Text message sent",
-    capped: "今日短信已达上限，仅在此显示 Daily text limit reached: shown here only",
-    withdrawn: "未发短信（已撤销） No text message (withdrawn)",
-    no_phone: "手机号无效，未发短信 No valid mobile number: no text message",
-  };
   let shown = null; // the unread count the list was last drawn for
   let polls = 0;
 
@@ -25,14 +18,14 @@
   function place(n) {
     const parts = [];
     if (n.zone_name) parts.push(n.zone_name);
-    if (n.grid) parts.push(`网格 Grid ${n.grid}`);
+    if (n.grid) parts.push(SC.t("owner.notice.grid", { grid: n.grid }));
     if (!parts.length && n.lat !== null) parts.push(`${n.lat.toFixed(5)}, ${n.lon.toFixed(5)}`);
     return parts.join(" · ") || "—";
   }
 
   function step(n) {
     if (!n.escalation) return n.step_label;
-    return `第 ${n.offence_number || "?"} 次 · ${n.step_label} ${(SC.STEPS[n.escalation] || "").split(" ").pop()}`;
+    return SC.t("owner.notice.step", { n: n.offence_number || "?", step: n.step_label });
   }
 
   async function open(item, n) {
@@ -60,16 +53,19 @@
       "data-notice": n.id, "data-kind": n.kind, "data-read": String(n.read),
     },
       E("summary", {},
-        n.read || n.withdrawn ? null : E("span", { class: "dot", title: "未读 Unread" }),
+        n.read || n.withdrawn ? null : E("span", { class: "dot", title: SC.t("owner.notice.unread") }),
         E("strong", {}, n.kind_label), " · ", n.dog_name || n.tag_id,
         n.zone_name ? ` · ${n.zone_name}` : null, " · ", SC.time(n.started_at),
         " ", E("span", { class: `badge step ${n.escalation || "notice"}` }, step(n)),
-        n.withdrawn ? E("span", { class: "badge" }, " 已撤销 Withdrawn") : null),
+        n.withdrawn ? E("span", { class: "badge" }, SC.t("owner.notice.withdrawn")) : null),
       E("div", { class: "notice-body" },
-        E("div", { class: "muted" }, `时间 Time：${SC.time(n.started_at)} · 地点 Place：${place(n)}`),
-        E("div", { class: "guidance notice-text" }, n.text),
-        n.withdrawn ? E("div", { class: "muted" }, "经核实，此提醒已撤销，无需处理。Checked by the bureau: withdrawn, nothing to do.") : null,
-        E("div", { class: "muted" }, SMS[n.sms] || n.sms)));
+        E("div", { class: "muted" }, SC.t("owner.notice.when_where", { time: SC.time(n.started_at), place: place(n) })),
+        // the bureau's text is what the owner's phone received (Chinese): shown as sent,
+        // labelled in the page's language, never machine-translated
+        E("div", { class: "muted notice-as-sent" }, SC.t("owner.notice.as_sent")),
+        E("div", { class: "guidance notice-text", lang: "zh-CN" }, n.text),
+        n.withdrawn ? E("div", { class: "muted" }, SC.t("owner.notice.withdrawn_note")) : null,
+        E("div", { class: "muted" }, SC.label("owner.notice.sms", n.sms))));
     row.addEventListener("toggle", () => open(row, n));
     return row;
   }
@@ -78,7 +74,7 @@
     const list = await SC.api("GET", "/api/owner/notices");
     const box = byId("notices");
     if (!list.length) {
-      box.replaceChildren(E("p", { class: "muted" }, "暂无通知。No notices."));
+      box.replaceChildren(E("p", { class: "muted" }, SC.t("owner.notices.none")));
       return;
     }
     const opened = new Set([...box.querySelectorAll("details[open]")].map((d) => d.dataset.notice));
@@ -109,6 +105,6 @@
     if (first) first.open = true;
   });
 
-  poll(true).catch(() => null);
+  SC.ready.then(() => poll(true)).catch(() => null);
   setInterval(() => poll().catch(() => null), 5000);
 })();

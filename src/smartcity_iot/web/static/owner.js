@@ -21,37 +21,37 @@ async function refresh() {
   body.replaceChildren(
     ...requests.map((r) => E("tr", { "data-request": r.id },
       E("td", {}, r.dog_name), E("td", {}, `#${r.id} ${SC.time(r.created_at)}`),
-      E("td", {}, E("span", { class: `badge ${r.status}`, "data-status": r.status }, SC.TAG_STATUS[r.status] || r.status),
-        r.status === "rejected" && r.reason ? E("div", { class: "muted", "data-reason": r.id }, `原因 Reason：${r.reason}`) : null),
+      E("td", {}, E("span", { class: `badge ${r.status}`, "data-status": r.status }, SC.label("tag_status", r.status)),
+        r.status === "rejected" && r.reason ? E("div", { class: "muted", "data-reason": r.id }, SC.t("owner.requests.reason", { reason: r.reason })) : null),
       E("td", {}, r.tag_id || "—"), E("td", {}, r.postal_address))),
     ...dogs.filter((d) => !withRequest.has(d.id)).map((d) => (d.tag_id
       ? E("tr", { "data-dog": d.id }, // a tag that came another way (registered by the bureau)
-        E("td", {}, d.name), E("td", { class: "muted" }, "登记处办理 registered at the bureau"),
-        E("td", {}, E("span", { class: `badge ${d.tag_status}`, "data-status": d.tag_status }, SC.TAG_STATUS[d.tag_status] || d.tag_status)),
+        E("td", {}, d.name), E("td", { class: "muted" }, SC.t("owner.requests.at_bureau")),
+        E("td", {}, E("span", { class: `badge ${d.tag_status}`, "data-status": d.tag_status }, SC.label("tag_status", d.tag_status))),
         E("td", {}, d.tag_id), E("td", {}, "—"))
       : E("tr", { "data-dog": d.id },
-        E("td", {}, d.name), E("td", { colspan: 4, class: "muted" }, "尚未申请犬牌 No tag requested yet")))),
+        E("td", {}, d.name), E("td", { colspan: 4, class: "muted" }, SC.t("owner.requests.none_yet"))))),
   );
 
   $("tags-table").querySelector("tbody").replaceChildren(...tags.map((t) => E("tr", { "data-tag": t.tag_id },
     E("td", {}, t.tag_id), E("td", {}, t.dog_name),
-    E("td", {}, E("span", { class: `badge ${t.status}`, "data-status": t.status }, SC.TAG_STATUS[t.status] || t.status),
-      t.offline_since ? E("span", { class: "badge open" }, "离线 offline") : null,
-      t.deactivated_reason ? E("div", { class: "muted", "data-reason": t.tag_id }, SC.TAG_REASONS[t.deactivated_reason] || t.deactivated_reason,
+    E("td", {}, E("span", { class: `badge ${t.status}`, "data-status": t.status }, SC.label("tag_status", t.status)),
+      t.offline_since ? E("span", { class: "badge open" }, SC.t("owner.tags.offline")) : null,
+      t.deactivated_reason ? E("div", { class: "muted", "data-reason": t.tag_id }, SC.label("tag_reason", t.deactivated_reason),
         t.replaced_by ? ` → ${t.replaced_by}` : "") : null),
     E("td", {}, t.lat === null ? "—" : `${t.lat.toFixed(5)}, ${t.lon.toFixed(5)}`),
     E("td", {}, t.batt === null ? "—" : `${Math.round(t.batt)}%`,
-      t.low_battery_since ? E("span", { class: "badge open" }, " 请充电 charge") : null),
+      t.low_battery_since ? E("span", { class: "badge open" }, SC.t("owner.tags.charge")) : null),
     E("td", {}, SC.time(t.last_ts)))));
 
   const box = $("violations");
   if (violations.length) {
     box.replaceChildren(...violations.map((v) => E("div", { class: "card", "data-violation": v.id },
       E("div", {}, E("strong", {}, v.kind_label), " · ", v.dog_name || v.device_id, " · ", v.zone_name || ""),
-      E("div", { class: "muted" }, `${SC.time(v.started_at)} — ${v.ended_at ? SC.time(v.ended_at) : "进行中 ongoing"}`,
-        ` · 第 ${v.offence_number || "?"} 次 offence #${v.offence_number || "?"} · `,
-        E("span", { class: "badge" }, SC.STEPS[v.escalation] || v.escalation || ""),
-        v.disposition ? E("span", { class: "badge resolved" }, ` 处理结果 ${v.disposition}`) : null),
+      E("div", { class: "muted" }, `${SC.time(v.started_at)} — ${v.ended_at ? SC.time(v.ended_at) : SC.t("owner.violations.ongoing")}`,
+        ` · ${SC.t("owner.violations.offence", { n: v.offence_number || "?" })} · `,
+        E("span", { class: "badge" }, SC.label("step", v.escalation)),
+        v.disposition ? E("span", { class: "badge resolved" }, SC.t("owner.violations.disposition", { disposition: SC.label("disposition", v.disposition) })) : null),
       E("div", { class: "guidance" }, v.guidance))));
   }
 }
@@ -61,7 +61,7 @@ $("dog-form").addEventListener("submit", async (ev) => {
   SC.hide("dog-msg");
   try {
     const dog = await SC.api("POST", "/api/owner/dogs", SC.form(ev.target));
-    SC.show("dog-msg", `已登记 ${dog.name}。Registered.`, "ok");
+    SC.show("dog-msg", SC.t("owner.dog.registered", { name: dog.name }), "ok");
     ev.target.reset();
     await refresh();
   } catch (e) { SC.show("dog-msg", e.message); }
@@ -74,7 +74,7 @@ $("request-form").addEventListener("submit", async (ev) => {
   try {
     await SC.api("POST", `/api/owner/dogs/${encodeURIComponent(data.dog_id)}/tag-requests`,
       { postal_address: data.postal_address || "" });
-    SC.show("request-msg", "已提交申请，审核后邮寄。Request sent; the tag is posted once approved.", "ok");
+    SC.show("request-msg", SC.t("owner.request.sent"), "ok");
     await refresh();
   } catch (e) { SC.show("request-msg", e.message); }
 });
@@ -88,7 +88,7 @@ $("activate-form").addEventListener("submit", async (ev) => {
     $("cred-pass").textContent = cred.mqtt_password;
     $("cred-topic").textContent = cred.publish_topic;
     $("credentials").classList.remove("hidden");
-    SC.show("activate-msg", `犬牌 ${cred.tag_id} 已激活。Tag activated.`, "ok");
+    SC.show("activate-msg", SC.t("owner.activate.done", { tag_id: cred.tag_id }), "ok");
     ev.target.reset();
     await refresh();
   } catch (e) { SC.show("activate-msg", e.message); }
