@@ -311,7 +311,7 @@ def _photo(
 ) -> dict[str, Any]:
     assert frame.msg is not None and frame.image is not None and s.box is not None
     box = vehicle_box(s.box, frame.image.shape[1], frame.image.shape[0])
-    where = f"unit at {frame.lat:.6f}, {frame.lon:.6f}  heading {frame.heading:.0f}"
+    where = f"{frame.lat:.6f}, {frame.lon:.6f}  H{frame.heading:03.0f}"  # position, heading
     item = ctx.evidence.save(
         EVIDENCE_DIR, aid, role, frame.msg.payload, box, s.ts, where, name=s.unit_id
     )

@@ -37,7 +37,7 @@ def save_closeup(
     crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     when = datetime.fromtimestamp(ts, store.tz).strftime("%Y-%m-%d %H:%M:%S")
     strip = np.zeros((28, crop.shape[1], 3), np.uint8)
-    label = f"{name or camera_id}  {when}  conf {conf:.2f}"
+    label = f"{name or camera_id}  {when}  {conf:.0%}"  # no words: read in either language
     font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.55
     width = cv2.getTextSize(label, font, scale, 1)[0][0]
     scale *= min(1.0, (strip.shape[1] - 12) / width)  # the whole label on the strip, always

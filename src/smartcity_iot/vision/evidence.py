@@ -34,13 +34,14 @@ class EvidenceStore:
         where: str | None = None,
         name: str | None = None,
     ) -> dict:
-        """The frame with `box` and a strip naming the camera (or `name`), time and
-        role, and `where` (a mobile unit's position) when given."""
+        """The frame with `box` and a strip naming the camera (or `name`) and time, and
+        `where` (a mobile unit's position) when given. The strip holds only ids, numbers
+        and the time, in no language: the page captions the role in the reader's."""
         image = decode_full(jpeg)
         x, y, w, h = box
         cv2.rectangle(image, (x, y), (x + w, y + h), (0, 0, 255), 3)
         when = datetime.fromtimestamp(ts, self.tz).strftime("%Y-%m-%d %H:%M:%S %Z")
-        label = f"{name or camera_id}  {when}  {role.replace('_', ' ')}"
+        label = f"{name or camera_id}  {when}"
         lines = [label] + ([where] if where else [])
         cv2.rectangle(image, (0, 0), (image.shape[1], 34 * len(lines)), (0, 0, 0), -1)
         for i, text in enumerate(lines):
