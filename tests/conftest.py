@@ -13,6 +13,7 @@ from smartcity_iot.service import Service
 from smartcity_iot.store.registry import register_active_tag
 from smartcity_iot.store.sqlite import connect
 
+from .postgres import Postgres
 from .support import TEST_ZONES, Mosquitto
 
 # Shared 2-core machines: judge properties, not generation speed.
@@ -20,6 +21,21 @@ hypothesis_settings.register_profile(
     "shared", deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 hypothesis_settings.load_profile("shared")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Postgres]:
+    """One real PostgreSQL for the session; it fails (never skips) when it cannot start."""
+    server = Postgres()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: Postgres) -> str:
+    """A fresh empty database on the session's server, for one test."""
+    return postgres_server.new_database()
 
 
 @pytest.fixture

@@ -65,7 +65,7 @@ class NoDatabaseError(ValueError):
 def _require_database(settings: Settings) -> None:
     """A command that only reads must not create an empty database in a wrong folder
     (and then report that nothing is stored)."""
-    if not settings.db_path.is_file():
+    if not settings.database_url and not settings.db_path.is_file():
         raise NoDatabaseError(
             f"no database at {settings.db_path} — run `smartcity-iot serve --data-dir DIR` "
             "first, or pass the right --data-dir / SMARTCITY_DATA_DIR"

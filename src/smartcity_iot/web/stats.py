@@ -4,7 +4,6 @@ dispositions compare with the "721" policy (70 % service/education, 20 % managem
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections import Counter
 from datetime import datetime
@@ -12,13 +11,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..store.alerts import started_since
+from ..store.database import Connection
 from ..store.history import History
 
 TARGET_721 = {"education": 0.7, "warning": 0.2, "penalty": 0.1}
 
 
 def statistics(
-    conn: sqlite3.Connection, tz: ZoneInfo, days: int = 30, history: History | None = None
+    conn: Connection, tz: ZoneInfo, days: int = 30, history: History | None = None
 ) -> dict[str, Any]:
     """`history` (InfluxDB when configured) answers the per-day counts; the dispositions,
     which operators set in the embedded database, come from there."""
