@@ -44,6 +44,10 @@ class Connection(Protocol):
     def close(self) -> None: ...
 
 
+class DatabaseUnreachable(RuntimeError):
+    """The configured database server cannot be reached (the message says which, and why)."""
+
+
 def is_postgres(location: Path | str) -> bool:
     return isinstance(location, str) and location.startswith(PG_SCHEMES)
 

@@ -18,7 +18,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.types.numeric import FloatLoader
 
 from . import sqlite
-from .database import describe
+from .database import DatabaseUnreachable, describe
 
 # The one schema, SQLite's, with its types mapped: a table added there is added here.
 # SQLite's integers are 64-bit (ts_ms overflows PostgreSQL's INTEGER) and its REAL is
@@ -134,7 +134,7 @@ def connect(url: str, *, readonly: bool = False) -> PgConnection:
             application_name="smartcity-iot",
         )
     except psycopg.OperationalError as exc:
-        raise psycopg.OperationalError(
+        raise DatabaseUnreachable(
             f"cannot reach the PostgreSQL database at {describe(url)}: {exc} "
             "(check --database-url / SMARTCITY_DATABASE_URL and that the server runs)"
         ) from None
