@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import re
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
@@ -132,6 +133,9 @@ def connect(url: str, *, readonly: bool = False) -> PgConnection:
             row_factory=_row_factory,
             connect_timeout=10,
             application_name="smartcity-iot",
+            # SQLite's busy timeout: a lock held longer fails the statement (a store
+            # failure: the batch is kept and retried) instead of waiting forever
+            options="-c lock_timeout=30s",
         )
     except psycopg.OperationalError as exc:
         raise DatabaseUnreachable(
@@ -142,21 +146,49 @@ def connect(url: str, *, readonly: bool = False) -> PgConnection:
     # floats in SQLite; no column is NUMERIC, so every one reads as a float.
     raw.adapters.register_loader("numeric", FloatLoader)
     conn = PgConnection(raw)
-    if not readonly:
+    if not readonly and not _schema_current(conn):
         with transaction(conn):
             conn.execute("SELECT pg_advisory_xact_lock(?)", (_LOCK_SCHEMA,))
-            raw.execute(schema())
-            for table, columns in sqlite.ADDED_COLUMNS.items():
-                for name, kind in columns:
-                    kind = re.sub(r"\bREAL\b", "DOUBLE PRECISION", kind)
-                    raw.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {kind}")
-            for table in _ROWID_TABLES:
-                raw.execute(
-                    f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS rowid BIGINT "
-                    "GENERATED ALWAYS AS IDENTITY"
-                )
-            raw.execute("CREATE INDEX IF NOT EXISTS alerts_plate ON alerts(plate, started_at)")
+            if not _schema_current(conn):  # another process may just have made it
+                _create_schema(conn)
     return conn
+
+
+def _ddl() -> list[str]:
+    """Every statement that makes (or completes) the schema; each is a no-op when done."""
+    statements = [schema()]
+    for table, columns in sqlite.ADDED_COLUMNS.items():
+        for name, kind in columns:
+            kind = re.sub(r"\bREAL\b", "DOUBLE PRECISION", kind)
+            statements.append(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {kind}")
+    for table in _ROWID_TABLES:
+        statements.append(
+            f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS rowid BIGINT "
+            "GENERATED ALWAYS AS IDENTITY"
+        )
+    statements.append("CREATE INDEX IF NOT EXISTS alerts_plate ON alerts(plate, started_at)")
+    return statements
+
+
+# Which schema the database holds, so that opening a connection runs no DDL once it is
+# made: even a DDL that changes nothing (ADD COLUMN IF NOT EXISTS, CREATE INDEX IF NOT
+# EXISTS) locks its table against the workers' writes.
+SCHEMA_DIGEST = hashlib.sha256("\n".join(_ddl()).encode()).hexdigest()
+
+
+def _schema_current(conn: PgConnection) -> bool:
+    row = conn.execute("SELECT to_regclass('store_schema') IS NOT NULL").fetchone()
+    return bool(row[0]) and bool(
+        conn.execute("SELECT 1 FROM store_schema WHERE digest = ?", (SCHEMA_DIGEST,)).fetchone()
+    )
+
+
+def _create_schema(conn: PgConnection) -> None:
+    for statement in _ddl():
+        conn.raw.execute(statement)
+    conn.raw.execute("CREATE TABLE IF NOT EXISTS store_schema (digest TEXT NOT NULL)")
+    conn.raw.execute("DELETE FROM store_schema")
+    conn.execute("INSERT INTO store_schema(digest) VALUES (?)", (SCHEMA_DIGEST,))
 
 
 @contextlib.contextmanager

@@ -39,7 +39,7 @@ csrf_header = APIKeyHeader(
 
 
 class Database:
-    """A pool of SQLite connections, one lent to each request for its whole life. Not one
+    """A pool of database connections, one lent to each request for its whole life. Not one
     per thread: FastAPI may run a request's dependencies and its endpoint on different
     worker threads, so two parallel requests could otherwise share a connection (and
     one's BEGIN would land inside the other's transaction)."""
