@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,8 +9,8 @@ from hypothesis import settings as hypothesis_settings
 
 from smartcity_iot.config import Settings
 from smartcity_iot.service import Service
+from smartcity_iot.store.database import Connection, connect
 from smartcity_iot.store.registry import register_active_tag
-from smartcity_iot.store.sqlite import connect
 
 from .postgres import Postgres
 from .support import TEST_ZONES, Mosquitto
@@ -61,8 +60,8 @@ def settings(tmp_path: Path, broker: Mosquitto) -> Settings:
 
 
 @pytest.fixture
-def db(settings: Settings) -> sqlite3.Connection:
-    conn = connect(settings.db_path)
+def db(settings: Settings) -> Connection:
+    conn = connect(settings.database)
     register_active_tag(conn, "TAG-0001", "旺财", "张三", "13900000001")
     register_active_tag(conn, "TAG-0002", "小白", "张三", "13900000001")
     register_active_tag(conn, "TAG-0003", "Lucky", "李四", "13900000002")
@@ -70,7 +69,7 @@ def db(settings: Settings) -> sqlite3.Connection:
 
 
 @pytest.fixture
-def service(settings: Settings, db: sqlite3.Connection) -> Iterator[Service]:
+def service(settings: Settings, db: Connection) -> Iterator[Service]:
     svc = Service(settings)
     svc.start()
     assert svc.wait_connected(10)
