@@ -2,8 +2,9 @@
 a phone). Kept in a table so a restart does not reset them, and soft: an event counts
 only inside its window, so nobody can lock an owner out for good.
 
-An attempt is *reserved* before it is evaluated (one `BEGIN IMMEDIATE` checks every key
-and records the attempt), so parallel requests cannot all pass the check first."""
+An attempt is *reserved* before it is evaluated (one transaction, holding each key's
+lock, checks every key and records the attempt), so parallel requests cannot all pass
+the check first."""
 
 from __future__ import annotations
 

@@ -96,8 +96,6 @@ class PgConnection:
     """A psycopg connection in autocommit mode (statements outside `transaction` commit
     on their own, as with sqlite3's isolation_level=None)."""
 
-    dialect = "postgresql"
-
     def __init__(self, raw: psycopg.Connection[Any]) -> None:
         self.raw = raw
 
