@@ -6,10 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests start or call: mosquitto (brokers on free ports),
-# influxdb 1.6.7 (a real engine on free ports), docker-compose (`config` validation only).
+# influxdb 1.6.7 (a real engine on free ports), postgresql 15 (a server in a temporary
+# directory: the --database-url backend), docker-compose (`config` validation only).
 missing=()
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto mosquitto-clients)
 command -v influxd >/dev/null || [ -x /usr/bin/influxd ] || missing+=(influxdb)
+[ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql)
 command -v docker-compose >/dev/null || missing+=(docker-compose)
 # the web console's browser tests: Debian's headless Chromium + driver, and a CJK font for the screenshots
 [ -x /usr/bin/chromium ] || missing+=(chromium)

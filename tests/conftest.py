@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,9 +9,10 @@ from hypothesis import settings as hypothesis_settings
 
 from smartcity_iot.config import Settings
 from smartcity_iot.service import Service
+from smartcity_iot.store.database import Connection, connect
 from smartcity_iot.store.registry import register_active_tag
-from smartcity_iot.store.sqlite import connect
 
+from .postgres import Postgres
 from .support import TEST_ZONES, Mosquitto
 
 # Shared 2-core machines: judge properties, not generation speed.
@@ -20,6 +20,21 @@ hypothesis_settings.register_profile(
     "shared", deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 hypothesis_settings.load_profile("shared")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Postgres]:
+    """One real PostgreSQL for the session; it fails (never skips) when it cannot start."""
+    server = Postgres()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: Postgres) -> str:
+    """A fresh empty database on the session's server, for one test."""
+    return postgres_server.new_database()
 
 
 @pytest.fixture
@@ -45,8 +60,8 @@ def settings(tmp_path: Path, broker: Mosquitto) -> Settings:
 
 
 @pytest.fixture
-def db(settings: Settings) -> sqlite3.Connection:
-    conn = connect(settings.db_path)
+def db(settings: Settings) -> Connection:
+    conn = connect(settings.database)
     register_active_tag(conn, "TAG-0001", "旺财", "张三", "13900000001")
     register_active_tag(conn, "TAG-0002", "小白", "张三", "13900000001")
     register_active_tag(conn, "TAG-0003", "Lucky", "李四", "13900000002")
@@ -54,7 +69,7 @@ def db(settings: Settings) -> sqlite3.Connection:
 
 
 @pytest.fixture
-def service(settings: Settings, db: sqlite3.Connection) -> Iterator[Service]:
+def service(settings: Settings, db: Connection) -> Iterator[Service]:
     svc = Service(settings)
     svc.start()
     assert svc.wait_connected(10)

@@ -14,6 +14,7 @@ from . import __version__
 from .config import Settings, SettingsError, env_name, field_is_common, flag_name, load_settings
 from .geo.zones import ZoneFileError
 from .model import ALERT_KINDS
+from .store.database import DatabaseUnreachable
 
 if TYPE_CHECKING:
     import threading
@@ -65,7 +66,7 @@ class NoDatabaseError(ValueError):
 def _require_database(settings: Settings) -> None:
     """A command that only reads must not create an empty database in a wrong folder
     (and then report that nothing is stored)."""
-    if not settings.db_path.is_file():
+    if not settings.database_url and not settings.db_path.is_file():
         raise NoDatabaseError(
             f"no database at {settings.db_path} — run `smartcity-iot serve --data-dir DIR` "
             "first, or pass the right --data-dir / SMARTCITY_DATA_DIR"
@@ -227,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         # point stdout at devnull so the flush at exit does not raise again, exit 1.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except (SettingsError, ZoneFileError, ValueError) as exc:
+    except (SettingsError, ZoneFileError, ValueError, DatabaseUnreachable) as exc:
         print(f"smartcity-iot: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

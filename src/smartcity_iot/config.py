@@ -58,6 +58,12 @@ class Settings(BaseModel):
         description="embedded database, evidence images, dead letters",
         json_schema_extra={"common": True, "metavar": "DIR"},
     )
+    database_url: str = Field(
+        "",
+        description="PostgreSQL database shared by workers and the console, "
+        "postgresql://user[:password]@host:port/db (default: SQLite in the data dir)",
+        json_schema_extra={"common": True, "metavar": "URL"},
+    )
     influx_url: str | None = Field(
         None, description="InfluxDB URL", json_schema_extra={"common": True}
     )
@@ -210,6 +216,20 @@ class Settings(BaseModel):
             raise ValueError(f"bad URL {value!r}: expected http(s)://host[:port]/path")
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        if value and (
+            not value.startswith(("postgresql://", "postgres://")) or not urlsplit(value).hostname
+        ):
+            raise ValueError(
+                "bad database URL: expected postgresql://user[:password]@host:port/db "
+                "(or empty for SQLite in the data dir)"
+            )
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -234,6 +254,11 @@ class Settings(BaseModel):
     @property
     def db_path(self) -> Path:
         return self.data_dir / "smartcity.db"
+
+    @property
+    def database(self) -> Path | str:
+        """Where the store is: the PostgreSQL URL when set, else the SQLite file."""
+        return self.database_url or self.db_path
 
 
 class MqttTarget(BaseModel):

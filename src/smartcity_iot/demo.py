@@ -21,8 +21,8 @@ from .config import Settings, env_name, parse_mqtt_url
 from .ingest.embedded_broker import EmbeddedBroker
 from .notify.sms import sms_gateway
 from .service import Service, stop_on_signals
+from .store.database import connect
 from .store.registry import register_active_tag
-from .store.sqlite import connect
 
 if TYPE_CHECKING:
     from firmware_sim.cameras import CameraScene
@@ -46,7 +46,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         print(f"embedded MQTT broker on {broker.url}", file=out)
 
     fleet = demo_fleet(settings, args.tags, args.seed, datetime.now(settings.tz))
-    conn = connect(settings.db_path)
+    conn = connect(settings.database)
     for tag in fleet.fleet():
         register_active_tag(conn, tag["tag_id"], tag["dog"], tag["owner"], tag["phone"])
     messages = fleet.messages()
@@ -299,7 +299,7 @@ def _start_web(settings: Settings, out: Any) -> Any:
     from .web.server import WebServer
 
     password = secrets.token_urlsafe(12)
-    conn = connect(settings.db_path)
+    conn = connect(settings.database)
     set_operator(conn, "operator", password, "值班员 Duty operator")
     web = WebServer(settings, sms=sms_gateway(settings, out))  # sign-up codes on the console
     web.start()

@@ -15,10 +15,10 @@ from .tables import print_table
 
 def users(args: argparse.Namespace, settings: Settings) -> int:
     from .store import credentials, users
+    from .store.database import connect
     from .store.errors import AccountError
-    from .store.sqlite import connect
 
-    conn = connect(settings.db_path)
+    conn = connect(settings.database)
     if args.users_command == "tag-passwords":
         from .store.broker_users import reserved_names
 
@@ -48,9 +48,9 @@ def users(args: argparse.Namespace, settings: Settings) -> int:
 def tags(args: argparse.Namespace, settings: Settings) -> int:
     from .store import registry
     from .store.broker_users import BrokerUserError, check_device_user, reserved_names
-    from .store.sqlite import connect
+    from .store.database import connect
 
-    conn = connect(settings.db_path)
+    conn = connect(settings.database)
     if args.tags_command == "register":
         try:
             check_device_user(args.tag_id, reserved_names(settings))  # one broker namespace
@@ -82,9 +82,9 @@ def alerts(args: argparse.Namespace, settings: Settings) -> int:
     from dataclasses import asdict
 
     from .store.alerts import list_alerts
-    from .store.sqlite import connect
+    from .store.database import connect
 
-    alerts = list_alerts(connect(settings.db_path), limit=args.limit, kind=args.kind)
+    alerts = list_alerts(connect(settings.database), limit=args.limit, kind=args.kind)
     if args.json:
         print(json.dumps([asdict(a) for a in alerts], ensure_ascii=False, indent=2))
         return 0
@@ -108,9 +108,9 @@ def alerts(args: argparse.Namespace, settings: Settings) -> int:
 
 def rejects(args: argparse.Namespace, settings: Settings) -> int:
     from .store import deadletters
-    from .store.sqlite import connect
+    from .store.database import connect
 
-    conn = connect(settings.db_path)
+    conn = connect(settings.database)
     counts = deadletters.counts(conn)
     print("rejects by reason: " + (", ".join(f"{r} {n}" for r, n in counts.items()) or "none"))
     recent = deadletters.recent(conn, args.limit)

@@ -18,9 +18,9 @@ from .notify.sms import SmsGateway, sms_gateway
 from .notify.texts import load_texts
 from .pipeline import CameraPipeline, MobilePipeline, TagPipeline
 from .store import deadletters
+from .store.database import connect, describe
 from .store.influx import InfluxWriter
 from .store.sinks import Sinks
-from .store.sqlite import connect
 
 log = logging.getLogger("smartcity_iot.service")
 
@@ -38,7 +38,7 @@ class Service:
         # zones and cameras checked together: every defect of every file in one run
         city = load_city(settings.geofences, settings.tz, settings.dwell_s, settings.grace_s)
         self.zones = city.zones
-        self.conn = connect(settings.db_path)
+        self.conn = connect(settings.database)
         spool = bool(
             settings.influx_url
         )  # points spooled in each batch's transaction, shipped by self.influx
@@ -53,7 +53,7 @@ class Service:
         self.cameras, self.units = city.cameras, city.units
         # The vision worker has its own connection: SQLite connections are not shared
         # across threads.
-        camera_conn = connect(settings.db_path)
+        camera_conn = connect(settings.database)
         self.camera_pipeline = CameraPipeline(
             settings,
             camera_conn,
@@ -86,9 +86,11 @@ class Service:
             on_idle=self.pipeline.sweep,
             frames=frames,
         )
-        self.publisher = OutboxPublisher(self.session, settings.db_path)
+        self.publisher = OutboxPublisher(self.session, settings.database)
         self.influx = (
-            InfluxWriter(settings, settings.db_path, self.counters) if settings.influx_url else None
+            InfluxWriter(settings, settings.database, self.counters)
+            if settings.influx_url
+            else None
         )
         self.notifier = Notifier(
             settings, notice_texts, sms or sms_gateway(settings), self.counters
@@ -112,7 +114,7 @@ class Service:
             len(self.cameras),
             len(self.units),
             self.settings.geofences,
-            self.settings.db_path,
+            describe(self.settings.database),
         )
         self.publisher.start()
         self.notifier.start()

@@ -1,5 +1,6 @@
-"""Fixtures for the InfluxDB tests: a real influxd 1.6.7 per test, with the
-test-only v2-write adapter in front of it (tests/influx_v2_write_adapter.py)."""
+"""Fixtures of the store's tests: `db`, a new store on each backend in turn (SQLite, a real
+PostgreSQL); for the InfluxDB tests, a real influxd 1.6.7 per test with the test-only
+v2-write adapter in front of it (tests/influx_v2_write_adapter.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from smartcity_iot.config import Settings
+from smartcity_iot.store.database import Connection, connect
 
 from ..influx_v2_write_adapter import InfluxV2WriteAdapter
 from ..influxd import Influxd
@@ -57,3 +59,20 @@ def influx_settings(tmp_path: Path, url: str, **kw: object) -> Settings:
     )
     values.update(kw)
     return Settings(**values)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a store test's database is: the embedded SQLite file, or a fresh database
+    on the session's real PostgreSQL (which must start: it is never skipped)."""
+    if request.param == "sqlite":
+        return tmp_path / "data" / "smartcity.db"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def db(location: Path | str) -> Iterator[Connection]:
+    """A connection to a new, empty store on each backend in turn."""
+    conn = connect(location)
+    yield conn
+    conn.close()

@@ -18,7 +18,7 @@ from smartcity_iot.notify.sms import HttpSmsGateway
 from smartcity_iot.phones import normalise_phone
 from smartcity_iot.pipeline import TagPipeline
 from smartcity_iot.store import users
-from smartcity_iot.store.sqlite import connect
+from smartcity_iot.store.database import connect
 from smartcity_iot.web.app import create_app
 from smartcity_iot.web.security import Limits
 
@@ -67,7 +67,7 @@ def sign_up(
 
 @pytest.fixture
 def conn(web_settings: Settings, app) -> sqlite3.Connection:  # type: ignore[no-untyped-def]
-    return connect(web_settings.db_path)
+    return connect(web_settings.database)
 
 
 class User:

@@ -18,8 +18,8 @@ from smartcity_iot.i18n import text
 from smartcity_iot.model import Alert
 from smartcity_iot.store import users, workflow
 from smartcity_iot.store.alerts import save_alert
+from smartcity_iot.store.database import connect, transaction
 from smartcity_iot.store.registry import register_active_tag
-from smartcity_iot.store.sqlite import connect, transaction
 from smartcity_iot.web.app import create_app
 from smartcity_iot.web.security import Limits
 from smartcity_iot.web.stats import statistics
@@ -259,6 +259,15 @@ def test_the_report_counts_rate_medians_and_offenders_exactly(tmp_path: Path) ->
         "per_day"
     ]
     assert sum(r["count"] for r in s["per_day"]) == 11
+
+
+def test_the_report_reads_the_same_on_postgresql(postgres_url: str) -> None:
+    """The same seed and the same exact figures from a database server (issue 13): the
+    squad's grid comes out of the dispatch event's JSON on either engine."""
+    conn = connect(postgres_url)
+    now = 1795399200.0
+    owners = seed(conn, now)
+    check_report(statistics(conn, TZ, 30, now=now), owners, now)
 
 
 def test_the_api_reports_the_same_and_keeps_its_old_fields(

@@ -10,7 +10,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from ..store import alerts as alert_store
-from ..store.sqlite import connect, transaction
+from ..store.database import connect, transaction
 from .mqtt import MqttSession
 
 log = logging.getLogger("smartcity_iot.mqtt")
@@ -21,9 +21,9 @@ class OutboxPublisher:
     has acknowledged it: an alert change survives a crash or a broker outage.
     Delivery is at least once; consumers dedupe on (id, revision)."""
 
-    def __init__(self, session: MqttSession, db_path: Any) -> None:
+    def __init__(self, session: MqttSession, database: Any) -> None:
         self.session = session
-        self.conn = connect(db_path)
+        self.conn = connect(database)
         self.wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="alert-publisher", daemon=True)

@@ -13,7 +13,6 @@ doubling wait, counted, never fatal."""
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from datetime import datetime
@@ -22,7 +21,7 @@ from ..config import Settings
 from ..counters import Counters
 from ..phones import PhoneError, mask_phone, normalise_phone
 from ..store import notices as notice_store
-from ..store.sqlite import connect, transaction
+from ..store.database import Row, connect, transaction
 from .sms import SmsGateway
 from .texts import NoticeTexts, write_notice
 
@@ -44,7 +43,7 @@ class Notifier:
         self.texts = texts
         self.gateway = gateway
         self.counters = counters or Counters()
-        self.conn = connect(settings.db_path)
+        self.conn = connect(settings.database)
         self.wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="notifier", daemon=True)
@@ -92,7 +91,7 @@ class Notifier:
                 if self._stop.is_set() or not self._send(row, now):
                     return  # the gateway is not taking messages: the rest wait their turn
 
-    def _send(self, row: sqlite3.Row, now: float) -> bool:
+    def _send(self, row: Row, now: float) -> bool:
         """One due message; False when the gateway did not take it."""
         notice_id, owner_id = row["id"], row["owner_id"]
         try:

@@ -5,7 +5,6 @@ the key and the fix instead of surfacing in an owner's text message."""
 
 from __future__ import annotations
 
-import sqlite3
 import string
 import tomllib
 from collections.abc import Callable, Mapping
@@ -16,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..model import DOG_KINDS, HEALTH_KINDS
+from ..store.database import Row
 
 DEFAULT_TEXTS = Path(__file__).with_name("notice_texts.toml")
 # SPEC 6's ladder (rules/escalation.STEPS; notify may not import rules, a sibling layer)
@@ -146,7 +146,7 @@ def local_time(ts: float, tz: ZoneInfo) -> str:
     return f"{at.month}月{at.day}日 {at:%H:%M}"
 
 
-def notice_values(notice: sqlite3.Row | Mapping[str, Any], tz: ZoneInfo) -> dict[str, str]:
+def notice_values(notice: Row | Mapping[str, Any], tz: ZoneInfo) -> dict[str, str]:
     """A notices row (store/notices.py, with owner_name) as the placeholders' values."""
     step = notice["escalation"]
     offence = notice["offence_number"]
@@ -162,5 +162,5 @@ def notice_values(notice: sqlite3.Row | Mapping[str, Any], tz: ZoneInfo) -> dict
     }
 
 
-def write_notice(texts: NoticeTexts, notice: sqlite3.Row | Mapping[str, Any], tz: ZoneInfo) -> str:
+def write_notice(texts: NoticeTexts, notice: Row | Mapping[str, Any], tz: ZoneInfo) -> str:
     return texts.render(notice["kind"], notice["escalation"], notice_values(notice, tz))

@@ -5,7 +5,6 @@ and its escalation step (SPEC 3.4, 6). Everything downstream takes `Alert`s."""
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from ..geo.cameras import Camera
@@ -17,6 +16,7 @@ from ..rules.escalation import YEAR_S, escalation_step
 from ..rules.plate_vote import PlateVerdict
 from ..rules.resighting import PlateStop
 from ..store import alerts as alert_store
+from ..store.database import Connection
 
 PARKING_KIND = "sidewalk_parking"
 OPERATOR_STATUSES = ("confirmed", "corrected")  # a person decided: no automatic read overrides
@@ -26,7 +26,7 @@ TRACK_EVIDENCE_MARGIN_S = 300  # the dog's track shown this long before and afte
 class AlertMaker:
     """Alerts from rule events; reads earlier alerts through the batch's connection."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     # -- dogs ---------------------------------------------------------------------
@@ -66,7 +66,7 @@ class AlertMaker:
         self, event: IncidentClosed, tag_id: str, zone: Zone, now: float
     ) -> Alert | None:
         aid = alert_store.alert_id(zone.alert_kind, tag_id, zone.id, event.started_at)
-        alert = alert_store.get_alert(self.conn, aid)
+        alert = alert_store.get_alert(self.conn, aid, lock=True)
         if alert is None:
             return None
         _close(alert, event.ended_at, now)
@@ -107,7 +107,7 @@ class AlertMaker:
         self, kind: str, tag_id: str, started_at: float, ended_at: float, now: float
     ) -> Alert | None:
         alert = alert_store.get_alert(
-            self.conn, alert_store.alert_id(kind, tag_id, None, started_at)
+            self.conn, alert_store.alert_id(kind, tag_id, None, started_at), lock=True
         )
         if alert is None or alert.status == "closed":
             return None
@@ -121,7 +121,7 @@ class ParkingAlerts:
     """`sidewalk_parking` alerts: a stop past its dwell, its end, and the vehicle's
     identity (plate, party, escalation) as reads and operators establish it."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     @staticmethod
@@ -162,7 +162,7 @@ class ParkingAlerts:
     ) -> Alert | None:
         """A later read of an open violation: the alert changes only when the verdict or
         the close-up does, and never once an operator has confirmed or corrected it."""
-        alert = alert_store.get_alert(self.conn, alert_id)
+        alert = alert_store.get_alert(self.conn, alert_id, lock=True)
         if alert is None or alert.plate_status in OPERATOR_STATUSES:
             return None
         before = (alert.plate, alert.plate_status, alert.plate_candidate)
@@ -198,7 +198,7 @@ class ParkingAlerts:
     def closed(
         self, camera: Camera, stop: parking.Stop, closed: parking.ParkingClosed, now: float
     ) -> Alert | None:
-        alert = alert_store.get_alert(self.conn, self.alert_id(camera, stop))
+        alert = alert_store.get_alert(self.conn, self.alert_id(camera, stop), lock=True)
         if alert is None or alert.status == "closed":
             return None
         return _close(alert, closed.ended_at, now)
@@ -257,7 +257,7 @@ class PatrolAlerts(ParkingAlerts):
         self, stop: PlateStop, photos: list[dict[str, Any]], now: float
     ) -> Alert | None:
         """A later capture: new photos replace those of their role; the plate stands."""
-        alert = alert_store.get_alert(self.conn, self.patrol_alert_id(stop))
+        alert = alert_store.get_alert(self.conn, self.patrol_alert_id(stop), lock=True)
         if alert is None or alert.status == "closed":
             return None
         new = {p["role"]: p for p in photos}
@@ -268,14 +268,14 @@ class PatrolAlerts(ParkingAlerts):
         return alert
 
     def patrol_closed(self, stop: PlateStop, ended_at: float, now: float) -> Alert | None:
-        alert = alert_store.get_alert(self.conn, self.patrol_alert_id(stop))
+        alert = alert_store.get_alert(self.conn, self.patrol_alert_id(stop), lock=True)
         if alert is None or alert.status == "closed":
             return None
         return _close(alert, ended_at, now)
 
 
 def offence_number(
-    conn: sqlite3.Connection,
+    conn: Connection,
     party: str,
     started_at: float,
     kinds: tuple[str, ...],

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -17,21 +16,17 @@ from typing import Any
 from ..config import Settings
 from ..counters import Counters, RejectLog
 from ..model import Alert, Inbound, Rejected
-from ..store import deadletters
+from ..store import database, deadletters
+from ..store.database import Connection, transaction
 from ..store.sinks import Sinks
-from ..store.sqlite import transaction
 from .alerting import AlertMaker
 
 log = logging.getLogger("smartcity_iot.pipeline")
 
-# The store failing (disk full, locked, I/O, corrupt): the caller keeps the batch and
-# retries. Other database errors (a constraint, a value SQLite cannot hold) are bugs a
-# message tripped, isolated like any other.
-STORE_FAILURES = (sqlite3.OperationalError,)
-
-
-def store_failed(exc: BaseException) -> bool:
-    return isinstance(exc, STORE_FAILURES) or type(exc) is sqlite3.DatabaseError
+# The store failing (disk full, locked, I/O, corrupt, the server gone): the caller keeps
+# the batch and retries. Other database errors (a constraint, a value the engine cannot
+# hold) are bugs a message tripped, isolated like any other.
+store_failed = database.store_failed
 
 
 @dataclass(slots=True)
@@ -49,7 +44,7 @@ class PathRunner:
     def __init__(
         self,
         settings: Settings,
-        conn: sqlite3.Connection,
+        conn: Connection,
         counters: Counters | None = None,
         on_commit: Callable[[], None] = lambda: None,
         sinks: Sinks | None = None,

@@ -10,7 +10,6 @@ the database) still excludes them."""
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable
 
 from ..config import Settings, SettingsError
@@ -20,6 +19,7 @@ from ..model import Inbound
 from ..rules import parking
 from ..rules.plate_vote import PlateVotes
 from ..store import camera_state
+from ..store.database import Connection
 from ..store.sinks import Sinks
 from ..vision.detect import VehicleDetector
 from .camera_stages import CameraContext, CameraState, Frame
@@ -32,7 +32,7 @@ class CameraPipeline(CameraContext):
     def __init__(
         self,
         settings: Settings,
-        conn: sqlite3.Connection,
+        conn: Connection,
         cameras: list[Camera],
         counters: Counters | None = None,
         on_commit: Callable[[], None] = lambda: None,

@@ -5,7 +5,6 @@ start, so a stop seen before a restart is still confirmed by a pass after it."""
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable
 
 from ..config import Settings
@@ -16,6 +15,7 @@ from ..geo.places import PlaceIndex
 from ..geo.zones import Zone
 from ..model import Inbound
 from ..store import camera_state
+from ..store.database import Connection
 from ..store.sinks import Sinks
 from ..vision.plates import PlateReader
 from .mobile_stages import STATE_KEY, MobileContext, PatrolFrame, UnitState
@@ -28,7 +28,7 @@ class MobilePipeline(MobileContext):
     def __init__(
         self,
         settings: Settings,
-        conn: sqlite3.Connection,
+        conn: Connection,
         units: list[MobileUnit],
         zones: list[Zone],
         counters: Counters | None = None,

@@ -4,14 +4,13 @@ InfluxDB) with its new party and escalation, and the change goes into its histor
 
 from __future__ import annotations
 
-import sqlite3
 import time
 
 from ..model import Alert
 from ..store import alerts as alert_store
 from ..store import workflow
+from ..store.database import Connection, transaction
 from ..store.sinks import Sinks
-from ..store.sqlite import transaction
 from .alerting import PARKING_KIND, ParkingAlerts
 
 
@@ -20,7 +19,7 @@ class PlateError(ValueError):
 
 
 def set_plate(
-    conn: sqlite3.Connection,
+    conn: Connection,
     alert_id: str,
     typed: str,
     actor: str,
@@ -32,7 +31,7 @@ def set_plate(
     PlateError (malformed plate)."""
     now = time.time()
     with transaction(conn):
-        alert = alert_store.get_alert(conn, alert_id)
+        alert = alert_store.get_alert(conn, alert_id, lock=True)
         if alert is None:
             raise workflow.AlertNotFound(alert_id)
         if alert.kind != PARKING_KIND:

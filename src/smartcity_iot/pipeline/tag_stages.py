@@ -17,7 +17,7 @@ from ..model import Fix, Inbound, Rejected
 from ..rules.dog import IncidentEvent, IncidentOpened, Observation, ZoneTrack, step
 from ..rules.health import battery_change
 from ..store import registry, tracks
-from ..store.sqlite import data_version
+from ..store.database import data_version
 from .batch import Culprit, PathRunner, Work, blame
 from .tag_state import TagState
 

@@ -10,7 +10,6 @@ redelivers duplicates, which the filter stage drops."""
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections.abc import Callable
 
@@ -20,6 +19,7 @@ from ..geo.zones import Zone
 from ..model import Inbound, Rejected
 from ..rules.health import is_offline
 from ..store import tracks
+from ..store.database import Connection
 from ..store.sinks import Sinks
 from .batch import isolate
 from .paths import TAG_PATH
@@ -34,7 +34,7 @@ class TagPipeline(TagContext):
     def __init__(
         self,
         settings: Settings,
-        conn: sqlite3.Connection,
+        conn: Connection,
         zones: list[Zone],
         counters: Counters | None = None,
         on_commit: Callable[[], None] = lambda: None,

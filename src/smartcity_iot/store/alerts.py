@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from dataclasses import fields
 from typing import Any
 
 from ..model import Alert
+from .database import Connection, Row, for_update
 from .errors import NotFound
 
 _COLUMNS = [f.name for f in fields(Alert)]
@@ -20,7 +20,7 @@ def alert_id(kind: str, device_id: str, zone_id: str | None, started_at: float) 
     return hashlib.sha1(key.encode()).hexdigest()[:20]
 
 
-def save_alert(conn: sqlite3.Connection, alert: Alert) -> None:
+def save_alert(conn: Connection, alert: Alert) -> None:
     values = [getattr(alert, c) for c in _COLUMNS]
     values[_COLUMNS.index("evidence")] = json.dumps(alert.evidence, ensure_ascii=False)
     placeholders = ",".join("?" * len(_COLUMNS))
@@ -32,18 +32,20 @@ def save_alert(conn: sqlite3.Connection, alert: Alert) -> None:
     )
 
 
-def row_to_alert(row: sqlite3.Row) -> Alert:
+def row_to_alert(row: Row) -> Alert:
     data: dict[str, Any] = {c: row[c] for c in _COLUMNS}
     data["evidence"] = json.loads(data["evidence"] or "[]")
     return Alert(**data)
 
 
-def get_alert(conn: sqlite3.Connection, alert_id_: str) -> Alert | None:
-    row = conn.execute("SELECT * FROM alerts WHERE id = ?", (alert_id_,)).fetchone()
+def get_alert(conn: Connection, alert_id_: str, *, lock: bool = False) -> Alert | None:
+    """`lock`: the caller changes the alert in its transaction (row locked till commit)."""
+    sql = "SELECT * FROM alerts WHERE id = ?" + (for_update(conn) if lock else "")
+    row = conn.execute(sql, (alert_id_,)).fetchone()
     return row_to_alert(row) if row else None
 
 
-def list_alerts(conn: sqlite3.Connection, limit: int = 100, kind: str | None = None) -> list[Alert]:
+def list_alerts(conn: Connection, limit: int = 100, kind: str | None = None) -> list[Alert]:
     sql, args = "SELECT * FROM alerts", list[object]()
     if kind:
         sql += " WHERE kind = ?"
@@ -54,7 +56,7 @@ def list_alerts(conn: sqlite3.Connection, limit: int = 100, kind: str | None = N
 
 
 def offences_between(
-    conn: sqlite3.Connection,
+    conn: Connection,
     party: str,
     since: float,
     until: float,
@@ -73,7 +75,7 @@ def offences_between(
     return int(row[0])
 
 
-def enqueue(conn: sqlite3.Connection, alert: Alert, extra: dict[str, Any] | None = None) -> None:
+def enqueue(conn: Connection, alert: Alert, extra: dict[str, Any] | None = None) -> None:
     """Queue the alert for alerts/{kind}; `extra` adds fields to this one publication (SPEC 3.4
     allows more fields), e.g. who handled it in an operator's step."""
     payload = alert.to_json()
@@ -86,13 +88,13 @@ def enqueue(conn: sqlite3.Connection, alert: Alert, extra: dict[str, Any] | None
     )
 
 
-def pending_outbox(conn: sqlite3.Connection, limit: int = 200) -> list[sqlite3.Row]:
+def pending_outbox(conn: Connection, limit: int = 200) -> list[Row]:
     return conn.execute(
         "SELECT seq, topic, payload FROM outbox ORDER BY seq LIMIT ?", (limit,)
     ).fetchall()
 
 
-def mark_sent(conn: sqlite3.Connection, seqs: list[int]) -> None:
+def mark_sent(conn: Connection, seqs: list[int]) -> None:
     conn.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
 
 
@@ -100,7 +102,7 @@ def mark_sent(conn: sqlite3.Connection, seqs: list[int]) -> None:
 
 
 def search_alerts(
-    conn: sqlite3.Connection,
+    conn: Connection,
     *,
     kind: str | None = None,
     grid: str | None = None,
@@ -127,7 +129,7 @@ def search_alerts(
     return [row_to_alert(r) for r in rows]
 
 
-def open_counts(conn: sqlite3.Connection, kinds: tuple[str, ...]) -> dict[str, int]:
+def open_counts(conn: Connection, kinds: tuple[str, ...]) -> dict[str, int]:
     """Open alerts per kind among `kinds`; a kind with none is absent."""
     marks = ",".join("?" * len(kinds))
     rows = conn.execute(
@@ -138,7 +140,7 @@ def open_counts(conn: sqlite3.Connection, kinds: tuple[str, ...]) -> dict[str, i
     return {r["kind"]: r["n"] for r in rows}
 
 
-def started_since(conn: sqlite3.Connection, since: float) -> list[sqlite3.Row]:
+def started_since(conn: Connection, since: float) -> list[Row]:
     """Kind, grid, start and disposition of the alerts started at or after `since`,
     oldest first (the statistics need no more)."""
     return conn.execute(
@@ -148,7 +150,7 @@ def started_since(conn: sqlite3.Connection, since: float) -> list[sqlite3.Row]:
     ).fetchall()
 
 
-def changed_since(conn: sqlite3.Connection, since: float) -> list[sqlite3.Row]:
+def changed_since(conn: Connection, since: float) -> list[Row]:
     """Whole rows of the alerts updated at or after `since`, in update order. Rows, not
     Alerts: the live feed skips most of them as already sent before decoding any."""
     return conn.execute(
@@ -156,7 +158,7 @@ def changed_since(conn: sqlite3.Connection, since: float) -> list[sqlite3.Row]:
     ).fetchall()
 
 
-def revisions_since(conn: sqlite3.Connection, since: float) -> list[tuple[str, int, float]]:
+def revisions_since(conn: Connection, since: float) -> list[tuple[str, int, float]]:
     """(id, revision, updated_at) of the alerts updated at or after `since`."""
     rows = conn.execute(
         "SELECT id, revision, updated_at FROM alerts WHERE updated_at >= ?", (since,)
@@ -164,9 +166,7 @@ def revisions_since(conn: sqlite3.Connection, since: float) -> list[tuple[str, i
     return [(r["id"], r["revision"], r["updated_at"]) for r in rows]
 
 
-def owner_violations(
-    conn: sqlite3.Connection, owner_id: int, kinds: tuple[str, ...]
-) -> list[sqlite3.Row]:
+def owner_violations(conn: Connection, owner_id: int, kinds: tuple[str, ...]) -> list[Row]:
     """The owner's alerts of `kinds`, newest first (at most 500)."""
     marks = ",".join("?" * len(kinds))
     return conn.execute(
@@ -176,9 +176,7 @@ def owner_violations(
     ).fetchall()
 
 
-def owner_violation(
-    conn: sqlite3.Connection, owner_id: int, alert_id: str, kinds: tuple[str, ...]
-) -> sqlite3.Row:
+def owner_violation(conn: Connection, owner_id: int, alert_id: str, kinds: tuple[str, ...]) -> Row:
     """One of the owner's alerts of `kinds`; NotFound for anyone else's."""
     marks = ",".join("?" * len(kinds))
     row = conn.execute(

@@ -2,16 +2,16 @@
 a phone). Kept in a table so a restart does not reset them, and soft: an event counts
 only inside its window, so nobody can lock an owner out for good.
 
-An attempt is *reserved* before it is evaluated (one `BEGIN IMMEDIATE` checks every key
-and records the attempt), so parallel requests cannot all pass the check first."""
+An attempt is *reserved* before it is evaluated (one transaction, holding each key's
+lock, checks every key and records the attempt), so parallel requests cannot all pass
+the check first."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass
 
-from .sqlite import transaction
+from .database import Connection, lock, transaction
 
 KEEP_S = 24 * 3600  # longer than any window: older events are deleted as they pass
 
@@ -37,11 +37,12 @@ class Refused(Exception):
         self.retry_after_s = retry_after_s
 
 
-def reserve(conn: sqlite3.Connection, limits: list[Limit], now: float | None = None) -> Reservation:
+def reserve(conn: Connection, limits: list[Limit], now: float | None = None) -> Reservation:
     """Record one attempt under every key, or none at all and raise Refused (with the
     longest wait) when any key already has `limit` events inside its window."""
     now = time.time() if now is None else now
     with transaction(conn):
+        lock(conn, *(lim.key for lim in limits))  # parallel attempts are checked in turn
         wait, refused_key = 0.0, ""
         for lim in limits:
             conn.execute(
@@ -58,15 +59,15 @@ def reserve(conn: sqlite3.Connection, limits: list[Limit], now: float | None = N
         rows = {}
         for lim in limits:
             rowid = conn.execute(
-                "INSERT INTO rate_events(key, at) VALUES (?, ?)", (lim.key, now)
-            ).lastrowid
+                "INSERT INTO rate_events(key, at) VALUES (?, ?) RETURNING rowid", (lim.key, now)
+            ).fetchone()[0]
             assert rowid is not None
             rows[lim.key] = rowid
         conn.execute("DELETE FROM rate_events WHERE at < ?", (now - KEEP_S,))
     return Reservation(rows)
 
 
-def give_back(conn: sqlite3.Connection, reservation: Reservation, key: str) -> None:
+def give_back(conn: Connection, reservation: Reservation, key: str) -> None:
     """An attempt that turned out fine no longer counts under `key`."""
     rowid = reservation.rows.get(key)
     if rowid is not None:
@@ -74,12 +75,12 @@ def give_back(conn: sqlite3.Connection, reservation: Reservation, key: str) -> N
             conn.execute("DELETE FROM rate_events WHERE rowid = ?", (rowid,))
 
 
-def clear(conn: sqlite3.Connection, key: str) -> None:
+def clear(conn: Connection, key: str) -> None:
     with transaction(conn):
         conn.execute("DELETE FROM rate_events WHERE key = ?", (key,))
 
 
-def count(conn: sqlite3.Connection, key: str, window_s: float, now: float | None = None) -> int:
+def count(conn: Connection, key: str, window_s: float, now: float | None = None) -> int:
     now = time.time() if now is None else now
     row = conn.execute(
         "SELECT COUNT(*) FROM rate_events WHERE key = ? AND at > ?", (key, now - window_s)

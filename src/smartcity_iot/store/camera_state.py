@@ -5,15 +5,16 @@ learnt background (a NumPy file beside the database, written atomically)."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .database import Connection
 
-def save(conn: sqlite3.Connection, camera_id: str, state: dict[str, Any]) -> None:
+
+def save(conn: Connection, camera_id: str, state: dict[str, Any]) -> None:
     conn.execute(
         "INSERT INTO camera_state(camera_id, state, updated_at) VALUES (?, ?, ?) "
         "ON CONFLICT(camera_id) DO UPDATE SET state = excluded.state, "
@@ -22,7 +23,7 @@ def save(conn: sqlite3.Connection, camera_id: str, state: dict[str, Any]) -> Non
     )
 
 
-def load(conn: sqlite3.Connection, camera_id: str) -> dict[str, Any] | None:
+def load(conn: Connection, camera_id: str) -> dict[str, Any] | None:
     row = conn.execute(
         "SELECT state FROM camera_state WHERE camera_id = ?", (camera_id,)
     ).fetchone()

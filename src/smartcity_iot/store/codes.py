@@ -8,14 +8,13 @@ the 10^6 candidates of one code, longer than the code lives."""
 from __future__ import annotations
 
 import secrets
-import sqlite3
 import time
 import unicodedata
 from dataclasses import dataclass
 
+from .database import Connection, for_update, lock, transaction
 from .errors import AccountError
 from .passwords import HASHER, verify
-from .sqlite import transaction
 
 CODE_TTL_S = 10 * 60
 CODE_ATTEMPTS = 5
@@ -36,7 +35,7 @@ class PhoneProof:
     at: float
 
 
-def issue(conn: sqlite3.Connection, phone: str, purpose: str, ttl_s: float = CODE_TTL_S) -> str:
+def issue(conn: Connection, phone: str, purpose: str, ttl_s: float = CODE_TTL_S) -> str:
     """A fresh code for a canonical `phone`; the caller sends it and forgets it."""
     if purpose not in PURPOSES:
         raise ValueError(f"unknown code purpose {purpose!r}")
@@ -44,6 +43,7 @@ def issue(conn: sqlite3.Connection, phone: str, purpose: str, ttl_s: float = COD
     code_hash = HASHER.hash(code)
     now = time.time()
     with transaction(conn):
+        lock(conn, f"phone_code:{phone}:{purpose}")
         conn.execute(
             "DELETE FROM phone_codes WHERE (phone = ? AND purpose = ?) OR expires_at < ?",
             (phone, purpose, now),
@@ -56,13 +56,13 @@ def issue(conn: sqlite3.Connection, phone: str, purpose: str, ttl_s: float = COD
     return code
 
 
-def withdraw(conn: sqlite3.Connection, phone: str, purpose: str) -> None:
+def withdraw(conn: Connection, phone: str, purpose: str) -> None:
     """The code never reached the phone (gateway down): nobody can redeem it."""
     with transaction(conn):
         conn.execute("DELETE FROM phone_codes WHERE phone = ? AND purpose = ?", (phone, purpose))
 
 
-def redeem(conn: sqlite3.Connection, phone: str, purpose: str, code: str) -> PhoneProof:
+def redeem(conn: Connection, phone: str, purpose: str, code: str) -> PhoneProof:
     """Spend `code`: a PhoneProof, or CodeError saying what to do. The try is counted
     before the code is compared, so parallel guesses share the few attempts."""
     code = unicodedata.normalize("NFKC", code).strip()
@@ -70,7 +70,8 @@ def redeem(conn: sqlite3.Connection, phone: str, purpose: str, code: str) -> Pho
     with transaction(conn):
         row = conn.execute(
             "SELECT id, code_hash, expires_at, attempts FROM phone_codes "
-            "WHERE phone = ? AND purpose = ? AND used_at IS NULL ORDER BY id DESC LIMIT 1",
+            "WHERE phone = ? AND purpose = ? AND used_at IS NULL ORDER BY id DESC LIMIT 1"
+            + for_update(conn),  # parallel guesses count one after the other
             (phone, purpose),
         ).fetchone()
         if row is None or row["expires_at"] <= now:

@@ -8,19 +8,18 @@ import hashlib
 import hmac
 import re
 import secrets
-import sqlite3
 import sys
 import time
 from collections.abc import Collection
 from typing import TextIO
 
 from .broker_users import SERVICE_USERS, BrokerUserError, check_device_user
+from .database import Connection, transaction
 from .errors import AccountError
 from .passwords import DUMMY_HASH, verify
-from .sqlite import transaction
 
 
-def activate_tag(conn: sqlite3.Connection, owner_id: int, serial: str, code: str) -> dict:
+def activate_tag(conn: Connection, owner_id: int, serial: str, code: str) -> dict:
     """The owner types the serial and the activation code printed with the tag. On
     success the tag turns active and gets its MQTT credentials; the password is
     returned this once and only its hash is kept. The code is single-use."""
@@ -87,7 +86,7 @@ _HASH_LINE = re.compile(r"\$7\$[0-9]+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+")
 
 
 def mosquitto_password_file(
-    conn: sqlite3.Connection,
+    conn: Connection,
     reserved: Collection[str] = SERVICE_USERS,
     warn: TextIO | None = None,
 ) -> str:

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 import time
 
+from .database import Connection, Row, for_update, transaction
 from .errors import AccountError, NotFound
 from .passwords import HASHER
 from .registry import check_tag_id
-from .sqlite import transaction
 
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L: read off a printed card
 DOG_FIELDS = ("name", "breed", "sex", "birth_date", "rabies_cert")
@@ -21,19 +20,19 @@ _DOG_SELECT = "SELECT id, name, breed, sex, birth_date, rabies_cert, created_at 
 # -- owners: dogs, tag requests, tags ----------------------------------------------------
 
 
-def add_dog(conn: sqlite3.Connection, owner_id: int, dog: dict[str, str | None]) -> dict:
+def add_dog(conn: Connection, owner_id: int, dog: dict[str, str | None]) -> dict:
     now = time.time()
     with transaction(conn):
         dog_id = conn.execute(
             "INSERT INTO dogs(owner_id, name, breed, sex, birth_date, rabies_cert, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (owner_id, *(dog.get(f) for f in DOG_FIELDS), now),
-        ).lastrowid
+        ).fetchone()[0]
     assert dog_id is not None
     return get_dog(conn, owner_id, dog_id)
 
 
-def list_dogs(conn: sqlite3.Connection, owner_id: int) -> list[dict]:
+def list_dogs(conn: Connection, owner_id: int) -> list[dict]:
     """The owner's dogs, each with its tag however it came (portal request or the CLI's
     registry) and whether a tag may be requested for it now."""
     rows = conn.execute(_DOG_SELECT + " WHERE owner_id = ? ORDER BY id", (owner_id,))
@@ -43,7 +42,7 @@ def list_dogs(conn: sqlite3.Connection, owner_id: int) -> list[dict]:
     return dogs
 
 
-def _dog_tag(conn: sqlite3.Connection, dog_id: int) -> dict:
+def _dog_tag(conn: Connection, dog_id: int) -> dict:
     """The dog's current tag (an active one first, else the newest) and whether a request
     is allowed: not while it wears an active tag or a request is in progress."""
     tag = conn.execute(
@@ -58,7 +57,7 @@ def _dog_tag(conn: sqlite3.Connection, dog_id: int) -> dict:
     }
 
 
-def _request_refusal(conn: sqlite3.Connection, dog_id: int) -> AccountError | None:
+def _request_refusal(conn: Connection, dog_id: int) -> AccountError | None:
     """Why no tag may be requested for the dog now, or None."""
     active = conn.execute(
         "SELECT tag_id FROM tags WHERE dog_id = ? AND status = 'active'", (dog_id,)
@@ -80,7 +79,7 @@ def _request_refusal(conn: sqlite3.Connection, dog_id: int) -> AccountError | No
     return None
 
 
-def get_dog(conn: sqlite3.Connection, owner_id: int, dog_id: int) -> dict:
+def get_dog(conn: Connection, owner_id: int, dog_id: int) -> dict:
     row = conn.execute(
         _DOG_SELECT + " WHERE id = ? AND owner_id = ?", (dog_id, owner_id)
     ).fetchone()
@@ -89,13 +88,14 @@ def get_dog(conn: sqlite3.Connection, owner_id: int, dog_id: int) -> dict:
     return dict(row) | _dog_tag(conn, dog_id)
 
 
-def request_tag(conn: sqlite3.Connection, owner_id: int, dog_id: int, postal_address: str) -> dict:
+def request_tag(conn: Connection, owner_id: int, dog_id: int, postal_address: str) -> dict:
     postal_address = postal_address.strip()
     if not 5 <= len(postal_address) <= 300:
         raise AccountError("owner.error.postal_address_length", min=5, max=300)
     with transaction(conn):
-        if not conn.execute(
-            "SELECT 1 FROM dogs WHERE id = ? AND owner_id = ?", (dog_id, owner_id)
+        if not conn.execute(  # locked: two parallel requests for one dog are checked in turn
+            "SELECT 1 FROM dogs WHERE id = ? AND owner_id = ?" + for_update(conn),
+            (dog_id, owner_id),
         ).fetchone():
             raise NotFound(f"dog {dog_id}")
         refusal = _request_refusal(conn, dog_id)
@@ -103,9 +103,9 @@ def request_tag(conn: sqlite3.Connection, owner_id: int, dog_id: int, postal_add
             raise refusal
         rid = conn.execute(
             "INSERT INTO tag_requests(dog_id, postal_address, status, created_at) "
-            "VALUES (?, ?, 'requested', ?)",
+            "VALUES (?, ?, 'requested', ?) RETURNING id",
             (dog_id, postal_address, time.time()),
-        ).lastrowid
+        ).fetchone()[0]
     assert rid is not None
     return get_tag_request(conn, owner_id, rid)
 
@@ -120,7 +120,7 @@ _REQUEST_SELECT = (
 )
 
 
-def _request_row(row: sqlite3.Row, for_operator: bool) -> dict:
+def _request_row(row: Row, for_operator: bool) -> dict:
     data = dict(row)
     if not for_operator:
         for key in ("owner_id", "owner_name", "owner_phone"):
@@ -128,12 +128,12 @@ def _request_row(row: sqlite3.Row, for_operator: bool) -> dict:
     return data
 
 
-def list_tag_requests(conn: sqlite3.Connection, owner_id: int) -> list[dict]:
+def list_tag_requests(conn: Connection, owner_id: int) -> list[dict]:
     rows = conn.execute(_REQUEST_SELECT + " WHERE d.owner_id = ? ORDER BY r.id DESC", (owner_id,))
     return [_request_row(r, False) for r in rows]
 
 
-def get_tag_request(conn: sqlite3.Connection, owner_id: int, request_id: int) -> dict:
+def get_tag_request(conn: Connection, owner_id: int, request_id: int) -> dict:
     row = conn.execute(
         _REQUEST_SELECT + " WHERE r.id = ? AND d.owner_id = ?", (request_id, owner_id)
     ).fetchone()
@@ -142,7 +142,7 @@ def get_tag_request(conn: sqlite3.Connection, owner_id: int, request_id: int) ->
     return _request_row(row, False)
 
 
-def list_tags(conn: sqlite3.Connection, owner_id: int) -> list[dict]:
+def list_tags(conn: Connection, owner_id: int) -> list[dict]:
     rows = conn.execute(
         "SELECT t.tag_id, t.status, t.dog_id, d.name AS dog_name, t.activated_at, "
         "t.deactivated_at, t.deactivated_reason, t.replaced_by, "
@@ -154,7 +154,7 @@ def list_tags(conn: sqlite3.Connection, owner_id: int) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-def tag_dog_names(conn: sqlite3.Connection, owner_id: int) -> dict[str, str]:
+def tag_dog_names(conn: Connection, owner_id: int) -> dict[str, str]:
     """Tag serial -> dog name, for every tag of the owner's dogs whatever its status."""
     rows = conn.execute(
         "SELECT t.tag_id, d.name FROM tags t JOIN dogs d ON d.id = t.dog_id WHERE d.owner_id = ?",
@@ -166,7 +166,7 @@ def tag_dog_names(conn: sqlite3.Connection, owner_id: int) -> dict[str, str]:
 # -- operators: tag requests -------------------------------------------------------------
 
 
-def all_tag_requests(conn: sqlite3.Connection, status: str | None = None) -> list[dict]:
+def all_tag_requests(conn: Connection, status: str | None = None) -> list[dict]:
     sql, args = _REQUEST_SELECT, list[object]()
     if status:
         sql += " WHERE COALESCE(t.status, r.status) = ?"
@@ -185,14 +185,16 @@ def new_activation_code() -> str:
 
 
 def approve_request(
-    conn: sqlite3.Connection, request_id: int, actor: str, serial: str | None = None
+    conn: Connection, request_id: int, actor: str, serial: str | None = None
 ) -> dict:
     """Assign a serial and an activation code (returned once, to print with the tag)."""
     serial = check_tag_id(serial.strip()) if serial else new_serial()
     code = new_activation_code()
     now = time.time()
     with transaction(conn):
-        row = conn.execute("SELECT * FROM tag_requests WHERE id = ?", (request_id,)).fetchone()
+        row = conn.execute(
+            "SELECT * FROM tag_requests WHERE id = ?" + for_update(conn), (request_id,)
+        ).fetchone()
         if row is None:
             raise NotFound(f"tag request {request_id}")
         if row["status"] != "requested":
@@ -223,7 +225,7 @@ def approve_request(
 
 
 def record_tag_event(
-    conn: sqlite3.Connection,
+    conn: Connection,
     action: str,
     actor: str,
     *,
@@ -240,7 +242,7 @@ def record_tag_event(
     )
 
 
-def ship_request(conn: sqlite3.Connection, request_id: int, actor: str = "operator") -> dict:
+def ship_request(conn: Connection, request_id: int, actor: str = "operator") -> dict:
     with transaction(conn):
         row = conn.execute("SELECT tag_id FROM tag_requests WHERE id = ?", (request_id,)).fetchone()
         if row is None:

@@ -7,7 +7,6 @@ embedded SQLite database otherwise; both give the same answers."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -19,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from ..config import Settings
 from . import tracks
+from .database import Connection
 from .lineproto import ALERT_MEASUREMENT, FIX_MEASUREMENT
 
 
@@ -53,7 +53,7 @@ class HistoryError(RuntimeError):
     """The history store could not answer (unreachable, refused the query)."""
 
 
-def open_history(settings: Settings, conn: sqlite3.Connection | None = None) -> History:
+def open_history(settings: Settings, conn: Connection | None = None) -> History:
     if settings.influx_url:
         return InfluxHistory(
             settings.influx_url,
@@ -63,9 +63,9 @@ def open_history(settings: Settings, conn: sqlite3.Connection | None = None) -> 
             settings.influx_timeout_s,
         )
     if conn is None:
-        from .sqlite import connect
+        from .database import connect
 
-        conn = connect(settings.db_path)
+        conn = connect(settings.database)
     return SqliteHistory(conn, settings.tz)
 
 
@@ -81,7 +81,7 @@ def _sorted_counts(counts: Counter[tuple[str, str, str | None]]) -> list[AlertCo
 class SqliteHistory:
     """The embedded default: the `fixes` track (bounded by --track-retention-days) and `alerts`."""
 
-    def __init__(self, conn: sqlite3.Connection, tz: ZoneInfo) -> None:
+    def __init__(self, conn: Connection, tz: ZoneInfo) -> None:
         self.conn = conn
         self.tz = tz
 

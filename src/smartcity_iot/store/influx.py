@@ -19,7 +19,6 @@ thread of its own, drains the spool in order through influxdb-client's write API
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Sequence
@@ -29,7 +28,7 @@ from typing import Any
 from ..config import Settings
 from ..counters import Counters
 from . import deadletters
-from .sqlite import connect, transaction
+from .database import Connection, connect, errors, relax_durability, transaction
 
 log = logging.getLogger("smartcity_iot.influx")
 
@@ -37,17 +36,17 @@ REJECTED_STATUSES = (400, 413, 422)  # the points themselves are unacceptable
 WARN_EVERY_S = 30.0
 
 
-def spool(conn: sqlite3.Connection, lines: Sequence[str]) -> None:
+def spool(conn: Connection, lines: Sequence[str]) -> None:
     """Append points inside the caller's transaction."""
     if lines:
         conn.executemany("INSERT INTO influx_spool(line) VALUES (?)", [(line,) for line in lines])
 
 
-def spooled(conn: sqlite3.Connection) -> int:
+def spooled(conn: Connection) -> int:
     return int(conn.execute("SELECT COUNT(*) FROM influx_spool").fetchone()[0])
 
 
-def oldest(conn: sqlite3.Connection, limit: int) -> list[tuple[int, str]]:
+def oldest(conn: Connection, limit: int) -> list[tuple[int, str]]:
     """The oldest spooled points as (seq, line)."""
     rows = conn.execute("SELECT seq, line FROM influx_spool ORDER BY seq LIMIT ?", (limit,))
     return [(int(r["seq"]), str(r["line"])) for r in rows]
@@ -63,7 +62,7 @@ class OutageLog:
     """An InfluxDB outage logged once when it starts, every WARN_EVERY_S while it lasts
     (with the spool's size), and once when writes work again: not once per retry."""
 
-    def __init__(self, conn: sqlite3.Connection, counters: Counters) -> None:
+    def __init__(self, conn: Connection, counters: Counters) -> None:
         self.conn = conn
         self.counters = counters
         self._failing_since: float | None = None
@@ -95,7 +94,9 @@ class OutageLog:
 
 
 class InfluxWriter:
-    def __init__(self, settings: Settings, db_path: Path, counters: Counters | None = None) -> None:
+    def __init__(
+        self, settings: Settings, database: Path | str, counters: Counters | None = None
+    ) -> None:
         from influxdb_client import InfluxDBClient
         from influxdb_client.client.write_api import SYNCHRONOUS
 
@@ -103,10 +104,10 @@ class InfluxWriter:
             raise ValueError("InfluxWriter needs --influx-url")
         self.settings = settings
         self.counters = counters or Counters()
-        self.conn = connect(db_path)
+        self.conn = connect(database)
         # A delete lost to power failure only makes the writer send those points again,
         # which stores nothing twice: the writer's own commits need no fsync.
-        self.conn.execute("PRAGMA synchronous=NORMAL")
+        relax_durability(self.conn)
         self.client = InfluxDBClient(
             url=settings.influx_url,
             token=settings.influx_token or "",
@@ -160,7 +161,7 @@ class InfluxWriter:
             self._stop.wait(min(left, 1.0))
             try:
                 self.trim()
-            except sqlite3.Error:
+            except errors():
                 log.exception("could not trim the InfluxDB spool")
 
     def drain_once(self) -> int:

@@ -9,12 +9,11 @@ mobile number)."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
 
 from ..model import DOG_KINDS, HEALTH_KINDS, Alert
+from .database import Connection, Row, transaction
 from .errors import NotFound
-from .sqlite import transaction
 
 NOTICE_KINDS = DOG_KINDS + HEALTH_KINDS
 SMS_STATUSES = ("pending", "sent", "capped", "withdrawn", "no_phone")
@@ -36,7 +35,7 @@ def _owner_of(alert: Alert) -> int | None:
         return None
 
 
-def record(conn: sqlite3.Connection, alert: Alert) -> None:
+def record(conn: Connection, alert: Alert) -> None:
     """An alert was stored (inside its transaction): an owner's alert that just opened
     becomes a notice, once; any later revision changes nothing, except a dismissal,
     which withdraws the notice and the message that has not gone out yet."""
@@ -74,7 +73,7 @@ def record(conn: sqlite3.Connection, alert: Alert) -> None:
     )
 
 
-def withdraw(conn: sqlite3.Connection, alert_id: str, at: float) -> None:
+def withdraw(conn: Connection, alert_id: str, at: float) -> None:
     conn.execute(
         "UPDATE notices SET withdrawn_at = COALESCE(withdrawn_at, ?), "
         "sms_status = CASE sms_status WHEN 'pending' THEN 'withdrawn' ELSE sms_status END "
@@ -86,22 +85,20 @@ def withdraw(conn: sqlite3.Connection, alert_id: str, at: float) -> None:
 # -- the notifier (notify/notices.py) ------------------------------------------------
 
 
-def unwritten(conn: sqlite3.Connection, limit: int = 200) -> list[sqlite3.Row]:
+def unwritten(conn: Connection, limit: int = 200) -> list[Row]:
     """Notices whose text has not been written yet, oldest first."""
     return conn.execute(
         _SELECT + " WHERE n.text IS NULL ORDER BY n.id LIMIT ?", (limit,)
     ).fetchall()
 
 
-def write_texts(conn: sqlite3.Connection, texts: list[tuple[int, str]]) -> None:
+def write_texts(conn: Connection, texts: list[tuple[int, str]]) -> None:
     conn.executemany(
         "UPDATE notices SET text = ? WHERE id = ? AND text IS NULL", [(t, i) for i, t in texts]
     )
 
 
-def due_messages(
-    conn: sqlite3.Connection, created_before: float, now: float, limit: int = 50
-) -> list[sqlite3.Row]:
+def due_messages(conn: Connection, created_before: float, now: float, limit: int = 50) -> list[Row]:
     """Pending messages past their review window and their next try, longest waiting first."""
     return conn.execute(
         _SELECT + " WHERE n.sms_status = 'pending' AND n.sms_next_at <= ? AND n.created_at <= ? "
@@ -110,21 +107,22 @@ def due_messages(
     ).fetchall()
 
 
-def next_due(conn: sqlite3.Connection, review_s: float) -> float | None:
+def next_due(conn: Connection, review_s: float) -> float | None:
     """When the next pending message falls due (None: nothing is pending)."""
     row = conn.execute(
-        "SELECT MIN(MAX(created_at + ?, sms_next_at)) FROM notices WHERE sms_status = 'pending'",
-        (review_s,),
+        "SELECT MIN(CASE WHEN created_at + ? > sms_next_at THEN created_at + ? "
+        "ELSE sms_next_at END) FROM notices WHERE sms_status = 'pending'",
+        (review_s, review_s),
     ).fetchone()
     return None if row[0] is None else float(row[0])
 
 
-def is_pending(conn: sqlite3.Connection, notice_id: int) -> bool:
+def is_pending(conn: Connection, notice_id: int) -> bool:
     row = conn.execute("SELECT sms_status FROM notices WHERE id = ?", (notice_id,)).fetchone()
     return bool(row) and row["sms_status"] == "pending"
 
 
-def sent_since(conn: sqlite3.Connection, owner_id: int, since: float) -> int:
+def sent_since(conn: Connection, owner_id: int, since: float) -> int:
     """Messages that went to the owner at or after `since` (the daily cap counts these)."""
     row = conn.execute(
         "SELECT COUNT(*) FROM notices WHERE owner_id = ? AND sms_status = 'sent' "
@@ -135,7 +133,7 @@ def sent_since(conn: sqlite3.Connection, owner_id: int, since: float) -> int:
 
 
 def settle(
-    conn: sqlite3.Connection, notice_id: int, status: str, at: float, error: str | None = None
+    conn: Connection, notice_id: int, status: str, at: float, error: str | None = None
 ) -> None:
     """A pending message's outcome: sent, capped or no_phone."""
     assert status in SMS_STATUSES and status != "pending"
@@ -146,7 +144,7 @@ def settle(
     )
 
 
-def retry_later(conn: sqlite3.Connection, notice_id: int, next_at: float, error: str) -> None:
+def retry_later(conn: Connection, notice_id: int, next_at: float, error: str) -> None:
     """The gateway did not take the message: count the try and keep it pending."""
     conn.execute(
         "UPDATE notices SET sms_attempts = sms_attempts + 1, sms_next_at = ?, sms_error = ? "
@@ -155,7 +153,7 @@ def retry_later(conn: sqlite3.Connection, notice_id: int, next_at: float, error:
     )
 
 
-def sms_counts(conn: sqlite3.Connection) -> dict[str, int]:
+def sms_counts(conn: Connection) -> dict[str, int]:
     """Messages by status, and `failed_tries`: every try the gateway did not take."""
     counts = {
         r["sms_status"]: r["n"]
@@ -169,7 +167,7 @@ def sms_counts(conn: sqlite3.Connection) -> dict[str, int]:
 # and the writes open their own transaction (the portal's connections are its own).
 
 
-def owner_notices(conn: sqlite3.Connection, owner_id: int, limit: int = 200) -> list[sqlite3.Row]:
+def owner_notices(conn: Connection, owner_id: int, limit: int = 200) -> list[Row]:
     """The owner's notices, newest first."""
     return conn.execute(
         _SELECT + " WHERE n.owner_id = ? ORDER BY n.created_at DESC, n.id DESC LIMIT ?",
@@ -177,7 +175,7 @@ def owner_notices(conn: sqlite3.Connection, owner_id: int, limit: int = 200) -> 
     ).fetchall()
 
 
-def unread_count(conn: sqlite3.Connection, owner_id: int) -> int:
+def unread_count(conn: Connection, owner_id: int) -> int:
     """Unread notices that still stand (a withdrawn one asks nothing of the owner)."""
     row = conn.execute(
         "SELECT COUNT(*) FROM notices WHERE owner_id = ? AND read_at IS NULL "
@@ -187,7 +185,7 @@ def unread_count(conn: sqlite3.Connection, owner_id: int) -> int:
     return int(row[0])
 
 
-def mark_read(conn: sqlite3.Connection, owner_id: int, notice_id: int, at: float) -> None:
+def mark_read(conn: Connection, owner_id: int, notice_id: int, at: float) -> None:
     """NotFound for a notice that is not the owner's."""
     with transaction(conn):
         cur = conn.execute(
@@ -198,7 +196,7 @@ def mark_read(conn: sqlite3.Connection, owner_id: int, notice_id: int, at: float
         raise NotFound(f"notice {notice_id}")
 
 
-def mark_all_read(conn: sqlite3.Connection, owner_id: int, at: float) -> int:
+def mark_all_read(conn: Connection, owner_id: int, at: float) -> int:
     with transaction(conn):
         cur = conn.execute(
             "UPDATE notices SET read_at = ? WHERE owner_id = ? AND read_at IS NULL", (at, owner_id)

@@ -4,8 +4,9 @@ recent route and last position, read from the mobile path's saved state."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
+
+from .database import Connection, json_field
 
 # The camera_state row the mobile path saves (pipeline/mobile_stages.py STATE_KEY):
 # {"rule": {...}, "units": {id: {"last_ts": s, "route": [[ts, lat, lon, heading], ...]}}}
@@ -31,11 +32,12 @@ class PatrolRoute:
         return self.route[-1] if self.route else None
 
 
-def patrol_routes(conn: sqlite3.Connection) -> dict[str, PatrolRoute]:
+def patrol_routes(conn: Connection) -> dict[str, PatrolRoute]:
     """Every unit's route by unit id; empty before the mobile path saved any."""
     # Only the units' part: the rule's half holds plates the map has no use for.
     row = conn.execute(
-        "SELECT json_extract(state, '$.units') AS units FROM camera_state WHERE camera_id = ?",
+        f"SELECT {json_field(conn, 'state', 'units')} AS units FROM camera_state "
+        "WHERE camera_id = ?",
         (STATE_KEY,),
     ).fetchone()
     if row is None or row["units"] is None:

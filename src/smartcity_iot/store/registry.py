@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass
 
 from ..i18n import Refusal
 from ..model import TAG_ID
 from ..phones import PhoneError, normalise_phone
-from .sqlite import transaction
+from .database import Connection, lock, transaction
 
 
 class RegistryError(Refusal):
@@ -30,9 +29,7 @@ def check_tag_id(tag_id: str) -> str:
     return tag_id
 
 
-def register_active_tag(
-    conn: sqlite3.Connection, tag_id: str, dog: str, owner: str, phone: str
-) -> dict:
+def register_active_tag(conn: Connection, tag_id: str, dog: str, owner: str, phone: str) -> dict:
     """Operator/script registration: owner (by phone), dog and an active tag, in one transaction.
     Registering the same tag again for the same dog and phone is a no-op."""
     check_tag_id(tag_id)
@@ -44,14 +41,15 @@ def register_active_tag(
         raise RegistryError("registry.names_empty")
     now = time.time()
     with transaction(conn):
+        lock(conn, f"phone:{phone}")  # the owner of a phone is made once, also when parallel
         row = conn.execute("SELECT id FROM owners WHERE phone = ?", (phone,)).fetchone()
         owner_id = (
             row["id"]
             if row
             else conn.execute(
-                "INSERT INTO owners(name, phone, created_at) VALUES (?, ?, ?)",
+                "INSERT INTO owners(name, phone, created_at) VALUES (?, ?, ?) RETURNING id",
                 (owner.strip(), phone, now),
-            ).lastrowid
+            ).fetchone()[0]
         )
         row = conn.execute(
             "SELECT id FROM dogs WHERE owner_id = ? AND name = ?", (owner_id, dog.strip())
@@ -60,9 +58,9 @@ def register_active_tag(
             row["id"]
             if row
             else conn.execute(
-                "INSERT INTO dogs(owner_id, name, created_at) VALUES (?, ?, ?)",
+                "INSERT INTO dogs(owner_id, name, created_at) VALUES (?, ?, ?) RETURNING id",
                 (owner_id, dog.strip(), now),
-            ).lastrowid
+            ).fetchone()[0]
         )
         existing = conn.execute("SELECT dog_id FROM tags WHERE tag_id = ?", (tag_id,)).fetchone()
         if existing and existing["dog_id"] not in (None, dog_id):
@@ -77,7 +75,7 @@ def register_active_tag(
     return {"tag_id": tag_id, "owner_id": owner_id, "dog_id": dog_id, "status": "active"}
 
 
-def active_tags(conn: sqlite3.Connection) -> dict[str, ActiveTag]:
+def active_tags(conn: Connection) -> dict[str, ActiveTag]:
     rows = conn.execute(
         "SELECT t.tag_id, d.owner_id, d.name FROM tags t JOIN dogs d ON d.id = t.dog_id "
         "WHERE t.status = 'active'"
@@ -85,12 +83,12 @@ def active_tags(conn: sqlite3.Connection) -> dict[str, ActiveTag]:
     return {r["tag_id"]: ActiveTag(r["tag_id"], f"owner:{r['owner_id']}", r["name"]) for r in rows}
 
 
-def tag_status(conn: sqlite3.Connection, tag_id: str) -> str | None:
+def tag_status(conn: Connection, tag_id: str) -> str | None:
     row = conn.execute("SELECT status FROM tags WHERE tag_id = ?", (tag_id,)).fetchone()
     return row["status"] if row else None
 
 
-def list_registry(conn: sqlite3.Connection) -> list[dict]:
+def list_registry(conn: Connection) -> list[dict]:
     """Every tag whatever its status, with its dog and owner when it has them (`tags list`)."""
     rows = conn.execute(
         "SELECT t.tag_id, t.status, d.name AS dog, o.name AS owner, o.phone FROM tags t "
@@ -100,7 +98,7 @@ def list_registry(conn: sqlite3.Connection) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-def active_tag_health(conn: sqlite3.Connection) -> list[dict]:
+def active_tag_health(conn: Connection) -> list[dict]:
     """Every active tag with its dog, owner and last reported state (device health)."""
     rows = conn.execute(
         "SELECT t.tag_id, d.name AS dog_name, o.name AS owner_name, o.phone AS owner_phone, "

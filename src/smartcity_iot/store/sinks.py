@@ -8,16 +8,16 @@ A sink that talks to another system (InfluxDB) spools here and ships later."""
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from ..model import Alert, Fix
 from . import alerts as alert_store
 from . import influx, lineproto, notices, tracks
+from .database import Connection
 
 
 class Sinks:
-    def __init__(self, conn: sqlite3.Connection, influx_spool: bool = False) -> None:
+    def __init__(self, conn: Connection, influx_spool: bool = False) -> None:
         self.conn = conn
         self.influx_spool = (
             influx_spool  # also append every fix and alert change as an InfluxDB point

@@ -287,3 +287,15 @@ def data_version(conn: sqlite3.Connection) -> int:
     """SQLite's `PRAGMA data_version`: it changes when another connection commits, so an
     unchanged value means there is nothing new to read (a nearly free poll)."""
     return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+
+def json_field(column: str, key: str) -> str:
+    return f"json_extract({column}, '$.{key}')"
+
+
+def json_text(column: str, key: str) -> str:
+    return f"json_extract({column}, '$.{key}')"  # a string value comes out unquoted
+
+
+def relax_durability(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA synchronous=NORMAL")

@@ -3,8 +3,9 @@ of its handling, and the parties with repeated violations. Reads only."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
+
+from .database import Connection, Row, json_text
 
 # The first moment of each operator step (store/workflow.py records one event per step; the
 # workflow never goes back, so the first is the only one) and the grid of the squad it was
@@ -15,7 +16,7 @@ WITH steps AS (
            MIN(CASE WHEN action = 'acknowledge' THEN at END) AS acknowledged_at,
            MIN(CASE WHEN action = 'dispatch' THEN at END) AS dispatched_at,
            MIN(CASE WHEN action = 'close' THEN at END) AS resolved_at,
-           MAX(CASE WHEN action = 'dispatch' THEN json_extract(detail, '$.grid') END)
+           MAX(CASE WHEN action = 'dispatch' THEN {squad_grid} END)
                AS squad_grid
     FROM alert_events
     WHERE at >= ?  -- a step comes after its alert started: the older events are others'
@@ -29,11 +30,12 @@ ORDER BY a.started_at, a.id
 """
 
 
-def handled_since(conn: sqlite3.Connection, since: float) -> list[sqlite3.Row]:
+def handled_since(conn: Connection, since: float) -> list[Row]:
     """Every alert started at or after `since`, oldest first: kind, grid, started_at,
     opened_at, workflow, disposition, and acknowledged_at, dispatched_at, resolved_at (NULL
     for a step not taken) and squad_grid (the grid whose squad it went to, or NULL)."""
-    return conn.execute(_HANDLED, (since, since)).fetchall()
+    sql = _HANDLED.format(squad_grid=json_text(conn, "detail", "grid"))
+    return conn.execute(sql, (since, since)).fetchall()
 
 
 # A violation that counts against its party (SPEC 6): of the party's kinds, not dismissed.
@@ -56,7 +58,7 @@ def _counted(kinds: Sequence[str], parking_kinds: Sequence[str], party_test: str
 
 
 def repeat_parties(
-    conn: sqlite3.Connection,
+    conn: Connection,
     prefix: str,
     kinds: Sequence[str],
     parking_kinds: Sequence[str],
@@ -64,7 +66,7 @@ def repeat_parties(
     until: float,
     least: int = 2,
     limit: int = 100,
-) -> tuple[int, list[sqlite3.Row]]:
+) -> tuple[int, list[Row]]:
     """Parties named `{prefix}…` (`owner:` or `vehicle:`) with at least `least` counted
     violations of `kinds` started in (since, until]: how many there are in all, and the
     first `limit` of them, most violations first, then the most recent (party, cases,
@@ -76,7 +78,9 @@ def repeat_parties(
         f"SELECT party, COUNT(*) AS cases, MAX(started_at) AS last_at {sql} "
         "GROUP BY party HAVING COUNT(*) >= ?"
     )
-    total = conn.execute(f"SELECT COUNT(*) FROM ({grouped})", (*args, least)).fetchone()[0]
+    total = conn.execute(f"SELECT COUNT(*) FROM ({grouped}) AS grouped", (*args, least)).fetchone()[
+        0
+    ]
     rows = conn.execute(
         grouped + " ORDER BY cases DESC, last_at DESC, party LIMIT ?", (*args, least, limit)
     ).fetchall()
@@ -84,14 +88,14 @@ def repeat_parties(
 
 
 def party_cases(
-    conn: sqlite3.Connection,
+    conn: Connection,
     party: str,
     kinds: Sequence[str],
     parking_kinds: Sequence[str],
     since: float,
     until: float,
     limit: int = 20,
-) -> list[sqlite3.Row]:
+) -> list[Row]:
     """The counted violations of one party (as repeat_parties counts them), newest first:
     id, kind, started_at, zone_name, grid."""
     sql = _counted(kinds, parking_kinds, "party = ?")
@@ -101,7 +105,7 @@ def party_cases(
     ).fetchall()
 
 
-def owner_names(conn: sqlite3.Connection, owner_ids: Sequence[int]) -> dict[int, str]:
+def owner_names(conn: Connection, owner_ids: Sequence[int]) -> dict[int, str]:
     """The registry's name of each owner id given (an id not in the registry is absent)."""
     if not owner_ids:
         return {}

@@ -7,24 +7,23 @@ is one transaction with its line in tag_events."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Collection
 from typing import Any
 
 from .broker_users import check_device_user
+from .database import Connection, Row, for_update, transaction
 from .dogs import new_activation_code, new_serial, record_tag_event
 from .errors import AccountError, NotFound
 from .passwords import HASHER
 from .registry import check_tag_id
-from .sqlite import transaction
 
 DEACTIVATION_REASONS = ("lost", "broken", "deceased")
 REPLACED = "replaced"  # the reason of a tag a replacement took over from
 LIVE = ("approved", "shipped", "active")  # issued and not yet ended
 
 
-def reject_request(conn: sqlite3.Connection, request_id: int, actor: str, reason: str) -> dict:
+def reject_request(conn: Connection, request_id: int, actor: str, reason: str) -> dict:
     """Refuse a request that is still waiting; the owner sees `reason` in the portal and
     may send a new request."""
     reason = " ".join(reason.split())
@@ -32,7 +31,9 @@ def reject_request(conn: sqlite3.Connection, request_id: int, actor: str, reason
         raise AccountError("tag_life.reason_length", min=2, max=300)
     now = time.time()
     with transaction(conn):
-        row = conn.execute("SELECT status FROM tag_requests WHERE id = ?", (request_id,)).fetchone()
+        row = conn.execute(
+            "SELECT status FROM tag_requests WHERE id = ?" + for_update(conn), (request_id,)
+        ).fetchone()
         if row is None:
             raise NotFound(f"tag request {request_id}")
         if row["status"] != "requested":
@@ -50,7 +51,7 @@ def reject_request(conn: sqlite3.Connection, request_id: int, actor: str, reason
     return {"request_id": request_id, "status": "rejected", "reason": reason}
 
 
-def _end(conn: sqlite3.Connection, tag_id: str, reason: str, now: float, **more: Any) -> None:
+def _end(conn: Connection, tag_id: str, reason: str, now: float, **more: Any) -> None:
     """Status inactive, no activation code, no broker credential: from now on the
     service refuses its fixes (`inactive_device`) and `users tag-passwords` omits it."""
     conn.execute(
@@ -61,10 +62,10 @@ def _end(conn: sqlite3.Connection, tag_id: str, reason: str, now: float, **more:
     conn.execute("DELETE FROM tag_credentials WHERE tag_id = ?", (tag_id,))
 
 
-def _tag(conn: sqlite3.Connection, tag_id: str) -> sqlite3.Row:
+def _tag(conn: Connection, tag_id: str) -> Row:
     row = conn.execute(
         "SELECT tag_id, dog_id, status, postal_address, deactivated_reason, replaced_by "
-        "FROM tags WHERE tag_id = ?",
+        "FROM tags WHERE tag_id = ?" + for_update(conn),  # the caller changes it
         (tag_id,),
     ).fetchone()
     if row is None:
@@ -73,7 +74,7 @@ def _tag(conn: sqlite3.Connection, tag_id: str) -> sqlite3.Row:
 
 
 def deactivate(
-    conn: sqlite3.Connection, tag_id: str, actor: str, reason: str, note: str | None = None
+    conn: Connection, tag_id: str, actor: str, reason: str, note: str | None = None
 ) -> dict:
     if reason not in DEACTIVATION_REASONS:
         raise AccountError("tag_life.deactivation_reason", reasons=", ".join(DEACTIVATION_REASONS))
@@ -95,7 +96,7 @@ def deactivate(
 
 
 def replace(
-    conn: sqlite3.Connection,
+    conn: Connection,
     tag_id: str,
     actor: str,
     reserved: Collection[str],
@@ -140,9 +141,9 @@ def replace(
         )
         request_id = conn.execute(
             "INSERT INTO tag_requests(dog_id, postal_address, status, tag_id, created_at, "
-            "decided_at, decided_by) VALUES (?, ?, 'approved', ?, ?, ?, ?)",
+            "decided_at, decided_by) VALUES (?, ?, 'approved', ?, ?, ?, ?) RETURNING id",
             (old["dog_id"], address, new, now, now, actor),
-        ).lastrowid
+        ).fetchone()[0]
         _end(conn, tag_id, REPLACED, now, replaced_by=new)
         earlier = old["deactivated_reason"] or cause
         record_tag_event(
@@ -164,7 +165,7 @@ def replace(
     }
 
 
-def _last_address(conn: sqlite3.Connection, tag: sqlite3.Row) -> str | None:
+def _last_address(conn: Connection, tag: Row) -> str | None:
     row = conn.execute(
         "SELECT postal_address FROM tag_requests WHERE dog_id = ? ORDER BY id DESC LIMIT 1",
         (tag["dog_id"],),
@@ -173,7 +174,7 @@ def _last_address(conn: sqlite3.Connection, tag: sqlite3.Row) -> str | None:
 
 
 def events(
-    conn: sqlite3.Connection, tag_id: str | None = None, request_id: int | None = None
+    conn: Connection, tag_id: str | None = None, request_id: int | None = None
 ) -> list[dict[str, Any]]:
     """The history of a tag and of the requests that led to it, oldest first."""
     rows = conn.execute(

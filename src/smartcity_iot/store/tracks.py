@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 from ..model import Fix
+from .database import Connection, Row
 
 SEQ_RESEND_WINDOW_S = 600
 
@@ -28,13 +28,13 @@ def fix_row(fix: Fix, received_at: float, late: bool) -> tuple:
     )
 
 
-def insert_in_order(conn: sqlite3.Connection, rows: list[tuple]) -> None:
+def insert_in_order(conn: Connection, rows: list[tuple]) -> None:
     """Fixes newer than their tag's latest: every stored fix of the tag is older, so
     none can collide (a collision would be a bug, and fails loudly)."""
     conn.executemany(f"INSERT INTO fixes({FIX_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", rows)
 
 
-def insert_late(conn: sqlite3.Connection, fix: Fix, received_at: float) -> bool:
+def insert_late(conn: Connection, fix: Fix, received_at: float) -> bool:
     """A fix not newer than its tag's latest; False when it duplicates a stored one."""
     if fix.seq is not None:
         window = SEQ_RESEND_WINDOW_S * 1000
@@ -45,7 +45,7 @@ def insert_late(conn: sqlite3.Connection, fix: Fix, received_at: float) -> bool:
         if row:
             return False
     cur = conn.execute(
-        f"INSERT OR IGNORE INTO fixes({FIX_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
+        f"INSERT INTO fixes({FIX_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
         fix_row(fix, received_at, True),
     )
     return cur.rowcount == 1
@@ -56,7 +56,7 @@ STATE_COLUMNS = (
 )
 
 
-def load_state(conn: sqlite3.Connection, tag_id: str) -> dict[str, Any] | None:
+def load_state(conn: Connection, tag_id: str) -> dict[str, Any] | None:
     """A tag's saved state as plain values (`zones` parsed from JSON), with the seqs of
     its recent fixes (`recent_seq`: seq -> ts_ms); None for a tag never seen."""
     row = conn.execute(
@@ -75,7 +75,7 @@ def load_state(conn: sqlite3.Connection, tag_id: str) -> dict[str, Any] | None:
     return state
 
 
-def save_states(conn: sqlite3.Connection, states: list[dict[str, Any]]) -> None:
+def save_states(conn: Connection, states: list[dict[str, Any]]) -> None:
     """Upsert tag states given as plain values (`zones` a JSON-able dict)."""
     columns = [c.strip() for c in STATE_COLUMNS.split(",")]
     updates = ", ".join(f"{c}=excluded.{c}" for c in columns[1:])
@@ -86,7 +86,7 @@ def save_states(conn: sqlite3.Connection, states: list[dict[str, Any]]) -> None:
     )
 
 
-def silent_since(conn: sqlite3.Connection, before: float) -> list[str]:
+def silent_since(conn: Connection, before: float) -> list[str]:
     """Tags last heard from at or before `before` and not yet marked offline."""
     rows = conn.execute(
         "SELECT tag_id FROM tag_state "
@@ -96,7 +96,7 @@ def silent_since(conn: sqlite3.Connection, before: float) -> list[str]:
     return [r["tag_id"] for r in rows]
 
 
-def track(conn: sqlite3.Connection, tag_id: str, t0: float, t1: float) -> list[sqlite3.Row]:
+def track(conn: Connection, tag_id: str, t0: float, t1: float) -> list[Row]:
     return conn.execute(
         "SELECT ts_ms / 1000.0 AS ts, lat, lon, acc, batt FROM fixes "
         "WHERE tag_id = ? AND ts_ms BETWEEN ? AND ? "
@@ -105,5 +105,5 @@ def track(conn: sqlite3.Connection, tag_id: str, t0: float, t1: float) -> list[s
     ).fetchall()
 
 
-def prune(conn: sqlite3.Connection, older_than: float) -> int:
+def prune(conn: Connection, older_than: float) -> int:
     return conn.execute("DELETE FROM fixes WHERE ts_ms < ?", (round(older_than * 1000),)).rowcount

@@ -5,16 +5,15 @@ login's password, and changing or resetting it."""
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 import time
 import unicodedata
 from dataclasses import dataclass
 
 from ..phones import PhoneError, normalise_phone
 from .codes import PhoneProof
+from .database import Connection, Row, lock, transaction
 from .errors import AccountError
 from .passwords import DUMMY_HASH, HASHER, PASSWORD_MAX, check_password, verify
-from .sqlite import transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +27,7 @@ class User:
     phone_verified: bool = True
 
 
-def row_to_user(row: sqlite3.Row) -> User:
+def row_to_user(row: Row) -> User:
     verified = row["role"] == "operator" or row["phone_verified_at"] is not None
     return User(row["id"], row["role"], row["login"], row["name"], row["owner_id"], verified)
 
@@ -55,7 +54,7 @@ def owner_phone(phone: str) -> str:
         raise AccountError(exc.key, **exc.params) from None
 
 
-def owner_account_exists(conn: sqlite3.Connection, phone: str) -> bool:
+def owner_account_exists(conn: Connection, phone: str) -> bool:
     return (
         conn.execute(
             "SELECT 1 FROM web_users WHERE login = ? AND role = 'owner'", (phone,)
@@ -64,9 +63,7 @@ def owner_account_exists(conn: sqlite3.Connection, phone: str) -> bool:
     )
 
 
-def create_owner_account(
-    conn: sqlite3.Connection, proof: PhoneProof, name: str, password: str
-) -> User:
+def create_owner_account(conn: Connection, proof: PhoneProof, name: str, password: str) -> User:
     """Sign-up with a proven phone. The account links to the registry's owner with that
     phone (tags registered by the CLI show up), or creates that owner. One per phone."""
     if proof.purpose != "signup":
@@ -79,6 +76,7 @@ def create_owner_account(
     password_hash = HASHER.hash(password)
     now = time.time()
     with transaction(conn):
+        lock(conn, f"phone:{phone}")  # one account and one owner per phone, also when parallel
         if conn.execute("SELECT 1 FROM web_users WHERE login = ?", (phone,)).fetchone():
             raise AccountError("account.phone_taken")
         row = conn.execute("SELECT id FROM owners WHERE phone = ?", (phone,)).fetchone()
@@ -86,19 +84,20 @@ def create_owner_account(
             row["id"]
             if row
             else conn.execute(
-                "INSERT INTO owners(name, phone, created_at) VALUES (?, ?, ?)", (name, phone, now)
-            ).lastrowid
+                "INSERT INTO owners(name, phone, created_at) VALUES (?, ?, ?) RETURNING id",
+                (name, phone, now),
+            ).fetchone()[0]
         )
         uid = conn.execute(
             "INSERT INTO web_users(role, login, name, password_hash, owner_id, created_at, "
-            "phone_verified_at) VALUES ('owner', ?, ?, ?, ?, ?, ?)",
+            "phone_verified_at) VALUES ('owner', ?, ?, ?, ?, ?, ?) RETURNING id",
             (phone, name, password_hash, owner_id, now, proof.at),
-        ).lastrowid
+        ).fetchone()[0]
     assert uid is not None
     return User(uid, "owner", phone, name, owner_id, True)
 
 
-def verify_phone(conn: sqlite3.Connection, user: User, proof: PhoneProof) -> User:
+def verify_phone(conn: Connection, user: User, proof: PhoneProof) -> User:
     """An account made before codes existed proves its phone now."""
     if proof.purpose != "verify" or proof.phone != user.login or user.role != "owner":
         raise AccountError("account.code_not_this_account")
@@ -110,9 +109,7 @@ def verify_phone(conn: sqlite3.Connection, user: User, proof: PhoneProof) -> Use
     return User(user.id, user.role, user.login, user.name, user.owner_id, True)
 
 
-def change_password(
-    conn: sqlite3.Connection, user: User, old: str, new: str, keep_token_hash: str
-) -> None:
+def change_password(conn: Connection, user: User, old: str, new: str, keep_token_hash: str) -> None:
     """Needs the old password; every other session of the account ends with it."""
     row = conn.execute("SELECT password_hash FROM web_users WHERE id = ?", (user.id,)).fetchone()
     if row is None or len(old) > PASSWORD_MAX or not verify(row["password_hash"], old):
@@ -128,7 +125,7 @@ def change_password(
         )
 
 
-def reset_password(conn: sqlite3.Connection, proof: PhoneProof, new: str) -> User:
+def reset_password(conn: Connection, proof: PhoneProof, new: str) -> User:
     """The phone's holder sets a new password; it also proves the phone, and every
     session of the account ends (whoever else was logged in is out)."""
     if proof.purpose != "reset":
@@ -149,9 +146,7 @@ def reset_password(conn: sqlite3.Connection, proof: PhoneProof, new: str) -> Use
     return User(row["id"], "owner", row["login"], row["name"], row["owner_id"], True)
 
 
-def create_operator(
-    conn: sqlite3.Connection, login: str, password: str, name: str | None = None
-) -> User:
+def create_operator(conn: Connection, login: str, password: str, name: str | None = None) -> User:
     login = unicodedata.normalize("NFKC", login).strip()
     looks_like_phone = login != canonical_login(login)  # `(139) 0000-1111` would log in as one
     if not login or len(login) > 64 or login[0].isdigit() or login[0] == "+" or looks_like_phone:
@@ -159,20 +154,19 @@ def create_operator(
     check_password(password)
     password_hash = HASHER.hash(password)
     with transaction(conn):
+        lock(conn, f"login:{login}")
         if conn.execute("SELECT 1 FROM web_users WHERE login = ?", (login,)).fetchone():
             raise AccountError("account.user_exists", login=login)
         uid = conn.execute(
             "INSERT INTO web_users(role, login, name, password_hash, created_at) "
-            "VALUES ('operator', ?, ?, ?, ?)",
+            "VALUES ('operator', ?, ?, ?, ?) RETURNING id",
             (login, name or login, password_hash, time.time()),
-        ).lastrowid
+        ).fetchone()[0]
     assert uid is not None
     return User(uid, "operator", login, name or login, None)
 
 
-def set_operator(
-    conn: sqlite3.Connection, login: str, password: str, name: str | None = None
-) -> User:
+def set_operator(conn: Connection, login: str, password: str, name: str | None = None) -> User:
     """Create the operator, or give an existing one a new password (and end its sessions)."""
     row = conn.execute(
         "SELECT id FROM web_users WHERE login = ? AND role = 'operator'", (login,)
@@ -189,7 +183,7 @@ def set_operator(
     return User(row["id"], "operator", login, name or login, None)
 
 
-def authenticate(conn: sqlite3.Connection, login: str, password: str) -> User | None:
+def authenticate(conn: Connection, login: str, password: str) -> User | None:
     """None for an unknown login and for a wrong password alike (and in about the same time)."""
     login = canonical_login(login)
     row = conn.execute(

@@ -6,15 +6,14 @@ transaction, exactly like the pipeline's own alert changes."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from typing import Any
 
 from ..i18n import Refusal
 from ..model import Alert
 from . import alerts as alert_store
+from .database import Connection, transaction
 from .sinks import Sinks
-from .sqlite import transaction
 
 DISPOSITIONS = ("education", "warning", "penalty", "dismissed")
 # action -> (workflow states it may start from, workflow state it leads to)
@@ -48,7 +47,7 @@ def squad_of(grid: str | None) -> str | None:
 
 
 def apply(
-    conn: sqlite3.Connection,
+    conn: Connection,
     alert_id: str,
     action: str,
     actor: str,
@@ -61,7 +60,7 @@ def apply(
     sources, target = TRANSITIONS[action]
     now = time.time()
     with transaction(conn):
-        alert = alert_store.get_alert(conn, alert_id)
+        alert = alert_store.get_alert(conn, alert_id, lock=True)
         if alert is None:
             raise AlertNotFound(alert_id)
         if alert.workflow not in sources:
@@ -93,7 +92,7 @@ def apply(
 
 
 def record_event(
-    conn: sqlite3.Connection, alert_id: str, at: float, action: str, actor: str, detail: dict
+    conn: Connection, alert_id: str, at: float, action: str, actor: str, detail: dict
 ) -> None:
     """One line of an alert's handling history: who did what, when, from what to what."""
     conn.execute(
@@ -102,7 +101,7 @@ def record_event(
     )
 
 
-def events(conn: sqlite3.Connection, alert_id: str) -> list[dict[str, Any]]:
+def events(conn: Connection, alert_id: str) -> list[dict[str, Any]]:
     rows = conn.execute(
         "SELECT at, action, actor, detail FROM alert_events WHERE alert_id = ? ORDER BY at, rowid",
         (alert_id,),

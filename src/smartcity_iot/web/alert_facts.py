@@ -9,7 +9,6 @@ the reader's language (`lang`)."""
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 import shapely
@@ -22,13 +21,14 @@ from ..geo.zones import ZoneFileError, load_zones
 from ..i18n import DEFAULT_LANG, text
 from ..model import DOG_KINDS, HEALTH_KINDS, Alert
 from ..store.alerts import search_alerts
+from ..store.database import Connection
 
 NEAR_M = 150.0  # a fix farther than this from every zone is told by its coordinates only
 EARLIER_MAX = 50
 
 
 def alert_facts(
-    conn: sqlite3.Connection, alert: Alert, settings: Settings, lang: str = DEFAULT_LANG
+    conn: Connection, alert: Alert, settings: Settings, lang: str = DEFAULT_LANG
 ) -> dict[str, Any]:
     tag_kinds = DOG_KINDS + HEALTH_KINDS
     return {
@@ -39,7 +39,7 @@ def alert_facts(
     }
 
 
-def _dog(conn: sqlite3.Connection, tag_id: str) -> dict[str, Any] | None:
+def _dog(conn: Connection, tag_id: str) -> dict[str, Any] | None:
     """The dog that wears (or wore) the tag, and its owner."""
     row = conn.execute(
         "SELECT t.tag_id, t.status AS tag_status, d.id AS dog_id, d.name AS dog, d.breed, "
@@ -51,9 +51,7 @@ def _dog(conn: sqlite3.Connection, tag_id: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def _health(
-    conn: sqlite3.Connection, alert: Alert, settings: Settings, lang: str
-) -> dict[str, Any]:
+def _health(conn: Connection, alert: Alert, settings: Settings, lang: str) -> dict[str, Any]:
     """The battery when the notice opened and now, and the last fix before it opened
     (for a silent tag, where it was last heard)."""
     at = conn.execute(
@@ -135,7 +133,7 @@ def _device(alert: Alert, settings: Settings, lang: str) -> dict[str, Any]:
     }
 
 
-def _earlier(conn: sqlite3.Connection, alert: Alert) -> list[Alert]:
+def _earlier(conn: Connection, alert: Alert) -> list[Alert]:
     """The same party's other cases (the owner's dog alerts, the vehicle's parking alerts)
     that started before this one, newest first."""
     if not alert.party:

@@ -41,7 +41,7 @@ SECURITY_HEADERS = {
 def create_app(
     settings: Settings, limits: Limits | None = None, sms: SmsGateway | None = None
 ) -> FastAPI:
-    feed = AlertFeed(settings.db_path)
+    feed = AlertFeed(settings.database)
     headers = dict(SECURITY_HEADERS)
     if (
         settings.map_tiles
@@ -68,7 +68,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.db = Database(settings.db_path)
+    app.state.db = Database(settings.database)
     app.state.limiter = RateLimiter(limits or Limits())
     app.state.sms = sms or sms_gateway(settings)  # one-time codes to phones (SPEC 8)
     app.state.feed = feed

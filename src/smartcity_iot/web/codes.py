@@ -4,13 +4,12 @@ number, and withdrawn again when the gateway does not take it."""
 
 from __future__ import annotations
 
-import sqlite3
-
 from fastapi import Request
 
 from ..notify.sms import SmsError, SmsGateway
 from ..phones import mask_phone
 from ..store import codes
+from ..store.database import Connection
 from .lang import refuse
 from .schemas import CodeSent
 from .security import RateLimiter, client_ip
@@ -29,7 +28,7 @@ def code_text(purpose: str, code: str) -> str:
 
 
 def send_code(
-    request: Request, conn: sqlite3.Connection, phone: str, purpose: str, *, deliver: bool = True
+    request: Request, conn: Connection, phone: str, purpose: str, *, deliver: bool = True
 ) -> CodeSent:
     """Count the request, then (when `deliver`) make a code and send it. `deliver=False`
     answers the same without sending (a reset for a phone that has no account)."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -30,7 +29,7 @@ from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..store.alerts import changed_since, revisions_since, row_to_alert
-from ..store.sqlite import connect, data_version
+from ..store.database import Connection, connect, data_version, errors
 
 POLL_S = 0.25
 OVERLAP_S = 30.0
@@ -40,9 +39,9 @@ CHECK_S = 1.0
 
 
 class AlertFeed:
-    def __init__(self, db_path: Path) -> None:
-        self.db_path = db_path
-        self._conn: sqlite3.Connection | None = None
+    def __init__(self, database: Path | str) -> None:
+        self.database = database
+        self._conn: Connection | None = None
         self._version = -1
         self._cursor = time.time() - OVERLAP_S
         self._seen: dict[str, tuple[int, float]] = {}
@@ -59,7 +58,7 @@ class AlertFeed:
 
     def _poll(self) -> list[str]:
         if self._conn is None:
-            self._conn = connect(self.db_path, readonly=True)
+            self._conn = connect(self.database, readonly=True)
             self._prime()
         version = data_version(self._conn)
         if version == self._version:
@@ -88,7 +87,7 @@ class AlertFeed:
         while True:
             try:
                 changes = await asyncio.to_thread(self.poll)
-            except sqlite3.Error:
+            except errors():
                 changes = []  # database busy or being created: try again next tick
             for doc in changes:
                 for q, loop in list(self._subscribers.items()):

@@ -3,21 +3,19 @@ from InfluxDB when --influx-url is set and from the embedded database otherwise.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from typing import Any
 
 from ..config import Settings
 from ..model import Alert
+from ..store.database import Connection
 from ..store.history import HistoryError, open_history
 
 MARGIN_S = 600  # ten minutes either side of the incident
 MAX_POINTS = 5000
 
 
-def track_around(
-    conn: sqlite3.Connection, alert: Alert, settings: Settings
-) -> list[dict[str, Any]]:
+def track_around(conn: Connection, alert: Alert, settings: Settings) -> list[dict[str, Any]]:
     """The dog's fixes around an incident: the alert's track evidence window when it has
     one, otherwise the incident +- MARGIN_S. Empty when the history store cannot answer."""
     t0 = alert.started_at - MARGIN_S

@@ -7,7 +7,6 @@ simply "not found"."""
 from __future__ import annotations
 
 import functools
-import sqlite3
 import time
 from pathlib import Path
 from typing import Literal
@@ -18,6 +17,7 @@ from pydantic import BaseModel, Field
 from ..i18n import text as catalogue_text
 from ..notify.texts import NoticeTexts, load_texts, write_notice
 from ..store import notices
+from ..store.database import Row
 from ..store.errors import NotFound
 from .lang import lang_of, refuse
 from .owner import GUIDANCE_STEPS, kind_label
@@ -66,7 +66,7 @@ def _texts(path: Path | None) -> NoticeTexts:
     return load_texts(path)
 
 
-def _notice(row: sqlite3.Row, request: Request) -> dict:
+def _notice(row: Row, request: Request) -> dict:
     settings = request.app.state.settings
     text = row["text"] or write_notice(_texts(settings.notice_texts), row, settings.tz)
     step, lang = row["escalation"], lang_of(request)

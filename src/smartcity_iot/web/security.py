@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import sqlite3
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,8 +23,8 @@ from fastapi.security import APIKeyCookie, APIKeyHeader
 
 from ..i18n import Refusal
 from ..store import attempts
+from ..store.database import Connection, connect
 from ..store.sessions import session_user
-from ..store.sqlite import connect
 from ..store.users import User, login_key
 from .lang import refuse
 
@@ -42,21 +41,21 @@ csrf_header = APIKeyHeader(
 
 
 class Database:
-    """A pool of SQLite connections, one lent to each request for its whole life. Not one
+    """A pool of database connections, one lent to each request for its whole life. Not one
     per thread: FastAPI may run a request's dependencies and its endpoint on different
     worker threads, so two parallel requests could otherwise share a connection (and
     one's BEGIN would land inside the other's transaction)."""
 
     IDLE_MAX = 16
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | str) -> None:
         self.path = path
         connect(path).close()  # creates the schema, which the pooled connections skip
-        self._idle: list[sqlite3.Connection] = []
+        self._idle: list[Connection] = []
         self._lock = threading.Lock()
 
     @contextlib.contextmanager
-    def lend(self) -> Iterator[sqlite3.Connection]:
+    def lend(self) -> Iterator[Connection]:
         with self._lock:
             conn = self._idle.pop() if self._idle else None
         if conn is None:
@@ -74,13 +73,13 @@ class Database:
                 conn.close()
 
 
-def db(request: Request) -> Iterator[sqlite3.Connection]:
+def db(request: Request) -> Iterator[Connection]:
     database: Database = request.app.state.db
     with database.lend() as conn:
         yield conn
 
 
-Conn = Annotated[sqlite3.Connection, Depends(db)]
+Conn = Annotated[Connection, Depends(db)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,9 +160,7 @@ class RateLimiter:
         self.limits = limits
 
     @staticmethod
-    def _reserve(
-        conn: sqlite3.Connection, checks: list[attempts.Limit], key: str
-    ) -> attempts.Reservation:
+    def _reserve(conn: Connection, checks: list[attempts.Limit], key: str) -> attempts.Reservation:
         """`key`: the catalogue's text for the 429."""
         try:
             return attempts.reserve(conn, checks)
@@ -172,7 +169,7 @@ class RateLimiter:
                 429, Refusal(key), headers={"Retry-After": str(int(exc.retry_after_s) + 1)}
             ) from None
 
-    def begin_login(self, conn: sqlite3.Connection, login: str, ip: str) -> LoginAttempt:
+    def begin_login(self, conn: Connection, login: str, ip: str) -> LoginAttempt:
         """Counts the attempt before the password is checked (a failure keeps it)."""
         lim, account, address = self.limits, f"login:acct:{login_key(login)}", f"login:ip:{ip}"
         reservation = self._reserve(
@@ -185,12 +182,12 @@ class RateLimiter:
         )
         return LoginAttempt(account, address, reservation)
 
-    def login_succeeded(self, conn: sqlite3.Connection, attempt: LoginAttempt) -> None:
+    def login_succeeded(self, conn: Connection, attempt: LoginAttempt) -> None:
         """The account's failures are forgiven; the address keeps only its failures."""
         attempts.clear(conn, attempt.account)
         attempts.give_back(conn, attempt.reservation, attempt.address)
 
-    def check_signup(self, conn: sqlite3.Connection, ip: str) -> None:
+    def check_signup(self, conn: Connection, ip: str) -> None:
         lim = self.limits
         self._reserve(
             conn,
@@ -198,9 +195,7 @@ class RateLimiter:
             "account.too_many_signups",
         )
 
-    def check_code_request(
-        self, conn: sqlite3.Connection, phone: str, purpose: str, ip: str
-    ) -> None:
+    def check_code_request(self, conn: Connection, phone: str, purpose: str, ip: str) -> None:
         lim = self.limits
         self._reserve(
             conn,

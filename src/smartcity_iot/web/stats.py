@@ -37,7 +37,6 @@ Definitions (the numbers a city-management platform reports, made exact):
 from __future__ import annotations
 
 import logging
-import sqlite3
 import statistics as stat
 import time
 from collections import Counter, defaultdict
@@ -52,6 +51,7 @@ from fastapi import HTTPException
 from ..model import ALERT_KINDS, DOG_KINDS, PARKING_KINDS
 from ..rules.escalation import YEAR_S
 from ..store import stats as store
+from ..store.database import Connection, Row
 from ..store.history import History
 from .lang import refuse
 
@@ -79,7 +79,7 @@ class Handled:
     squad_grid: str | None  # the grid whose squad it was dispatched to
 
     @classmethod
-    def of(cls, row: sqlite3.Row) -> Handled:
+    def of(cls, row: Row) -> Handled:
         raised = float(row["opened_at"] if row["opened_at"] is not None else row["started_at"])
         moments = zip(STEPS, (row["acknowledged_at"], row["dispatched_at"], row["resolved_at"]))
         return cls(
@@ -96,7 +96,7 @@ class Handled:
 
 
 def statistics(
-    conn: sqlite3.Connection,
+    conn: Connection,
     tz: ZoneInfo,
     days: int = 30,
     history: History | None = None,
@@ -190,7 +190,7 @@ def _grouped(
     return sorted(groups.items())
 
 
-def repeat_offenders(conn: sqlite3.Connection, now: float) -> dict[str, Any]:
+def repeat_offenders(conn: Connection, now: float) -> dict[str, Any]:
     """Owners and vehicles with REPEAT_LEAST or more counted violations in the last 365
     days, most violations first, each with its newest cases."""
     since = now - YEAR_S
