@@ -1,0 +1,321 @@
+"""Tag fixes from a RabbitMQ cluster's partition queues, for one of N workers
+(docs/scale.md); ingest/ alone touches pika.
+
+Devices keep publishing MQTT 3.1.1 to any node. The MQTT plugin puts each message on
+`amq.topic`, a consistent-hash exchange spreads them over `engine_partitions` quorum
+queues by topic (so by tag), and each queue has a single active consumer: one
+worker at a time, in order. Around that:
+
+* which worker consumes which partition: every worker announces itself on a fanout
+  exchange every `lease_ttl_s / 4`; the live workers (heard within `lease_ttl_s`)
+  split the partitions by rendezvous hashing, which every worker computes alike;
+* a worker that loses a partition stops taking its messages, waits until the batch
+  holding any of them has committed and been acknowledged, then closes the
+  partition's channel: only then does the broker hand the rest, unacknowledged and
+  in order, to the next consumer. A worker that dies closes nothing: the broker
+  returns its unacknowledged messages when the connection drops, and the others take
+  its partitions once it has not been heard for `lease_ttl_s`;
+* single active consumer is the safety (never two consumers of one partition at
+  once, whatever the workers think); the announcements are only for balance;
+* acknowledgements after the commit, as on the MQTT session; a message redelivered
+  after a crash is dropped by the tag path's duplicate filter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pika
+import pika.exceptions
+
+from ..config import Settings, parse_engine_url
+from ..model import Inbound
+from .workers import BatchWorker
+
+log = logging.getLogger("smartcity_iot.engine")
+
+# Names of the topology every worker declares (idempotently) at connect.
+HASH_EXCHANGE = "smartcity.ingest"
+PRESENCE_EXCHANGE = "smartcity.workers"
+TAG_ROUTING_KEYS = ("tags.*.fix", "owntracks.*.*")  # MQTT topics, "/" -> "."
+
+
+def partition_queue(p: int) -> str:
+    return f"smartcity.ingest.{p}"
+
+
+def owner(partition: int, workers: list[str]) -> str:
+    """Rendezvous hashing: the worker with the highest score owns the partition. When a
+    worker comes or goes, only the partitions it gains or held move."""
+    return max(workers, key=lambda w: hashlib.blake2b(f"{partition}/{w}".encode()).digest())
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass
+class Members:
+    """Who is alive, from the announcements: a worker heard within `ttl` seconds."""
+
+    me: str
+    ttl: float
+    heard: dict[str, float] = field(default_factory=dict)
+
+    def announce(self, worker: str, leaving: bool, now: float) -> None:
+        if leaving:
+            self.heard.pop(worker, None)
+        else:
+            self.heard[worker] = now
+
+    def live(self, now: float) -> list[str]:
+        return sorted({w for w, t in self.heard.items() if now - t <= self.ttl} | {self.me})
+
+
+@dataclass
+class Subscription:
+    """One owned partition on its own channel; `revoked` once we are giving it up."""
+
+    partition: int
+    channel: Any
+    revoked: bool = False
+
+
+class PartitionedSource:
+    """The engine's counterpart of MqttSession: messages of the partitions this worker
+    owns go to the same BatchWorker, acked after the handler returned."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        handler: Callable[[list[Inbound]], None],
+        on_idle: Callable[[], None] = lambda: None,
+        idle_every_s: float = 5.0,
+    ) -> None:
+        assert settings.engine_url
+        self.settings = settings
+        self.target = parse_engine_url(settings.engine_url)
+        self.me = settings.worker_id or default_worker_id()
+        self.members = Members(self.me, settings.lease_ttl_s)
+        self.heartbeat_s = settings.lease_ttl_s / 4
+        self.handler = handler
+        self._stop = threading.Event()  # the batch worker's: set last, after the hand-over
+        self._leaving = threading.Event()
+        self.batches = BatchWorker(
+            settings, self._handle, self._ack, self._stop, on_idle, idle_every_s
+        )
+        self.connected = threading.Event()
+        self._subs: dict[int, Subscription] = {}  # subscription id -> subscription
+        self._next_sub = 0
+        self._guard = threading.Lock()  # _subs' revoked flags and _in_batch
+        self._in_batch: set[int] = set()  # subscriptions with messages in the running batch
+        self._conn: Any = None
+        self._threads: list[threading.Thread] = []
+        self.handovers = 0  # partitions given up (counted for the tests and the log)
+
+    # -- the two threads ----------------------------------------------------------
+
+    def start(self) -> None:
+        self._threads = [
+            threading.Thread(target=self._run_engine, name="engine", daemon=True),
+            threading.Thread(target=self.batches.run, name="ingest-worker", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Leave cleanly: tell the others, finish the running batch, hand every
+        partition over, then stop the batch worker."""
+        self._leaving.set()
+        self._threads[0].join(timeout=timeout)
+        self._stop.set()
+        self._threads[1].join(timeout=10)
+
+    @property
+    def partitions(self) -> set[int]:
+        """The partitions this worker consumes now (not those being handed over)."""
+        with self._guard:
+            return {s.partition for s in self._subs.values() if not s.revoked}
+
+    def _run_engine(self) -> None:
+        attempt = 0
+        while not self._leaving.is_set():
+            try:
+                self._session(attempt)
+                return
+            except (pika.exceptions.AMQPError, OSError) as exc:
+                self.connected.clear()
+                with self._guard:
+                    self._subs.clear()  # the broker returned their unacknowledged messages
+                log.warning("engine connection lost (%r); reconnecting", exc)
+                attempt += 1
+                self._leaving.wait(min(1.0 * attempt, 5.0))
+
+    def _parameters(self, attempt: int) -> list[pika.ConnectionParameters]:
+        t = self.target
+        creds = pika.PlainCredentials(t.username, t.password)
+        hosts = t.hosts[attempt % len(t.hosts) :] + t.hosts[: attempt % len(t.hosts)]
+        return [
+            pika.ConnectionParameters(
+                host,
+                port,
+                t.vhost,
+                creds,
+                heartbeat=10,
+                connection_attempts=1,
+                socket_timeout=3,
+                blocked_connection_timeout=30,
+            )
+            for host, port in hosts
+        ]
+
+    def _session(self, attempt: int) -> None:
+        conn = pika.BlockingConnection(self._parameters(attempt))
+        self._conn = conn
+        try:
+            control = conn.channel()
+            self._declare(control)
+            presence = control.queue_declare("", exclusive=True, auto_delete=True).method.queue
+            control.queue_bind(presence, PRESENCE_EXCHANGE)
+            control.basic_consume(presence, self._on_presence, auto_ack=True)
+            self._announce(control)
+            joined = last_beat = time.monotonic()
+            self.connected.set()
+            log.info("worker %s joined the engine at %s:%d", self.me, *self.target.hosts[0])
+            while not self._leaving.is_set():
+                conn.process_data_events(time_limit=0.1)
+                now = time.monotonic()
+                if now - last_beat >= self.heartbeat_s:
+                    self._announce(control)
+                    last_beat = now
+                # listen one round of announcements before claiming anything
+                if now - joined >= 2.5 * self.heartbeat_s:
+                    self._rebalance(conn, now)
+                self._close_handed_over()
+            self._leave(conn, control)
+        finally:
+            self.connected.clear()
+            if conn.is_open:
+                with contextlib.suppress(pika.exceptions.AMQPError):
+                    conn.close()
+
+    # -- topology and membership ---------------------------------------------------
+
+    def _declare(self, ch: Any) -> None:
+        ch.exchange_declare(HASH_EXCHANGE, "x-consistent-hash", durable=True)
+        for key in TAG_ROUTING_KEYS:
+            ch.exchange_bind(HASH_EXCHANGE, "amq.topic", routing_key=key)
+        ch.exchange_declare(PRESENCE_EXCHANGE, "fanout", durable=True)
+        for p in range(self.settings.engine_partitions):
+            ch.queue_declare(
+                partition_queue(p),
+                durable=True,
+                arguments={"x-queue-type": "quorum", "x-single-active-consumer": True},
+            )
+            ch.queue_bind(partition_queue(p), HASH_EXCHANGE, routing_key="1")  # weight 1
+
+    def _announce(self, ch: Any, leaving: bool = False) -> None:
+        body = json.dumps({"worker": self.me, "leaving": leaving}).encode()
+        ch.basic_publish(PRESENCE_EXCHANGE, "", body)
+
+    def _on_presence(self, ch: Any, method: Any, props: Any, body: bytes) -> None:
+        try:
+            doc = json.loads(body)
+            self.members.announce(str(doc["worker"]), bool(doc.get("leaving")), time.monotonic())
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignored a bad worker announcement: %r", body[:200])
+
+    def _rebalance(self, conn: Any, now: float) -> None:
+        live = self.members.live(now)
+        wanted = {p for p in range(self.settings.engine_partitions) if owner(p, live) == self.me}
+        with self._guard:
+            held = {s.partition: sid for sid, s in self._subs.items()}
+            for p, sid in held.items():
+                if p not in wanted and not self._subs[sid].revoked:
+                    self._subs[sid].revoked = True  # no new batch takes its messages
+                    log.info("handing partition %d over (%d workers live)", p, len(live))
+        for p in sorted(wanted - held.keys()):
+            self._subscribe(conn, p)
+
+    def _subscribe(self, conn: Any, p: int) -> None:
+        ch = conn.channel()
+        ch.basic_qos(prefetch_count=self.settings.batch_max)
+        sid, self._next_sub = self._next_sub, self._next_sub + 1
+        with self._guard:
+            self._subs[sid] = Subscription(p, ch)
+
+        def deliver(ch: Any, method: Any, props: Any, body: bytes) -> None:
+            topic = method.routing_key.replace(".", "/")
+            self.batches.inbox.put(Inbound(topic, body, time.time(), (sid, method.delivery_tag)))
+
+        # a standby until the broker makes us the partition's active consumer
+        ch.basic_consume(partition_queue(p), deliver)
+        log.info("consuming partition %d", p)
+
+    def _close_handed_over(self) -> None:
+        with self._guard:
+            done = [sid for sid, s in self._subs.items() if s.revoked and sid not in self._in_batch]
+            closing = [self._subs.pop(sid) for sid in done]
+        for sub in closing:
+            # closing returns what we have not acknowledged, in order, to the next consumer
+            if sub.channel.is_open:
+                sub.channel.close()
+            self.handovers += 1
+
+    def _leave(self, conn: Any, control: Any) -> None:
+        self._announce(control, leaving=True)
+        with self._guard:
+            for sub in self._subs.values():
+                sub.revoked = True
+        deadline = time.monotonic() + 10
+        while self._subs and time.monotonic() < deadline:
+            conn.process_data_events(time_limit=0.05)
+            self._close_handed_over()
+        log.info("worker %s left the engine", self.me)
+
+    # -- the batch worker's side -----------------------------------------------------
+
+    def _handle(self, batch: list[Inbound]) -> None:
+        """Only messages of partitions we still hold; the rest were (or will be)
+        returned to the broker, for the next consumer."""
+        with self._guard:
+            kept = [
+                m for m in batch if (s := self._subs.get(m.token[0])) is not None and not s.revoked
+            ]
+            self._in_batch = {m.token[0] for m in kept}
+        if kept:
+            self.handler(kept)
+
+    def _ack(self, batch: list[Inbound]) -> None:
+        """After the commit: per partition, the batch's last delivery acknowledges it and
+        every earlier one (they were all in this batch or an earlier, committed one)."""
+        with self._guard:
+            handled, self._in_batch = self._in_batch, set()
+            last: dict[int, int] = {}
+            for m in batch:
+                sid, tag = m.token
+                if sid in handled and sid in self._subs:
+                    last[sid] = max(last.get(sid, 0), tag)
+            acks = [(self._subs[sid].channel, tag) for sid, tag in last.items()]
+        conn = self._conn
+        if conn is None or not acks:
+            return
+
+        def send() -> None:
+            for ch, tag in acks:
+                if ch.is_open:
+                    ch.basic_ack(delivery_tag=tag, multiple=True)
+
+        # connection gone: the broker redelivers, the filter drops the doubles
+        with contextlib.suppress(pika.exceptions.AMQPError):
+            conn.add_callback_threadsafe(send)
