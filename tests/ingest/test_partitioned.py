@@ -8,6 +8,7 @@ from __future__ import annotations
 import signal
 import sqlite3
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
@@ -16,9 +17,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from smartcity_iot.config import Settings, env_name
+from smartcity_iot.config import Settings, env_name, parse_engine_url
 from smartcity_iot.geo.zones import load_zones
-from smartcity_iot.ingest.partitioned import owner
+from smartcity_iot.ingest.partitioned import Members, owner
 from smartcity_iot.model import Inbound
 from smartcity_iot.pipeline import TagPipeline
 from smartcity_iot.service import Service
@@ -138,6 +139,16 @@ class Devices:
         assert self.error is None and not self.thread.is_alive(), self.error
 
 
+def claims(log: Path) -> list[float]:
+    """When a worker's log says it started consuming a partition (epoch seconds)."""
+    out = []
+    for line in log.read_text().splitlines():
+        if "consuming partition" in line:
+            stamp = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+            out.append(stamp.timestamp())
+    return out
+
+
 def assert_each_fix_once_in_order(conn: sqlite3.Connection, msgs: list[tuple[str, bytes]]):
     sent = Counter(t.split("/")[1] for t, _ in msgs)
     rows = conn.execute(
@@ -148,6 +159,33 @@ def assert_each_fix_once_in_order(conn: sqlite3.Connection, msgs: list[tuple[str
     assert all(n == d for n, d, _ in got.values()), "no fix doubled"
     # a fix handled after a newer one of its tag would be stored as late
     assert sum(late for _, _, late in got.values()) == 0, "each tag's fixes in capture order"
+
+
+def test_a_leaving_worker_moves_only_its_own_partitions() -> None:
+    # given three workers over 64 partitions, when one leaves, then the partitions of
+    # the other two stay where they are (rendezvous hashing), and the split stays even
+    three = {p: owner(p, ["a", "b", "c"]) for p in range(64)}
+    two = {p: owner(p, ["a", "b"]) for p in range(64)}
+    assert all(two[p] == w for p, w in three.items() if w != "c")
+    assert min(Counter(three.values()).values()) >= 12
+
+
+def test_a_worker_not_heard_within_the_lease_is_gone() -> None:
+    members = Members("me", ttl=2.0)
+    members.announce("other", leaving=False, now=100.0)
+    assert members.live(101.9) == ["me", "other"]
+    assert members.live(102.1) == ["me"]
+    members.announce("other", leaving=False, now=103.0)
+    members.announce("other", leaving=True, now=103.5)  # a clean stop: gone at once
+    assert members.live(103.6) == ["me"]
+
+
+def test_the_engine_url_names_every_node() -> None:
+    t = parse_engine_url("amqp://ingest:s%40cret@mq1:5672,mq2:5673,mq3/city")
+    assert t.hosts == [("mq1", 5672), ("mq2", 5673), ("mq3", 5672)]
+    assert (t.username, t.password, t.vhost) == ("ingest", "s@cret", "city")
+    with pytest.raises(ValueError, match="amqp://"):
+        parse_engine_url("nats://mq1:4222")
 
 
 def test_two_workers_split_the_partitions_and_a_stopped_one_hands_its_over(
@@ -217,7 +255,7 @@ def test_a_worker_killed_mid_stream_loses_no_fix_and_doubles_none(
         assert wait_until(lambda: stored(db) > len(msgs) // 3, 60)
         procs["k1"].send_signal(signal.SIGKILL)  # mid-batch, nothing handed over
         procs["k1"].wait(10)
-        at_kill = stored(db)
+        killed_at, at_kill = time.time(), stored(db)
         devices.join()
         assert wait_until(lambda: stored(db) >= len(msgs), 60), f"{stored(db)} of {len(msgs)}"
         assert wait_until(lambda: db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0, 30)
@@ -229,9 +267,10 @@ def test_a_worker_killed_mid_stream_loses_no_fix_and_doubles_none(
     assert at_kill < len(msgs), "the worker died mid-stream"
     assert_each_fix_once_in_order(db, msgs)
     assert alerts(db) == expected, "the survivor took the killed worker's incidents over"
-    assert logs["k2"].read_text().count("consuming partition") > logs["k1"].read_text().count(
-        "consuming partition"
-    ), "the survivor consumed the dead worker's partitions too"
+    taken = [t - killed_at for t in claims(logs["k2"]) if t > killed_at]
+    assert taken, "the survivor took the dead worker's partitions"
+    # within the lease and a round of announcements
+    assert max(taken) < 2.0 + 3.0, taken
 
 
 def test_a_broker_node_killed_mid_stream_loses_no_fix(

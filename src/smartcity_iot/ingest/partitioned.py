@@ -48,6 +48,10 @@ log = logging.getLogger("smartcity_iot.engine")
 HASH_EXCHANGE = "smartcity.ingest"
 PRESENCE_EXCHANGE = "smartcity.workers"
 TAG_ROUTING_KEYS = ("tags.*.fix", "owntracks.*.*")  # MQTT topics, "/" -> "."
+# the MQTT plugin swaps "/" and "." between a topic and its routing key; swap them back
+_KEY_TO_TOPIC = str.maketrans("./", "/.")
+# pika logs every lost connection at ERROR with a stack; the source logs it once, briefly
+logging.getLogger("pika").setLevel(logging.CRITICAL)
 
 
 def partition_queue(p: int) -> str:
@@ -161,12 +165,14 @@ class PartitionedSource:
                 attempt += 1
                 self._leaving.wait(min(1.0 * attempt, 5.0))
 
-    def _parameters(self, attempt: int) -> list[pika.ConnectionParameters]:
+    def _connect(self, attempt: int) -> tuple[Any, tuple[str, int]]:
+        """The cluster's nodes in turn, from a different one on each attempt."""
         t = self.target
         creds = pika.PlainCredentials(t.username, t.password)
-        hosts = t.hosts[attempt % len(t.hosts) :] + t.hosts[: attempt % len(t.hosts)]
-        return [
-            pika.ConnectionParameters(
+        start = attempt % len(t.hosts)
+        error: Exception | None = None
+        for host, port in t.hosts[start:] + t.hosts[:start]:
+            params = pika.ConnectionParameters(
                 host,
                 port,
                 t.vhost,
@@ -176,11 +182,14 @@ class PartitionedSource:
                 socket_timeout=3,
                 blocked_connection_timeout=30,
             )
-            for host, port in hosts
-        ]
+            try:
+                return pika.BlockingConnection(params), (host, port)
+            except pika.exceptions.AMQPConnectionError as exc:
+                error = exc
+        raise pika.exceptions.AMQPConnectionError(f"no node of {t.hosts} answered ({error!r})")
 
     def _session(self, attempt: int) -> None:
-        conn = pika.BlockingConnection(self._parameters(attempt))
+        conn, node = self._connect(attempt)
         self._conn = conn
         try:
             control = conn.channel()
@@ -191,7 +200,7 @@ class PartitionedSource:
             self._announce(control)
             joined = last_beat = time.monotonic()
             self.connected.set()
-            log.info("worker %s joined the engine at %s:%d", self.me, *self.target.hosts[0])
+            log.info("worker %s joined the engine at %s:%d", self.me, *node)
             while not self._leaving.is_set():
                 conn.process_data_events(time_limit=0.1)
                 now = time.monotonic()
@@ -255,7 +264,7 @@ class PartitionedSource:
             self._subs[sid] = Subscription(p, ch)
 
         def deliver(ch: Any, method: Any, props: Any, body: bytes) -> None:
-            topic = method.routing_key.replace(".", "/")
+            topic = method.routing_key.translate(_KEY_TO_TOPIC)
             self.batches.inbox.put(Inbound(topic, body, time.time(), (sid, method.delivery_tag)))
 
         # a standby until the broker makes us the partition's active consumer
