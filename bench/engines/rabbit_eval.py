@@ -73,7 +73,7 @@ def drain(ports: list[int], expect: int, consumers: int = 3, timeout: float = 30
 
 
 def durability(root: Path) -> dict:
-    c = RabbitCluster(fresh(root), P)
+    c = RabbitCluster(fresh(root))
     c.start()
     try:
         setup(c.amqp[0])
@@ -113,7 +113,7 @@ def durability(root: Path) -> dict:
 
 
 def throughput(root: Path, n: int, conns: int) -> dict:
-    c = RabbitCluster(fresh(root), P)
+    c = RabbitCluster(fresh(root))
     c.start()
     try:
         setup(c.amqp[0])

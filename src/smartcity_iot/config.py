@@ -65,8 +65,8 @@ class Settings(BaseModel):
     )
     worker_id: str | None = Field(
         None,
-        description="this worker's name among the engine's workers (default: host name and "
-        "process id)",
+        description="this worker's name among the engine's workers, unique to each "
+        "(default: host name and process id)",
     )
     lease_ttl_s: float = Field(
         5.0,

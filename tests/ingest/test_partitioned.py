@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -29,6 +31,7 @@ from smartcity_iot.store.sqlite import connect
 from ..cluster import RABBIT, RabbitCluster
 from ..support import (
     TEST_ZONES,
+    Mosquitto,
     client,
     fix_payload,
     free_port,
@@ -186,6 +189,25 @@ def test_the_engine_url_names_every_node() -> None:
     assert (t.username, t.password, t.vhost) == ("ingest", "s@cret", "city")
     with pytest.raises(ValueError, match="amqp://"):
         parse_engine_url("nats://mq1:4222")
+
+
+def test_serve_stops_with_the_reason_when_no_engine_node_answers(
+    tmp_path: Path, broker: Mosquitto
+) -> None:
+    # given a reachable MQTT broker but no engine on the given nodes
+    url = f"amqp://ingest:hunter2-secret@127.0.0.1:{free_port()},127.0.0.1:{free_port()}"
+    args = ["serve", "--engine-url", url, "--mqtt-url", broker.url, "--geofences", str(TEST_ZONES)]
+    args += ["--data-dir", str(tmp_path / "data"), "--http", f"127.0.0.1:{free_port()}"]
+    # when serve starts, then it stops with the reason, and the password stays hidden
+    r = subprocess.run(
+        [sys.executable, "-m", "smartcity_iot.cli", *args, "--mqtt-connect-timeout-s", "3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 1, r.stderr
+    assert "cannot reach the engine at amqp://ingest:***@127.0.0.1:" in r.stderr
+    assert "hunter2" not in r.stderr and "Traceback" not in r.stderr
 
 
 def test_two_workers_split_the_partitions_and_a_stopped_one_hands_its_over(

@@ -31,6 +31,7 @@ import os
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,6 +124,8 @@ class PartitionedSource:
         self._next_sub = 0
         self._guard = threading.Lock()  # _subs' revoked flags and _in_batch
         self._in_batch: set[int] = set()  # subscriptions with messages in the running batch
+        # acks handed to the engine thread, not yet sent: a channel closes only after them
+        self._acks_queued: Counter[int] = Counter()
         self._conn: Any = None
         self._threads: list[threading.Thread] = []
         self.handovers = 0  # partitions given up (counted for the tests and the log)
@@ -161,6 +164,7 @@ class PartitionedSource:
                 self.connected.clear()
                 with self._guard:
                     self._subs.clear()  # the broker returned their unacknowledged messages
+                    self._acks_queued.clear()
                 log.warning("engine connection lost (%r); reconnecting", exc)
                 attempt += 1
                 self._leaving.wait(min(1.0 * attempt, 5.0))
@@ -273,7 +277,11 @@ class PartitionedSource:
 
     def _close_handed_over(self) -> None:
         with self._guard:
-            done = [sid for sid, s in self._subs.items() if s.revoked and sid not in self._in_batch]
+            done = [
+                sid
+                for sid, s in self._subs.items()
+                if s.revoked and sid not in self._in_batch and not self._acks_queued[sid]
+            ]
             closing = [self._subs.pop(sid) for sid in done]
         for sub in closing:
             # closing returns what we have not acknowledged, in order, to the next consumer
@@ -315,15 +323,22 @@ class PartitionedSource:
                 sid, tag = m.token
                 if sid in handled and sid in self._subs:
                     last[sid] = max(last.get(sid, 0), tag)
-            acks = [(self._subs[sid].channel, tag) for sid, tag in last.items()]
+            acks = [(sid, self._subs[sid].channel, tag) for sid, tag in last.items()]
+            self._acks_queued.update(sid for sid, _, _ in acks)
         conn = self._conn
         if conn is None or not acks:
             return
 
         def send() -> None:
-            for ch, tag in acks:
-                if ch.is_open:
-                    ch.basic_ack(delivery_tag=tag, multiple=True)
+            for sid, ch, tag in acks:
+                try:
+                    if ch.is_open:  # closed: its messages went back, the filter drops them
+                        ch.basic_ack(delivery_tag=tag, multiple=True)
+                except pika.exceptions.AMQPError:
+                    log.warning("acknowledging partition messages failed; they come again")
+                finally:
+                    with self._guard:
+                        self._acks_queued[sid] -= 1
 
         # connection gone: the broker redelivers, the filter drops the doubles
         with contextlib.suppress(pika.exceptions.AMQPError):
