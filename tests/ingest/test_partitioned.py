@@ -253,6 +253,45 @@ def test_two_workers_split_the_partitions_and_a_stopped_one_hands_its_over(
     assert alerts(db) == expected, "incident state moved with the partitions"
 
 
+def test_a_worker_joining_mid_stream_takes_its_share_from_the_running_one(
+    engine: RabbitCluster, tmp_path: Path
+) -> None:
+    tags = tags_of("J")
+    msgs = stream(tags)
+    expected = reference_alerts(tmp_path / "reference", tags, msgs)
+    data = tmp_path / "data"
+    one, two = (Service(worker_settings(engine, data, w)) for w in ("j1", "j2"))
+    db = connect(one.settings.db_path)
+    register(db, tags)
+    one.start()
+    started_two = False
+    try:
+        # given one worker consuming every partition mid-stream
+        assert one.wait_connected(20)
+        assert wait_until(lambda: one.source.partitions == set(range(PARTITIONS)), 10)
+        devices = Devices(engine.mqtt[1], msgs).start()
+        assert wait_until(lambda: stored(db) > len(msgs) // 4, 60)
+        # when a second joins, then the first hands it its rendezvous share
+        two.start()
+        started_two = True
+        at_join = stored(db)
+        share = {p for p in range(PARTITIONS) if owner(p, ["j1", "j2"]) == "j2"}
+        assert wait_until(
+            lambda: two.source.partitions == share and one.source.partitions.isdisjoint(share),
+            10,
+        ), (one.source.partitions, two.source.partitions)
+        devices.join()
+        assert wait_until(lambda: stored(db) >= len(msgs), 60), f"{stored(db)} of {len(msgs)}"
+    finally:
+        one.stop()
+        if started_two:
+            two.stop()
+    assert at_join < len(msgs), "the worker joined mid-stream"
+    assert one.source.handovers >= len(share)
+    assert_each_fix_once_in_order(db, msgs)
+    assert alerts(db) == expected
+
+
 def test_a_worker_killed_mid_stream_loses_no_fix_and_doubles_none(
     engine: RabbitCluster, tmp_path: Path
 ) -> None:

@@ -9,14 +9,14 @@ worker at a time, in order. Around that:
 * which worker consumes which partition: every worker announces itself on a fanout
   exchange every `lease_ttl_s / 4`; the live workers (heard within `lease_ttl_s`)
   split the partitions by rendezvous hashing, which every worker computes alike;
-* a worker that loses a partition stops taking its messages, waits until the batch
-  holding any of them has committed and been acknowledged, then closes the
-  partition's channel: only then does the broker hand the rest, unacknowledged and
-  in order, to the next consumer. A worker that dies closes nothing: the broker
-  returns its unacknowledged messages when the connection drops, and the others take
-  its partitions once it has not been heard for `lease_ttl_s`;
-* single active consumer is the safety (never two consumers of one partition at
-  once, whatever the workers think); the announcements are only for balance;
+* a worker that loses a partition cancels its consumer, finishes, commits and acks
+  what it was given, and only then closes the channel; a worker that dies closes
+  nothing: the broker takes its unacknowledged messages back when the connection
+  drops, and the others take its partitions once it has not been heard for
+  `lease_ttl_s`;
+* a worker subscribes to a partition only once its queue has no consumer left, so
+  the previous consumer's unacknowledged messages are back, first in line;
+  single active consumer is the safety net should two workers ever disagree;
 * acknowledgements after the commit, as on the MQTT session; a message redelivered
   after a crash is dropped by the tag path's duplicate filter.
 """
@@ -49,6 +49,10 @@ log = logging.getLogger("smartcity_iot.engine")
 HASH_EXCHANGE = "smartcity.ingest"
 PRESENCE_EXCHANGE = "smartcity.workers"
 TAG_ROUTING_KEYS = ("tags.*.fix", "owntracks.*.*")  # MQTT topics, "/" -> "."
+# Unacknowledged deliveries per partition. Small, because what a dead worker held
+# comes back to the queue's head in order only in small sets: with 200 held, RabbitMQ
+# 3.10 handed some back behind newer messages (docs/scale.md).
+PREFETCH = 32
 # the MQTT plugin swaps "/" and "." between a topic and its routing key; swap them back
 _KEY_TO_TOPIC = str.maketrans("./", "/.")
 # pika logs every lost connection at ERROR with a stack; the source logs it once, briefly
@@ -89,11 +93,15 @@ class Members:
 
 @dataclass
 class Subscription:
-    """One owned partition on its own channel; `revoked` once we are giving it up."""
+    """One owned partition on its own channel. `revoked` once we are giving it up:
+    the consumer is cancelled, and what it was given is still processed and acked."""
 
     partition: int
     channel: Any
+    consumer_tag: str = ""
     revoked: bool = False
+    delivered: int = 0  # last delivery tag handed to the batch worker
+    acked: int = 0  # last delivery tag acknowledged to the broker
 
 
 class PartitionedSource:
@@ -127,6 +135,8 @@ class PartitionedSource:
         # acks handed to the engine thread, not yet sent: a channel closes only after them
         self._acks_queued: Counter[int] = Counter()
         self._conn: Any = None
+        self._control: Any = None  # the connection's channel for topology and announcements
+        self._last_claim = 0.0
         self._threads: list[threading.Thread] = []
         self.handovers = 0  # partitions given up (counted for the tests and the log)
 
@@ -196,7 +206,7 @@ class PartitionedSource:
         conn, node = self._connect(attempt)
         self._conn = conn
         try:
-            control = conn.channel()
+            control = self._control = conn.channel()
             self._declare(control)
             presence = control.queue_declare("", exclusive=True, auto_delete=True).method.queue
             control.queue_bind(presence, PRESENCE_EXCHANGE)
@@ -253,38 +263,61 @@ class PartitionedSource:
         wanted = {p for p in range(self.settings.engine_partitions) if owner(p, live) == self.me}
         with self._guard:
             held = {s.partition: sid for sid, s in self._subs.items()}
-            for p, sid in held.items():
-                if p not in wanted and not self._subs[sid].revoked:
-                    self._subs[sid].revoked = True  # no new batch takes its messages
-                    log.info("handing partition %d over (%d workers live)", p, len(live))
+            giving = [
+                self._subs[sid]
+                for p, sid in held.items()
+                if p not in wanted and not self._subs[sid].revoked
+            ]
+        for sub in giving:
+            log.info("handing partition %d over (%d workers live)", sub.partition, len(live))
+            self._revoke(sub)
+        if now - self._last_claim < self.heartbeat_s / 2:
+            return
+        self._last_claim = now
         for p in sorted(wanted - held.keys()):
-            self._subscribe(conn, p)
+            # Only a queue with no consumer at all: a standby would be activated by the
+            # broker while the previous consumer's unacknowledged messages are still on
+            # their way back, and would receive newer fixes first (RabbitMQ 3.10 quorum
+            # queues; docs/scale.md). Once the previous consumer is gone, they come first.
+            free = self._control.queue_declare(partition_queue(p), passive=True)
+            if free.method.consumer_count == 0:
+                self._subscribe(conn, p)
 
     def _subscribe(self, conn: Any, p: int) -> None:
         ch = conn.channel()
-        ch.basic_qos(prefetch_count=self.settings.batch_max)
+        ch.basic_qos(prefetch_count=PREFETCH)
         sid, self._next_sub = self._next_sub, self._next_sub + 1
+        sub = Subscription(p, ch)
         with self._guard:
-            self._subs[sid] = Subscription(p, ch)
+            self._subs[sid] = sub
 
         def deliver(ch: Any, method: Any, props: Any, body: bytes) -> None:
             topic = method.routing_key.translate(_KEY_TO_TOPIC)
+            sub.delivered = method.delivery_tag
             self.batches.inbox.put(Inbound(topic, body, time.time(), (sid, method.delivery_tag)))
 
-        # a standby until the broker makes us the partition's active consumer
-        ch.basic_consume(partition_queue(p), deliver)
-        log.info("consuming partition %d", p)
+        sub.consumer_tag = ch.basic_consume(partition_queue(p), deliver)
+        log.info("worker %s consuming partition %d", self.me, p)
+
+    def _revoke(self, sub: Subscription) -> None:
+        """Stop the inflow, keep the partition: a cancelled consumer still holding
+        messages counts as the queue's consumer, so nobody else starts before we close.
+        (pika requeues what arrives between cancel and its ok: the newest, in order.)"""
+        sub.revoked = True
+        if sub.channel.is_open:
+            sub.channel.basic_cancel(sub.consumer_tag)
 
     def _close_handed_over(self) -> None:
+        """A revoked partition whose every delivery is committed and acknowledged:
+        closing returns nothing, and the next worker starts from the queue's head."""
         with self._guard:
             done = [
                 sid
                 for sid, s in self._subs.items()
-                if s.revoked and sid not in self._in_batch and not self._acks_queued[sid]
+                if s.revoked and s.acked >= s.delivered and not self._acks_queued[sid]
             ]
             closing = [self._subs.pop(sid) for sid in done]
         for sub in closing:
-            # closing returns what we have not acknowledged, in order, to the next consumer
             if sub.channel.is_open:
                 sub.channel.close()
             self.handovers += 1
@@ -292,9 +325,10 @@ class PartitionedSource:
     def _leave(self, conn: Any, control: Any) -> None:
         self._announce(control, leaving=True)
         with self._guard:
-            for sub in self._subs.values():
-                sub.revoked = True
-        deadline = time.monotonic() + 10
+            subs = list(self._subs.values())
+        for sub in subs:
+            self._revoke(sub)
+        deadline = time.monotonic() + 10  # a store that stays down: close, they come back
         while self._subs and time.monotonic() < deadline:
             conn.process_data_events(time_limit=0.05)
             self._close_handed_over()
@@ -303,12 +337,11 @@ class PartitionedSource:
     # -- the batch worker's side -----------------------------------------------------
 
     def _handle(self, batch: list[Inbound]) -> None:
-        """Only messages of partitions we still hold; the rest were (or will be)
-        returned to the broker, for the next consumer."""
+        """Messages of the subscriptions this connection holds (a partition being
+        handed over included: what it was given is ours to finish); those of a lost
+        connection went back to the broker and come again."""
         with self._guard:
-            kept = [
-                m for m in batch if (s := self._subs.get(m.token[0])) is not None and not s.revoked
-            ]
+            kept = [m for m in batch if m.token[0] in self._subs]
             self._in_batch = {m.token[0] for m in kept}
         if kept:
             self.handler(kept)
@@ -324,6 +357,7 @@ class PartitionedSource:
                 if sid in handled and sid in self._subs:
                     last[sid] = max(last.get(sid, 0), tag)
             acks = [(sid, self._subs[sid].channel, tag) for sid, tag in last.items()]
+            subs = {sid: self._subs[sid] for sid in last}
             self._acks_queued.update(sid for sid, _, _ in acks)
         conn = self._conn
         if conn is None or not acks:
@@ -334,6 +368,7 @@ class PartitionedSource:
                 try:
                     if ch.is_open:  # closed: its messages went back, the filter drops them
                         ch.basic_ack(delivery_tag=tag, multiple=True)
+                        subs[sid].acked = tag
                 except pika.exceptions.AMQPError:
                     log.warning("acknowledging partition messages failed; they come again")
                 finally:
