@@ -9,11 +9,12 @@ worker at a time, in order. Around that:
 * which worker consumes which partition: every worker announces itself on a fanout
   exchange every `lease_ttl_s / 4`; the live workers (heard within `lease_ttl_s`)
   split the partitions by rendezvous hashing, which every worker computes alike;
-* a worker that loses a partition cancels its consumer, finishes, commits and acks
-  what it was given, and only then closes the channel; a worker that dies closes
-  nothing: the broker takes its unacknowledged messages back when the connection
-  drops, and the others take its partitions once it has not been heard for
-  `lease_ttl_s`;
+* a worker that loses a partition lowers its window to one and stops acking (so
+  nothing more comes), commits what it was given, then closes the channel: the
+  unacknowledged come back in one go, first in line, as doubles the next worker's
+  filter drops. A worker that dies closes nothing: the broker takes its
+  unacknowledged messages back when the connection drops, and the others take its
+  partitions once it has not been heard for `lease_ttl_s`;
 * a worker subscribes to a partition only once its queue has no consumer left, so
   the previous consumer's unacknowledged messages are back, first in line;
   single active consumer is the safety net should two workers ever disagree;
@@ -49,10 +50,6 @@ log = logging.getLogger("smartcity_iot.engine")
 HASH_EXCHANGE = "smartcity.ingest"
 PRESENCE_EXCHANGE = "smartcity.workers"
 TAG_ROUTING_KEYS = ("tags.*.fix", "owntracks.*.*")  # MQTT topics, "/" -> "."
-# Unacknowledged deliveries per partition. Small, because what a dead worker held
-# comes back to the queue's head in order only in small sets: with 200 held, RabbitMQ
-# 3.10 handed some back behind newer messages (docs/scale.md).
-PREFETCH = 32
 # the MQTT plugin swaps "/" and "." between a topic and its routing key; swap them back
 _KEY_TO_TOPIC = str.maketrans("./", "/.")
 # pika logs every lost connection at ERROR with a stack; the source logs it once, briefly
@@ -94,14 +91,15 @@ class Members:
 @dataclass
 class Subscription:
     """One owned partition on its own channel. `revoked` once we are giving it up:
-    the consumer is cancelled, and what it was given is still processed and acked."""
+    its window is down to one and acks stop, so nothing more comes; what it was given
+    is still processed and committed, then the channel closes."""
 
     partition: int
     channel: Any
-    consumer_tag: str = ""
     revoked: bool = False
+    settled: bool = False  # revoked, and every delivery sent before that dispatched
     delivered: int = 0  # last delivery tag handed to the batch worker
-    acked: int = 0  # last delivery tag acknowledged to the broker
+    committed: int = 0  # last delivery tag whose batch committed
 
 
 class PartitionedSource:
@@ -217,6 +215,7 @@ class PartitionedSource:
             log.info("worker %s joined the engine at %s:%d", self.me, *node)
             while not self._leaving.is_set():
                 conn.process_data_events(time_limit=0.1)
+                self._settle()
                 now = time.monotonic()
                 if now - last_beat >= self.heartbeat_s:
                     self._announce(control)
@@ -285,7 +284,7 @@ class PartitionedSource:
 
     def _subscribe(self, conn: Any, p: int) -> None:
         ch = conn.channel()
-        ch.basic_qos(prefetch_count=PREFETCH)
+        ch.basic_qos(prefetch_count=self.settings.batch_max)
         sid, self._next_sub = self._next_sub, self._next_sub + 1
         sub = Subscription(p, ch)
         with self._guard:
@@ -296,31 +295,45 @@ class PartitionedSource:
             sub.delivered = method.delivery_tag
             self.batches.inbox.put(Inbound(topic, body, time.time(), (sid, method.delivery_tag)))
 
-        sub.consumer_tag = ch.basic_consume(partition_queue(p), deliver)
+        ch.basic_consume(partition_queue(p), deliver)
         log.info("worker %s consuming partition %d", self.me, p)
 
     def _revoke(self, sub: Subscription) -> None:
-        """Stop the inflow, keep the partition: a cancelled consumer still holding
-        messages counts as the queue's consumer, so nobody else starts before we close.
-        (pika requeues what arrives between cancel and its ok: the newest, in order.)"""
+        """Stop the inflow without letting go: with a window of one and no more acks,
+        the broker sends nothing further, and we stay the queue's consumer until we
+        close. Not a cancel: pika requeues what is on its way after a cancel, and
+        RabbitMQ 3.10 puts requeued messages behind newer ones
+        (bench/engines/qq_handover.py)."""
         sub.revoked = True
         if sub.channel.is_open:
-            sub.channel.basic_cancel(sub.consumer_tag)
+            sub.channel.basic_qos(prefetch_count=1)  # deliveries sent before it arrive first
 
     def _close_handed_over(self) -> None:
-        """A revoked partition whose every delivery is committed and acknowledged:
-        closing returns nothing, and the next worker starts from the queue's head."""
+        """A revoked partition whose every delivery is committed: closing returns the
+        unacknowledged ones in one go, first in line for the next worker (they are
+        doubles there, dropped by the tag path's filter); then the newer ones."""
         with self._guard:
             done = [
                 sid
                 for sid, s in self._subs.items()
-                if s.revoked and s.acked >= s.delivered and not self._acks_queued[sid]
+                if s.settled
+                and s.committed >= s.delivered
+                and sid not in self._in_batch
+                and not self._acks_queued[sid]
             ]
             closing = [self._subs.pop(sid) for sid in done]
         for sub in closing:
             if sub.channel.is_open:
                 sub.channel.close()
             self.handovers += 1
+
+    def _settle(self) -> None:
+        """Called after a dispatch pass: deliveries that came before a revoke's
+        qos-ok are now in the inbox, so `delivered` is final."""
+        with self._guard:
+            for sub in self._subs.values():
+                if sub.revoked:
+                    sub.settled = True
 
     def _leave(self, conn: Any, control: Any) -> None:
         self._announce(control, leaving=True)
@@ -331,6 +344,7 @@ class PartitionedSource:
         deadline = time.monotonic() + 10  # a store that stays down: close, they come back
         while self._subs and time.monotonic() < deadline:
             conn.process_data_events(time_limit=0.05)
+            self._settle()
             self._close_handed_over()
         log.info("worker %s left the engine", self.me)
 
@@ -366,9 +380,12 @@ class PartitionedSource:
         def send() -> None:
             for sid, ch, tag in acks:
                 try:
-                    if ch.is_open:  # closed: its messages went back, the filter drops them
+                    sub = subs[sid]
+                    sub.committed = max(sub.committed, tag)
+                    # a revoked partition's acks would open its window again: the
+                    # close returns them instead, and the next worker drops them
+                    if ch.is_open and not sub.revoked:  # closed: they went back
                         ch.basic_ack(delivery_tag=tag, multiple=True)
-                        subs[sid].acked = tag
                 except pika.exceptions.AMQPError:
                     log.warning("acknowledging partition messages failed; they come again")
                 finally:
