@@ -168,12 +168,15 @@ class PartitionedSource:
             try:
                 self._session(attempt)
                 return
-            except (pika.exceptions.AMQPError, OSError) as exc:
+            except Exception as exc:  # never let the engine thread die: the worker would idle
                 self.connected.clear()
                 with self._guard:
                     self._subs.clear()  # the broker returned their unacknowledged messages
                     self._acks_queued.clear()
-                log.warning("engine connection lost (%r); reconnecting", exc)
+                if isinstance(exc, pika.exceptions.AMQPError | OSError):
+                    log.warning("engine connection lost (%r); reconnecting", exc)
+                else:
+                    log.exception("engine session failed; reconnecting")
                 attempt += 1
                 self._leaving.wait(min(1.0 * attempt, 5.0))
 
