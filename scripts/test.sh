@@ -7,12 +7,15 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the tests start or call: mosquitto (brokers on free ports),
 # influxdb 1.6.7 (a real engine on free ports), postgresql 15 (a server in a temporary
-# directory: the --database-url backend), docker-compose (`config` validation only).
+# directory: the --database-url backend), docker-compose (`config` validation only),
+# rabbitmq-server (the clustered message engine of tests/ingest/test_partitioned.py).
 missing=()
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto mosquitto-clients)
 command -v influxd >/dev/null || [ -x /usr/bin/influxd ] || missing+=(influxdb)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql)
 command -v docker-compose >/dev/null || missing+=(docker-compose)
+# rabbitmq-server 3.10 (with its MQTT and consistent-hash plugins): the engine's 3-node cluster
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing+=(rabbitmq-server)
 # the web console's browser tests: Debian's headless Chromium + driver, and a CJK font for the screenshots
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)

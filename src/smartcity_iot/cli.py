@@ -311,9 +311,23 @@ def _serve(settings: Settings) -> int:
     # and look healthy; later outages are the session's to ride out (and log).
     if not _connected(service, stop, settings.mqtt_connect_timeout_s):
         problem = service.session.problem
+        engine_down = (  # the MQTT side answered; the engine did not
+            service.source is not None
+            and not service.source.connected.is_set()
+            and service.session.connected.is_set()
+        )
         service.stop()
         if stop.is_set():  # Ctrl-C while waiting
             return 130
+        if engine_down:
+            print(
+                f"smartcity-iot: error: cannot reach the engine at "
+                f"{display_url(settings.engine_url or '')} "
+                f"within {settings.mqtt_connect_timeout_s:g} s.\n  Fix: start the RabbitMQ "
+                "cluster, or check --engine-url (user, password, host:port of its nodes).",
+                file=sys.stderr,
+            )
+            return 1
         what = problem.what if problem else "connected, but the broker did not answer in time"
         fix = problem.fix if problem else "check the broker's log and --mqtt-url"
         print(

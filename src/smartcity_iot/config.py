@@ -48,6 +48,32 @@ class Settings(BaseModel):
     session_expiry_s: int = Field(
         7 * 86400, ge=60, description="how long the broker keeps our session while we are down"
     )
+    engine_url: str | None = Field(
+        None,
+        description="city scale: tag fixes come from this RabbitMQ cluster's partition queues, "
+        "amqp://[user:pass@]host:port[,host:port...][/vhost], and this serve is one of the "
+        "workers that share them (default: none, the one MQTT session of --mqtt-url; alerts "
+        "are published there in both cases)",
+        json_schema_extra={"metavar": "URL"},
+    )
+    engine_partitions: int = Field(
+        16,
+        ge=1,
+        le=1024,
+        description="partition queues fixes are hashed over by tag (the same on every "
+        "worker; more partitions than workers let the load spread as workers come and go)",
+    )
+    worker_id: str | None = Field(
+        None,
+        description="this worker's name among the engine's workers, unique to each "
+        "(default: host name and process id)",
+    )
+    lease_ttl_s: float = Field(
+        5.0,
+        gt=0.5,
+        description="a worker not heard from for this long is gone: its partitions go to "
+        "the others",
+    )
     geofences: Path = Field(
         default_factory=_default_geofences,
         description="zones in DIR/*.geojson, cameras in DIR/cameras/*.json",
@@ -247,6 +273,13 @@ class Settings(BaseModel):
         parse_mqtt_url(value)
         return value
 
+    @field_validator("engine_url")
+    @classmethod
+    def _engine_url(cls, value: str | None) -> str | None:
+        if value:
+            parse_engine_url(value)
+        return value or None
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -283,6 +316,41 @@ def parse_mqtt_url(url: str) -> MqttTarget:
         port=port,
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
+    )
+
+
+class EngineTarget(BaseModel):
+    hosts: list[tuple[str, int]]
+    vhost: str = "/"
+    username: str = "guest"
+    password: str = "guest"
+
+
+def parse_engine_url(url: str) -> EngineTarget:
+    """amqp://[user:pass@]host:port[,host:port...][/vhost]: the cluster's nodes, tried in
+    turn (a node that is down is skipped)."""
+    from urllib.parse import unquote
+
+    scheme, sep, rest = url.partition("://")
+    hint = "expected amqp://[user:pass@]host:port[,host:port...][/vhost]"
+    if scheme != "amqp" or not sep or not rest:
+        raise ValueError(f"bad engine URL {url!r}: {hint}")
+    creds, at, nodes = rest.rpartition("@")
+    nodes, slash, vhost = nodes.partition("/")
+    hosts = []
+    for node in nodes.split(","):
+        host, colon, port = node.strip().rpartition(":")
+        if not colon:
+            host, port = port, "5672"
+        if not host or not port.isdigit():
+            raise ValueError(f"bad engine URL {url!r}: node {node!r} is not host:port; {hint}")
+        hosts.append((host, int(port)))
+    user, _, password = creds.partition(":") if at else ("guest", "", "guest")
+    return EngineTarget(
+        hosts=hosts,
+        vhost=unquote(vhost) if slash and vhost else "/",
+        username=unquote(user),
+        password=unquote(password),
     )
 
 

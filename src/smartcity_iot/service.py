@@ -1,5 +1,7 @@
 """Process-level wiring: the store, the zones, the tag pipeline and the MQTT
-session with its alert publisher, started and stopped together."""
+session with its alert publisher, started and stopped together. With an engine
+(--engine-url) this process is one of the workers: tag fixes come from the
+partitions it owns, and its MQTT session only publishes alerts."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from .counters import Counters
 from .geo.city import load_city
 from .ingest.mqtt import MqttSession
 from .ingest.outbox import OutboxPublisher
+from .ingest.partitioned import PartitionedSource
 from .ingest.workers import FrameRoute
 from .model import Inbound
 from .notify.notices import Notifier
@@ -49,6 +52,7 @@ class Service:
             self.counters,
             on_commit=self._wake_publisher,
             sinks=Sinks(self.conn, influx_spool=spool),
+            shared_state=bool(settings.engine_url),
         )
         self.cameras, self.units = city.cameras, city.units
         # The vision worker has its own connection: SQLite connections are not shared
@@ -79,13 +83,26 @@ class Service:
             on_failure=lambda: self.counters.add("frames_failed"),
             record_skipped=lambda n: self.camera_pipeline.count_rejects("frame_skipped", n),
         )
-        self.session = MqttSession(
-            settings,
-            TAG_TOPICS + CAMERA_TOPICS,
-            self.pipeline.process_isolating,
-            on_idle=self.pipeline.sweep,
-            frames=frames,
-        )
+        self.source: PartitionedSource | None = None
+        if settings.engine_url:
+            # One of N workers: fixes from the engine's partitions; the MQTT session
+            # (its own client id per worker) publishes alerts and subscribes to nothing.
+            # Frames stay with a v5 broker's `serve` (docs/scale.md).
+            self.source = PartitionedSource(
+                settings, self.pipeline.process_isolating, on_idle=self.pipeline.sweep
+            )
+            alerts_only = settings.model_copy(
+                update={"mqtt_client_id": f"{settings.mqtt_client_id}-{self.source.me}"}
+            )
+            self.session = MqttSession(alerts_only, (), lambda batch: None)
+        else:
+            self.session = MqttSession(
+                settings,
+                TAG_TOPICS + CAMERA_TOPICS,
+                self.pipeline.process_isolating,
+                on_idle=self.pipeline.sweep,
+                frames=frames,
+            )
         self.publisher = OutboxPublisher(self.session, settings.database)
         self.influx = (
             InfluxWriter(settings, settings.database, self.counters)
@@ -121,8 +138,12 @@ class Service:
         if self.influx:
             self.influx.start()
         self.session.start()
+        if self.source:
+            self.source.start()
 
     def stop(self) -> None:
+        if self.source:  # hands its partitions over first: the others take them at once
+            self.source.stop()
         self.session.stop()
         self.publisher.stop()
         self.notifier.stop()
@@ -130,7 +151,9 @@ class Service:
             self.influx.stop()
 
     def wait_connected(self, timeout: float = 15) -> bool:
-        return self.session.connected.wait(timeout)
+        if not self.session.connected.wait(timeout):
+            return False
+        return self.source is None or self.source.connected.wait(timeout)
 
     def status_line(self) -> str:
         c = self.counters.snapshot()
@@ -141,7 +164,9 @@ class Service:
             f"duplicates {c.get('duplicate', 0):,} "
             f"late {c.get('late', 0):,}  frames {c.get('frames', 0):,} "
             f"skipped {c.get('frames_skipped', 0):,}  "
-            f"published {self.publisher.published:,}  notices {c.get('notices', 0):,} "
+            f"published {self.publisher.published:,}  "
+            + (f"partitions {len(self.source.partitions)}  " if self.source else "")
+            + f"notices {c.get('notices', 0):,} "
             f"sms {c.get('notice_sms_sent', 0):,} capped {c.get('notice_sms_capped', 0):,} "
             f"failed {c.get('notice_sms_failed', 0):,}"
             + (

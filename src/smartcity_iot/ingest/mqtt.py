@@ -203,7 +203,10 @@ class MqttSession:
             self._up, self._failing = True, False
             self._generation += 1
             self.session_present = bool(flags.session_present)
-            client.subscribe([(t, 1) for t in self.topics])
+            if self.topics:
+                client.subscribe([(t, 1) for t in self.topics])
+            else:  # a publishing-only session (an engine worker's alerts): ready now
+                self.connected.set()
             outage = (
                 f" after {time.monotonic() - self._lost_at:.0f} s without the broker"
                 if self._lost_at is not None

@@ -39,13 +39,19 @@ class TagPipeline(TagContext):
         counters: Counters | None = None,
         on_commit: Callable[[], None] = lambda: None,
         sinks: Sinks | None = None,
+        shared_state: bool = False,
     ) -> None:
         super().__init__(settings, conn, counters, on_commit, sinks, zones=zones)
         self._last_prune = 0.0
+        # Other workers write tags' state too (a partition that moved, another worker's
+        # sweep): read it from the store inside each batch's transaction, never from memory.
+        self.shared_state = shared_state
 
     def process(self, batch: list[Inbound]) -> None:
         """Run one batch through every stage of the tag path as one transaction."""
         work = TagBatch(messages=batch)
+        if self.shared_state:
+            self.states.clear()
         self.refresh_registry()
         with self.commit(work, on_rollback=self.states.clear):
             for stage in TAG_PATH:
@@ -64,6 +70,8 @@ class TagPipeline(TagContext):
     def sweep(self, now: float | None = None) -> None:
         """Wall-clock duties: tags that stopped reporting, and track retention."""
         work = TagBatch(now=time.time() if now is None else now)
+        if self.shared_state:
+            self.states.clear()
         self.refresh_registry()
         after = self.settings.offline_after_s
         silent = tracks.silent_since(self.conn, work.now - after)
