@@ -46,8 +46,10 @@ def test_compose_file_validates_and_wires_every_part() -> None:
     assert r.returncode == 0, r.stderr
     doc = yaml.safe_load(r.stdout)
     services = doc["services"]
-    assert set(services) == {"mosquitto", "influxdb", "service", "sim-tags", "grafana"}
+    city = {"rabbit-1", "rabbit-2", "rabbit-3", "postgres", "worker", "console"}
+    assert set(services) == {"mosquitto", "influxdb", "service", "sim-tags", "grafana"} | city
     assert services["sim-tags"]["profiles"] == ["sim"]
+    assert all(services[name]["profiles"] == ["city"] for name in city)
     init = services["influxdb"]["environment"]
     assert init["DOCKER_INFLUXDB_INIT_MODE"] == "setup"
     assert {
@@ -71,6 +73,40 @@ def test_compose_file_validates_and_wires_every_part() -> None:
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     for src in re.findall(r"^COPY (\S+)", dockerfile, re.M):
         assert (REPO / src).exists(), f"Dockerfile copies missing {src}"
+
+
+def test_the_city_profile_wires_workers_to_the_cluster_the_database_and_influxdb() -> None:
+    """docs/scale.md's shape: three RabbitMQ nodes of one cluster (their MQTT listener is
+    the devices' door), PostgreSQL, N workers and the console on the same settings."""
+    r = compose("--env-file", str(ENV_EXAMPLE), "--profile", "city", "config")
+    assert r.returncode == 0, r.stderr
+    services = yaml.safe_load(r.stdout)["services"]
+    conf = (DEPLOY / "rabbitmq" / "rabbitmq.conf").read_text()
+    for n in (1, 2, 3):
+        node = services[f"rabbit-{n}"]
+        assert node["hostname"] == f"rabbit-{n}" and f"rabbit@rabbit-{n}" in conf
+        assert node["environment"]["RABBITMQ_ERLANG_COOKIE"]  # one cookie: one cluster
+    assert (
+        len({services[f"rabbit-{n}"]["environment"]["RABBITMQ_ERLANG_COOKIE"] for n in (1, 2, 3)})
+        == 1
+    )
+    plugins = (DEPLOY / "rabbitmq" / "enabled_plugins").read_text()
+    assert "rabbitmq_mqtt" in plugins and "rabbitmq_consistent_hash_exchange" in plugins
+    worker, console = services["worker"], services["console"]
+    assert worker["environment"] == console["environment"]  # the console is one more worker
+    env = worker["environment"]
+    hosts = env["SMARTCITY_ENGINE_URL"].split("@", 1)[1]
+    assert hosts == "rabbit-1:5672,rabbit-2:5672,rabbit-3:5672"
+    assert env["SMARTCITY_DATABASE_URL"].startswith("postgresql://smartcity:")
+    assert env["SMARTCITY_DATABASE_URL"].endswith("@postgres:5432/smartcity")
+    assert env["SMARTCITY_INFLUX_URL"] == "http://influxdb:8086"
+    assert worker["deploy"]["replicas"] >= 2 and "ports" not in worker
+    assert "8080" in str(console["ports"])  # the command center's screen
+    # the settings the workers are given are the service's own (no typo'd variable)
+    from smartcity_iot.config import Settings
+
+    known = {f"SMARTCITY_{name.upper()}" for name in Settings.model_fields}
+    assert set(env) <= known, set(env) - known
 
 
 def test_compose_refuses_to_start_without_secrets() -> None:
