@@ -71,3 +71,58 @@ def test_parallel_approvals_issue_one_tag(db: Connection, location: Path | str) 
     assert sum(not isinstance(r, Exception) for r in results) == 1
     assert len([t for t in dogs.list_tags(db, owner_id)]) == 1  # shipped+: only TAG-0001
     assert db.execute("SELECT COUNT(*) FROM tags WHERE dog_id = ?", (dog["id"],)).fetchone()[0] == 1
+
+
+def test_a_sweep_and_a_fix_of_the_same_tag_on_two_workers_lose_no_update(
+    db: Connection, location: Path | str, tmp_path: Path
+) -> None:
+    """Issue 13: worker A's sweep finds a tag silent while worker B, which owns the tag's
+    partition, stores a fix of it. Without a hold on the tag, A would write back the
+    state it read before B's fix (the old position and last_seen, marked offline): a tag
+    that just reported would look lost. A waits up to 2 s after reading, to let B in."""
+    import time
+
+    from smartcity_iot.config import Settings
+    from smartcity_iot.geo.zones import load_zones
+    from smartcity_iot.model import Inbound
+    from smartcity_iot.pipeline import TagPipeline
+    from smartcity_iot.store import tracks
+
+    from ..support import TEST_ZONES, fix_payload
+
+    now = time.time()
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        geofences=TEST_ZONES,
+        database_url=location if isinstance(location, str) else "",
+        offline_after_s=600,
+    )
+    registry.register_active_tag(db, "TAG-0001", "旺财", "张三", "13900000001")
+    zones = load_zones(TEST_ZONES, settings.tz)
+
+    def worker() -> TagPipeline:
+        return TagPipeline(settings, connect(location), zones, shared_state=True)
+
+    old = worker()
+    old.process([Inbound("tags/TAG-0001/fix", fix_payload(now - 900, 28.96, 118.87), now - 900)])
+    a, b = worker(), worker()
+    read, fixed = threading.Event(), threading.Event()
+    real = a.state
+
+    def state_then_wait(tag_id: str) -> Any:
+        state = real(tag_id)
+        read.set()
+        fixed.wait(2)  # with the hold, B cannot commit until A has: A goes on after 2 s
+        return state
+
+    a.state = state_then_wait  # type: ignore[method-assign]
+    sweep = threading.Thread(target=a.sweep, args=(now,))
+    sweep.start()
+    assert read.wait(10)
+    b.process([Inbound("tags/TAG-0001/fix", fix_payload(now - 1, 28.961, 118.871), now)])
+    fixed.set()
+    sweep.join(10)
+    state = tracks.load_state(db, "TAG-0001")
+    assert state is not None
+    assert state["last_seen"] == now and state["offline_since"] is None, state
+    assert state["lat"] == 28.961

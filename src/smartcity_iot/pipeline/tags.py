@@ -19,7 +19,7 @@ from ..geo.zones import Zone
 from ..model import Inbound, Rejected
 from ..rules.health import is_offline
 from ..store import tracks
-from ..store.database import Connection
+from ..store.database import Connection, lock
 from ..store.sinks import Sinks
 from .batch import isolate
 from .paths import TAG_PATH
@@ -54,6 +54,10 @@ class TagPipeline(TagContext):
             self.states.clear()
         self.refresh_registry()
         with self.commit(work, on_rollback=self.states.clear):
+            if self.shared_state:
+                # Another worker's sweep may write these tags' state meanwhile: hold each
+                # tag (PostgreSQL; SQLite's one writer needs nothing) before reading it.
+                lock(self.conn, *{f"tag:{_tag_of(m.topic)}" for m in batch})
             for stage in TAG_PATH:
                 stage(self, work)
 
@@ -76,6 +80,8 @@ class TagPipeline(TagContext):
         after = self.settings.offline_after_s
         silent = tracks.silent_since(self.conn, work.now - after)
         with self.commit(work, on_rollback=self.states.clear):
+            if self.shared_state:  # the tags' owners may be handling a fix of theirs now
+                lock(self.conn, *(f"tag:{tag_id}" for tag_id in silent))
             for tag_id in silent:
                 state = self.state(tag_id)
                 if tag_id not in self.active or state.last_seen is None:
@@ -93,3 +99,14 @@ class TagPipeline(TagContext):
                 self._last_prune = work.now
             persist(self, work)
         self.reject_log.flush()
+
+
+def _tag_of(topic: str) -> str:
+    """The tag a topic names (tags/{id}/fix, owntracks/{user}/{id}); a bad topic names
+    something harmless to lock, and is rejected by the decoder."""
+    levels = topic.split("/")
+    return (
+        levels[2]
+        if levels[0] == "owntracks" and len(levels) > 2
+        else levels[min(1, len(levels) - 1)]
+    )
