@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -78,7 +78,10 @@ def hover(driver, element) -> list[str]:  # type: ignore[no-untyped-def]
     for _ in range(3):
         ActionChains(driver).move_to_element(element).perform()
         try:
-            return wait(driver, 2).until(
+            # a tip redrawn between finding and reading it is stale: look again
+            return WebDriverWait(
+                driver, 2, ignored_exceptions=(StaleElementReferenceException,)
+            ).until(
                 lambda d: [
                     t.text
                     for t in d.find_elements(By.CSS_SELECTOR, ".leaflet-tooltip.map-tip")
