@@ -238,8 +238,10 @@ class BareConsumer:
     """One process, one connection per node, the partitions split over them;
     basic_consume, prefetch BATCH_MAX, json.loads, ack multiple each event loop pass."""
 
-    def __init__(self, ports: list[int], expect: int) -> None:
+    def __init__(self, ports: list[int], expect: int, watch: set[str] | None = None) -> None:
         self.expect = expect
+        self.watch = watch or set()  # tags whose second fix's arrival is stamped
+        self.arrived: dict[str, float] = {}
         self.got = 0
         self.last = 0.0
         self.seqs: dict[str, list[int]] = {}
@@ -263,6 +265,8 @@ class BareConsumer:
         def on(ch, method, props, body):
             doc = json.loads(body)
             tag = method.routing_key.split(".")[1]
+            if tag in self.watch and doc["seq"] == 1:
+                self.arrived[tag] = time.time()
             with self.lock:
                 self.seqs.setdefault(tag, []).append(doc["seq"])
                 self.got += 1
@@ -590,6 +594,36 @@ class Bench:
         print(f"  {out['fixes_per_s']:,}/s", file=sys.stderr)
         return out
 
+    def baseline_latency(self, rate: float, latency_s: float) -> dict:
+        """The engine alone at `rate`: publish -> the bare consumer has a trigger tag's
+        second fix (what `to_worker` is for the workers), the floor under their latency."""
+        prefix = f"BL{self.runs:02d}"
+        self.runs += 1
+        ports = self.c.mqtt
+        streams, _, sent = make_load(
+            prefix, int(rate * latency_s), time.time() - 600, 0, CONNS_PER_NODE * len(ports), 1
+        )
+        triggers = [f"{prefix}L{k:03d}" for k in range(int((latency_s - 1.5) / 0.25))]
+        trigger = {"port": ports[0], "tags": triggers, "inside": school_point(), "every_s": 0.25}
+        total = sum(sent.values()) + 2 * len(triggers)
+        print(f"bare engine consumer, latency at {rate:,.0f}/s ...", file=sys.stderr)
+        cons = BareConsumer(self.c.amqp, total, set(triggers))
+        meter = CpuMeter(self.groups([]))
+        res = self.pool.apply(publish, (ports, streams, rate, trigger))
+        ok = cons.join(60)
+        lat = sorted((cons.arrived[t] - s) * 1000 for t, s in res["trigger_sent"].items())
+        out = {
+            "rate_offered": rate,
+            "complete": ok,
+            "samples": len(lat),
+            "p50_ms": round(statistics.median(lat), 1),
+            "p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 1),
+            "max_ms": round(lat[-1], 1),
+            "cpu_share": meter.shares(),
+        }
+        print(f"  {out}", file=sys.stderr)
+        return out
+
     def workers_run(
         self,
         k: int,
@@ -778,6 +812,8 @@ def only_latency(args: argparse.Namespace) -> None:
     try:
         b.start()
         for rate in args.only_latency:
+            if args.bare:
+                runs.append(b.baseline_latency(rate, args.latency_s))
             r = b.workers_run(3, rate=rate, latency_s=args.latency_s)
             r["date"] = datetime.now().isoformat(timespec="seconds")
             runs.append(r)
@@ -801,6 +837,11 @@ def main() -> None:
         metavar="RATE",
         help="only alert latency with 3 workers at these offered rates (fixes/s), added to "
         "the JSON file's `latency_at_rates` (context for the half-ceiling figure)",
+    )
+    ap.add_argument(
+        "--bare",
+        action="store_true",
+        help="with --only-latency: the bare engine consumer's latency at each rate too",
     )
     args = ap.parse_args()
     if args.only_latency:

@@ -47,6 +47,7 @@ class TagContext(PathRunner):
         self.states: dict[str, TagState] = {}
         self.active: dict[str, registry.ActiveTag] = {}
         self._registry_version = -1
+        self.shared_state = False  # set by TagPipeline
 
     def state(self, tag_id: str) -> TagState:
         state = self.states.get(tag_id)
@@ -55,11 +56,22 @@ class TagContext(PathRunner):
         return state
 
     def refresh_registry(self) -> None:
-        # The data version moves when another connection (CLI, web portal) commits.
+        """One process alone (SQLite): the whole registry, cached until another
+        connection (CLI, web portal) commits. Shared state leaves it to `prepare`."""
+        if self.shared_state:
+            return
         version = data_version(self.conn)
         if version != self._registry_version:
             self._registry_version = version
             self.active = registry.active_tags(self.conn)
+
+    def prepare(self, tag_ids: set[str]) -> None:
+        """Shared state (one of N workers): these tags' registry entries and states, read
+        inside the transaction in four statements, since the console and other workers
+        change both; a batch's few hundred tags, never the whole registry."""
+        if self.shared_state:
+            self.active = registry.active_tags(self.conn, tag_ids)
+            self.states = TagState.load_many(self.conn, tag_ids)
 
     def party(self, tag_id: str) -> str | None:
         active = self.active.get(tag_id)
@@ -104,6 +116,7 @@ def filter_fixes(ctx: TagContext, work: TagBatch) -> None:
     but never allowed to drive zone state or the latest position."""
     in_order, rows = [], []
     pending: set[tuple[str, int]] = set()  # in `rows`, not yet in the store
+    ctx.prepare({fix.tag_id for _, fix in work.fixes})
     # A batch is a small reorder window: each tag's fixes are judged in capture order.
     for msg, fix in sorted(work.fixes, key=lambda mf: (mf[1].tag_id, mf[1].ts)):
         with blame(msg):

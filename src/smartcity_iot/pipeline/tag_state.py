@@ -3,6 +3,7 @@ incident state per zone, and the recent `seq` numbers that identify re-sends."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +29,16 @@ class TagState:
 
     @classmethod
     def load(cls, conn: Any, tag_id: str) -> TagState:
-        row = tracks.load_state(conn, tag_id)
+        return cls.load_many(conn, [tag_id])[tag_id]
+
+    @classmethod
+    def load_many(cls, conn: Any, tag_ids: Iterable[str]) -> dict[str, TagState]:
+        """Every one of `tag_ids`, a tag never seen with an empty state."""
+        rows = tracks.load_states(conn, tag_ids)
+        return {t: cls._of(t, rows.get(t)) for t in tag_ids}
+
+    @classmethod
+    def _of(cls, tag_id: str, row: dict[str, Any] | None) -> TagState:
         if row is None:
             return cls(tag_id)
         zones = {z: ZoneTrack.from_list(v) for z, v in row.pop("zones").items()}

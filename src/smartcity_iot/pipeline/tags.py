@@ -82,6 +82,7 @@ class TagPipeline(TagContext):
         with self.commit(work, on_rollback=self.states.clear):
             if self.shared_state:  # the tags' owners may be handling a fix of theirs now
                 lock(self.conn, *(f"tag:{tag_id}" for tag_id in silent))
+            self.prepare(set(silent))
             for tag_id in silent:
                 state = self.state(tag_id)
                 if tag_id not in self.active or state.last_seen is None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -80,6 +80,19 @@ def data_version(conn: Connection) -> int:
     """Changes when another connection commits: unchanged means nothing new to read."""
     pg = _pg(conn)
     return int(pg.data_version(conn)) if pg else sqlite.data_version(conn)  # type: ignore[arg-type]
+
+
+def chunks(values: Iterable[Any], size: int = 500) -> Iterator[list[Any]]:
+    """`values` in lists of at most `size`, for `IN (?, ...)` (SQLite caps the number of
+    parameters of one statement)."""
+    part: list[Any] = []
+    for v in values:
+        part.append(v)
+        if len(part) == size:
+            yield part
+            part = []
+    if part:
+        yield part
 
 
 def for_update(conn: Connection) -> str:

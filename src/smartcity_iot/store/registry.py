@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..i18n import Refusal
 from ..model import TAG_ID
 from ..phones import PhoneError, normalise_phone
-from .database import Connection, lock, transaction
+from .database import Connection, Row, chunks, lock, transaction
 
 
 class RegistryError(Refusal):
@@ -75,11 +76,21 @@ def register_active_tag(conn: Connection, tag_id: str, dog: str, owner: str, pho
     return {"tag_id": tag_id, "owner_id": owner_id, "dog_id": dog_id, "status": "active"}
 
 
-def active_tags(conn: Connection) -> dict[str, ActiveTag]:
-    rows = conn.execute(
+def active_tags(conn: Connection, among: Iterable[str] | None = None) -> dict[str, ActiveTag]:
+    """Active tags with who answers for them: all of them, or only those `among` (a
+    worker's batch: a few hundred rows, never the city's million)."""
+    sql = (
         "SELECT t.tag_id, d.owner_id, d.name FROM tags t JOIN dogs d ON d.id = t.dog_id "
         "WHERE t.status = 'active'"
     )
+    if among is None:
+        rows: Iterable[Row] = conn.execute(sql)
+    else:
+        rows = (
+            r
+            for ids in chunks(sorted(set(among)))
+            for r in conn.execute(f"{sql} AND t.tag_id IN ({','.join('?' * len(ids))})", ids)
+        )
     return {r["tag_id"]: ActiveTag(r["tag_id"], f"owner:{r['owner_id']}", r["name"]) for r in rows}
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from ..model import Fix
-from .database import Connection, Row
+from .database import Connection, Row, chunks
 
 SEQ_RESEND_WINDOW_S = 600
 
@@ -59,20 +60,31 @@ STATE_COLUMNS = (
 def load_state(conn: Connection, tag_id: str) -> dict[str, Any] | None:
     """A tag's saved state as plain values (`zones` parsed from JSON), with the seqs of
     its recent fixes (`recent_seq`: seq -> ts_ms); None for a tag never seen."""
-    row = conn.execute(
-        f"SELECT {STATE_COLUMNS} FROM tag_state WHERE tag_id = ?", (tag_id,)
-    ).fetchone()
-    if not row:
-        return None
-    state = dict(row)
-    state.pop("tag_id")
-    state["zones"] = json.loads(row["zones"])
-    recent = conn.execute(
-        "SELECT seq, ts_ms FROM fixes WHERE tag_id = ? AND seq IS NOT NULL AND ts_ms >= ?",
-        (tag_id, round(((row["last_ts"] or 0) - SEQ_RESEND_WINDOW_S) * 1000)),
-    )
-    state["recent_seq"] = {r["seq"]: r["ts_ms"] for r in recent}
-    return state
+    return load_states(conn, [tag_id]).get(tag_id)
+
+
+def load_states(conn: Connection, tag_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """`load_state` for many tags in two statements per 500 (a worker's batch), not two
+    per tag; a tag never seen is absent."""
+    out: dict[str, dict[str, Any]] = {}
+    for ids in chunks(sorted(set(tag_ids))):
+        marks = ",".join("?" * len(ids))
+        for row in conn.execute(
+            f"SELECT {STATE_COLUMNS} FROM tag_state WHERE tag_id IN ({marks})", ids
+        ):
+            state = dict(row)
+            state["zones"] = json.loads(row["zones"])
+            state["recent_seq"] = {}
+            out[state.pop("tag_id")] = state
+        recent = conn.execute(
+            "SELECT f.tag_id, f.seq, f.ts_ms FROM fixes f JOIN tag_state s ON s.tag_id = f.tag_id "
+            f"WHERE f.tag_id IN ({marks}) AND f.seq IS NOT NULL "
+            "AND f.ts_ms >= ROUND((COALESCE(s.last_ts, 0) - ?) * 1000)",
+            [*ids, SEQ_RESEND_WINDOW_S],
+        )
+        for r in recent:
+            out[r["tag_id"]]["recent_seq"][r["seq"]] = r["ts_ms"]
+    return out
 
 
 def save_states(conn: Connection, states: list[dict[str, Any]]) -> None:
