@@ -45,8 +45,7 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
     b.stop()
 
 
-@pytest.fixture
-def settings(tmp_path: Path, broker: Mosquitto) -> Settings:
+def service_settings(tmp_path: Path, broker: Mosquitto, **more: object) -> Settings:
     return Settings(
         mqtt_url=broker.url,
         data_dir=tmp_path / "data",
@@ -56,7 +55,20 @@ def settings(tmp_path: Path, broker: Mosquitto) -> Settings:
         # reads plates (tens of ms a read), so give the flood a queue: skipping is tested
         # on purpose where it matters (test_tag_fixes_never_wait_behind_vision)
         frame_queue_max=64,
+        **more,  # type: ignore[arg-type]
     )
+
+
+@pytest.fixture
+def settings(tmp_path: Path, broker: Mosquitto) -> Settings:
+    return service_settings(tmp_path, broker)
+
+
+@pytest.fixture
+def settings_on_postgres(tmp_path: Path, broker: Mosquitto, postgres_url: str) -> Settings:
+    """The service's settings on a fresh PostgreSQL database: a module that runs tests
+    again there makes this its `settings`."""
+    return service_settings(tmp_path, broker, database_url=postgres_url)
 
 
 @pytest.fixture

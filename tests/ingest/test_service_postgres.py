@@ -4,13 +4,10 @@ alerts out on alerts/#, bad input survived and counted, a backlog fully processe
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from smartcity_iot.config import Settings
 
-from ..support import TEST_ZONES, Mosquitto
 from .test_mqtt_service import (  # noqa: F401  (collected here, on PostgreSQL)
     test_a_violation_reaches_alerts_topic_opened_then_closed,
     test_backlog_built_while_the_service_is_down_is_fully_processed,
@@ -19,11 +16,5 @@ from .test_mqtt_service import (  # noqa: F401  (collected here, on PostgreSQL)
 
 
 @pytest.fixture
-def settings(tmp_path: Path, broker: Mosquitto, postgres_url: str) -> Settings:
-    return Settings(
-        mqtt_url=broker.url,
-        data_dir=tmp_path / "data",
-        geofences=TEST_ZONES,
-        mqtt_client_id=f"test-ingest-{broker.port}",
-        database_url=postgres_url,
-    )
+def settings(settings_on_postgres: Settings) -> Settings:
+    return settings_on_postgres

@@ -7,7 +7,7 @@ import pytest
 
 from smartcity_iot.model import Alert
 from smartcity_iot.store import alerts, notices, registry, workflow
-from smartcity_iot.store.database import Connection
+from smartcity_iot.store.database import Connection, connect, is_postgres
 from smartcity_iot.store.sinks import Sinks
 
 T0 = 1795399200.0
@@ -114,3 +114,30 @@ def test_an_owners_alert_makes_one_notice_and_a_dismissal_withdraws_it(
     workflow.apply(db, alert.id, "close", "op1", disposition="dismissed")
     assert notices.sms_counts(db) == {"withdrawn": 1, "failed_tries": 0}
     assert notices.next_due(db, 180.0) is None
+
+
+def test_two_publishers_never_claim_the_same_outbox_rows(
+    db: Connection, location: object, party: str
+) -> None:
+    """Workers share one outbox on PostgreSQL: rows one publisher has claimed (sending,
+    awaiting the broker) are passed by the other, so an alert is not sent once per
+    worker; rows it could not send go back, and a claim left without sending deletes
+    nothing. SQLite has one publisher: its claim is the plain read it was."""
+    for k in range(3):
+        Sinks(db).alert(dog_alert(party, T0 + k))
+    other = connect(location)
+    try:
+        with alerts.outbox_claim(db) as (rows, sent):
+            assert len(rows) == 3
+            with alerts.outbox_claim(other) as (seen, _):
+                if is_postgres(location):
+                    assert seen == []  # claimed: passed by
+                else:
+                    assert len(seen) == 3
+            sent.append(rows[0]["seq"])  # the broker acknowledged only the first
+        assert [r["seq"] for r in alerts.pending_outbox(other)] == [r["seq"] for r in rows[1:]]
+        with alerts.outbox_claim(other) as (again, _):
+            assert [r["seq"] for r in again] == [r["seq"] for r in rows[1:]]
+        assert len(alerts.pending_outbox(db)) == 2  # nothing sent: nothing deleted
+    finally:
+        other.close()

@@ -10,7 +10,7 @@ import pytest
 
 from smartcity_iot.config import Settings
 
-from ..support import TEST_ZONES, Mosquitto
+from ..support import TEST_ZONES
 from .live import web  # noqa: F401 - fixture
 from .test_accounts import (  # noqa: F401
     test_a_code_allows_five_tries_then_even_the_right_one_is_refused,
@@ -42,15 +42,9 @@ from .test_tag_life import (  # noqa: F401
 
 
 @pytest.fixture
-def settings(tmp_path: Path, broker: Mosquitto, postgres_url: str) -> Settings:
+def settings(settings_on_postgres: Settings) -> Settings:
     """The service's settings of the live test: the same database as the app's."""
-    return Settings(
-        mqtt_url=broker.url,
-        data_dir=tmp_path / "data",
-        geofences=TEST_ZONES,
-        mqtt_client_id=f"test-ingest-{broker.port}",
-        database_url=postgres_url,
-    )
+    return settings_on_postgres
 
 
 @pytest.fixture

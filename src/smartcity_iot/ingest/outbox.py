@@ -1,5 +1,6 @@
 """The alert outbox on alerts/{kind}: published at QoS 1 through the service's MQTT
-session, and a row deleted only once the broker has acknowledged it."""
+session, and a row deleted only once the broker has acknowledged it. Workers sharing
+one PostgreSQL outbox each claim the rows they send (store/alerts.py `outbox_claim`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from ..store import alerts as alert_store
-from ..store.database import connect, transaction
+from ..store.database import connect
 from .mqtt import MqttSession
 
 log = logging.getLogger("smartcity_iot.mqtt")
@@ -51,25 +52,22 @@ class OutboxPublisher:
     def _drain_once(self) -> bool:
         if not self.session.connected.is_set():
             return False
-        rows = alert_store.pending_outbox(self.conn)
-        if not rows:
-            return False
-        infos = [
-            (row["seq"], self.session.publish(row["topic"], bytes(row["payload"]))) for row in rows
-        ]
-        done = []
-        for seq, info in infos:
-            if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                break
-            try:
-                info.wait_for_publish(timeout=5)
-            except (RuntimeError, ValueError):
-                break
-            if not info.is_published():
-                break
-            done.append(seq)
-        if done:
-            with transaction(self.conn):
-                alert_store.mark_sent(self.conn, done)
-            self.published += len(done)
+        with alert_store.outbox_claim(self.conn) as (rows, done):
+            if not rows:
+                return False
+            infos = [
+                (row["seq"], self.session.publish(row["topic"], bytes(row["payload"])))
+                for row in rows
+            ]
+            for seq, info in infos:
+                if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                    break
+                try:
+                    info.wait_for_publish(timeout=5)
+                except (RuntimeError, ValueError):
+                    break
+                if not info.is_published():
+                    break
+                done.append(seq)
+        self.published += len(done)
         return len(done) == len(rows)

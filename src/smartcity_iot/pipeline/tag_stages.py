@@ -17,7 +17,6 @@ from ..model import Fix, Inbound, Rejected
 from ..rules.dog import IncidentEvent, IncidentOpened, Observation, ZoneTrack, step
 from ..rules.health import battery_change
 from ..store import registry, tracks
-from ..store.database import data_version
 from .batch import Culprit, PathRunner, Work, blame
 from .tag_state import TagState
 
@@ -36,8 +35,8 @@ class TagBatch(Work):
 
 class TagContext(PathRunner):
     """What the tag stages share: the runner's connection, sinks and alert maker, the
-    dog zones and their index, active tags (cached until the registry changes) and
-    each tag's state (cached; dropped when a batch rolls back)."""
+    dog zones and their index, the batch's active tags and each tag's state (cached;
+    dropped when a batch rolls back)."""
 
     def __init__(self, *args: Any, zones: list[Zone], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -46,7 +45,6 @@ class TagContext(PathRunner):
         self.zone_pos = {z.id: i for i, z in enumerate(self.dog_zones)}
         self.states: dict[str, TagState] = {}
         self.active: dict[str, registry.ActiveTag] = {}
-        self._registry_version = -1
         self.shared_state = False  # set by TagPipeline
 
     def state(self, tag_id: str) -> TagState:
@@ -55,22 +53,13 @@ class TagContext(PathRunner):
             state = self.states[tag_id] = TagState.load(self.conn, tag_id)
         return state
 
-    def refresh_registry(self) -> None:
-        """One process alone (SQLite): the whole registry, cached until another
-        connection (CLI, web portal) commits. Shared state leaves it to `prepare`."""
-        if self.shared_state:
-            return
-        version = data_version(self.conn)
-        if version != self._registry_version:
-            self._registry_version = version
-            self.active = registry.active_tags(self.conn)
-
     def prepare(self, tag_ids: set[str]) -> None:
-        """Shared state (one of N workers): these tags' registry entries and states, read
-        inside the transaction in four statements, since the console and other workers
-        change both; a batch's few hundred tags, never the whole registry."""
+        """Inside the transaction: these tags' registry entries, read fresh in one
+        statement, since the console and the CLI change them (a batch's tags, never the
+        whole registry); with shared state (one of N workers) their states too, since
+        other workers change those."""
+        self.active = registry.active_tags(self.conn, tag_ids)
         if self.shared_state:
-            self.active = registry.active_tags(self.conn, tag_ids)
             self.states = TagState.load_many(self.conn, tag_ids)
 
     def party(self, tag_id: str) -> str | None:

@@ -52,7 +52,6 @@ class TagPipeline(TagContext):
         work = TagBatch(messages=batch)
         if self.shared_state:
             self.states.clear()
-        self.refresh_registry()
         with self.commit(work, on_rollback=self.states.clear):
             if self.shared_state:
                 # Another worker's sweep may write these tags' state meanwhile: hold each
@@ -76,7 +75,6 @@ class TagPipeline(TagContext):
         work = TagBatch(now=time.time() if now is None else now)
         if self.shared_state:
             self.states.clear()
-        self.refresh_registry()
         after = self.settings.offline_after_s
         silent = tracks.silent_since(self.conn, work.now - after)
         with self.commit(work, on_rollback=self.states.clear):

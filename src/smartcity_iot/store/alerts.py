@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import fields
 from typing import Any
 
 from ..model import Alert
-from .database import Connection, Row, for_update
+from .database import Connection, Row, for_update, skip_locked, transaction
 from .errors import NotFound
 
 _COLUMNS = [f.name for f in fields(Alert)]
@@ -96,6 +98,30 @@ def pending_outbox(conn: Connection, limit: int = 200) -> list[Row]:
 
 def mark_sent(conn: Connection, seqs: list[int]) -> None:
     conn.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
+
+
+@contextlib.contextmanager
+def outbox_claim(conn: Connection, limit: int = 200) -> Iterator[tuple[list[Row], list[int]]]:
+    """The oldest unsent rows, and a list the caller fills with the seqs the broker
+    acknowledged: those are deleted on a clean exit, the rest stay to be sent again.
+    On PostgreSQL the rows stay claimed by this transaction while the broker answers,
+    so another worker's publisher passes them by instead of sending them twice; a
+    publisher that dies lets them go. SQLite holds no write lock meanwhile."""
+    sent: list[int] = []
+    if not skip_locked(conn):
+        yield pending_outbox(conn, limit), sent
+        if sent:
+            with transaction(conn):
+                mark_sent(conn, sent)
+        return
+    with transaction(conn):
+        rows = conn.execute(
+            "SELECT seq, topic, payload FROM outbox ORDER BY seq LIMIT ?" + skip_locked(conn),
+            (limit,),
+        ).fetchall()
+        yield rows, sent
+        if sent:
+            mark_sent(conn, sent)
 
 
 # -- reads of the web console, the owners' portal and the live feed ----------------------

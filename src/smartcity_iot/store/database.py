@@ -102,6 +102,13 @@ def for_update(conn: Connection) -> str:
     return " FOR UPDATE" if _pg(conn) else ""
 
 
+def skip_locked(conn: Connection) -> str:
+    """Appended to a SELECT that claims rows for its transaction (several workers share
+    one outbox): PostgreSQL locks them and the others' same SELECT passes them by.
+    Empty on SQLite, whose one process has nobody to share them with."""
+    return " FOR UPDATE SKIP LOCKED" if _pg(conn) else ""
+
+
 def lock(conn: Connection, *names: str) -> None:
     """Inside a transaction: wait for, then hold till its end, a lock on each name (a phone,
     a rate-limit key) where the row to lock may not exist yet. PostgreSQL's advisory

@@ -9,15 +9,19 @@ the reader's language (`lang`)."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import shapely
 from shapely.geometry import Point
 
 from ..config import Settings
-from ..geo.cameras import Camera, CameraFileError, load_camera_files
+from ..geo.cameras import Camera, CameraFileError, MobileUnit, load_camera_files
 from ..geo.metric import LocalProjection
-from ..geo.zones import ZoneFileError, load_zones
+from ..geo.zones import Zone, ZoneFileError, load_zones
 from ..i18n import DEFAULT_LANG, text
 from ..model import DOG_KINDS, HEALTH_KINDS, Alert
 from ..store.alerts import search_alerts
@@ -81,13 +85,39 @@ def _health(conn: Connection, alert: Alert, settings: Settings, lang: str) -> di
     }
 
 
+def _stamp(geofences: Path) -> tuple[tuple[str, int], ...]:
+    """The city files' names and modification times: a file edited, added or removed
+    changes it."""
+    root = Path(geofences)
+    if not root.is_dir():
+        return ()
+    return tuple(sorted((str(p), p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()))
+
+
+@functools.lru_cache(maxsize=4)
+def _files(
+    geofences: Path, tz: ZoneInfo, stamp: tuple[tuple[str, int], ...]
+) -> tuple[list[Zone], list[Camera | MobileUnit]]:
+    """Zones and camera files as parsed and checked once per version of the files, not
+    on every alert page; a file with a defect gives nothing for its kind (the page then
+    shows coordinates only; `check` and `serve` name the defect)."""
+    zones: list[Zone] = []
+    files: list[Camera | MobileUnit] = []
+    with contextlib.suppress(ZoneFileError):
+        zones = load_zones(geofences, tz)
+    with contextlib.suppress(CameraFileError):
+        files = load_camera_files(Path(geofences) / "cameras", tz)
+    return zones, files
+
+
+def city_files(settings: Settings) -> tuple[list[Zone], list[Camera | MobileUnit]]:
+    return _files(settings.geofences, settings.tz, _stamp(settings.geofences))
+
+
 def place_name(settings: Settings, lat: float, lon: float, lang: str = DEFAULT_LANG) -> str | None:
     """The zone holding the point, else the nearest within NEAR_M ("near X, ~N m" in
     the reader's language)."""
-    try:
-        zones = load_zones(settings.geofences, settings.tz)
-    except ZoneFileError:
-        return None
+    zones = city_files(settings)[0]
     if not zones:
         return None
     here = Point(lon, lat)
@@ -104,10 +134,7 @@ def place_name(settings: Settings, lat: float, lon: float, lang: str = DEFAULT_L
 
 def _device(alert: Alert, settings: Settings, lang: str) -> dict[str, Any]:
     """The fixed camera or patrol unit of a parking alert, by its file."""
-    try:
-        files = load_camera_files(settings.geofences / "cameras", settings.tz)
-    except CameraFileError:
-        files = []
+    files = city_files(settings)[1]
     found = next((c for c in files if c.id == alert.device_id), None)
     if found is not None:
         # a fixed camera stands where its file says; a patrol unit where the alert was
