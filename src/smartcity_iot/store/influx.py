@@ -28,7 +28,7 @@ from typing import Any
 from ..config import Settings
 from ..counters import Counters
 from . import deadletters
-from .database import Connection, connect, errors, relax_durability, transaction
+from .database import Connection, connect, errors, insert_many, relax_durability, transaction
 
 log = logging.getLogger("smartcity_iot.influx")
 
@@ -38,8 +38,7 @@ WARN_EVERY_S = 30.0
 
 def spool(conn: Connection, lines: Sequence[str]) -> None:
     """Append points inside the caller's transaction."""
-    if lines:
-        conn.executemany("INSERT INTO influx_spool(line) VALUES (?)", [(line,) for line in lines])
+    insert_many(conn, "INSERT INTO influx_spool(line)", [(line,) for line in lines])
 
 
 def spooled(conn: Connection) -> int:

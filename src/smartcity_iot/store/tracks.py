@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..model import Fix
-from .database import Connection, Row, chunks
+from .database import Connection, Row, chunks, insert_many
 
 SEQ_RESEND_WINDOW_S = 600
 
@@ -32,7 +32,7 @@ def fix_row(fix: Fix, received_at: float, late: bool) -> tuple:
 def insert_in_order(conn: Connection, rows: list[tuple]) -> None:
     """Fixes newer than their tag's latest: every stored fix of the tag is older, so
     none can collide (a collision would be a bug, and fails loudly)."""
-    conn.executemany(f"INSERT INTO fixes({FIX_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", rows)
+    insert_many(conn, f"INSERT INTO fixes({FIX_COLUMNS})", rows)
 
 
 def insert_late(conn: Connection, fix: Fix, received_at: float) -> bool:
@@ -91,10 +91,11 @@ def save_states(conn: Connection, states: list[dict[str, Any]]) -> None:
     """Upsert tag states given as plain values (`zones` a JSON-able dict)."""
     columns = [c.strip() for c in STATE_COLUMNS.split(",")]
     updates = ", ".join(f"{c}=excluded.{c}" for c in columns[1:])
-    conn.executemany(
-        f"INSERT INTO tag_state({STATE_COLUMNS}) VALUES ({','.join('?' * len(columns))}) "
-        f"ON CONFLICT(tag_id) DO UPDATE SET {updates}",
+    insert_many(
+        conn,
+        f"INSERT INTO tag_state({STATE_COLUMNS})",
         [tuple(json.dumps(s["zones"]) if c == "zones" else s[c] for c in columns) for s in states],
+        f"ON CONFLICT(tag_id) DO UPDATE SET {updates}",
     )
 
 
