@@ -15,15 +15,18 @@ raw-socket load generator (bench/loadgen.py) in a separate (spawned) process.
    in a second run one broker node (node 0, where the queues' leaders and the
    workers' first connections are) SIGKILLed at a third. Same checks.
 4. Alert latency at half the best aggregate rate: p50/p99 from the dwell-proving
-   fix's publish to the alert on alerts/# (paho 3.1.1 on node 1's MQTT).
+   fix's publish to the alert on alerts/# (paho 3.1.1 on node 1's MQTT), a trigger
+   tag every TRIGGER_EVERY_S; and the bare engine consumer's own latency at the same
+   rate (publish -> consumed), the floor under the workers'.
 
 CPU seconds per component (psutil) are recorded for each run: 2 cores are shared
 by 3 Erlang nodes, PostgreSQL, the workers and the publisher.
 
 Run: python bench/engines/scale.py [--fixes 48000] [--failover-fixes 30000]
      [--json bench/results/scale.json]
-     python bench/engines/scale.py --only-latency 300 700   # latency at given rates,
-     added to the JSON's `latency_at_rates`
+     python bench/engines/scale.py --only-latency 300 700 [--bare]  # latency at given
+     rates (--bare: the bare engine's too), written to the JSON's `latency_at_rates`
+     [--partitions 16]  SCALE_DUMP=file.json: every alert's stage times, for a look
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ from tests.cluster import RabbitCluster  # noqa: E402
 from tests.postgres import Postgres  # noqa: E402
 from tests.support import free_port, wait_until  # noqa: E402
 
-P = 16  # partitions (the default)
+P = 16  # partitions (the workers' default; --partitions)
 BATCH_MAX = 1000  # the workers' default batch_max = their prefetch; the bare consumer's too
 TAGS = 1000
 TRIGGERS = 20  # tags of each throughput/failover run that enter the school and stay
@@ -75,6 +78,7 @@ CONNS_PER_NODE = 4
 GEOFENCES = REPO / "geofences"
 HOME_BOX = ((118.8752, 118.8790), (28.9550, 28.9580))  # lon, lat: ~90 m from any dog zone
 LEASE_TTL_S = 2.0
+TRIGGER_EVERY_S = 0.1  # latency runs: a tag proves its dwell this often (~185 samples)
 
 
 def school_point() -> tuple[float, float]:
@@ -603,8 +607,13 @@ class Bench:
         streams, _, sent = make_load(
             prefix, int(rate * latency_s), time.time() - 600, 0, CONNS_PER_NODE * len(ports), 1
         )
-        triggers = [f"{prefix}L{k:03d}" for k in range(int((latency_s - 1.5) / 0.25))]
-        trigger = {"port": ports[0], "tags": triggers, "inside": school_point(), "every_s": 0.25}
+        triggers = [f"{prefix}L{k:03d}" for k in range(int((latency_s - 1.5) / TRIGGER_EVERY_S))]
+        trigger = {
+            "port": ports[0],
+            "tags": triggers,
+            "inside": school_point(),
+            "every_s": TRIGGER_EVERY_S,
+        }
         total = sum(sent.values()) + 2 * len(triggers)
         print(f"bare engine consumer, latency at {rate:,.0f}/s ...", file=sys.stderr)
         cons = BareConsumer(self.c.amqp, total, set(triggers))
@@ -650,7 +659,9 @@ class Bench:
         triggers = names[TAGS:]
         trigger = None
         if latency:
-            triggers = [f"{prefix}L{k:03d}" for k in range(int((latency_s - 1.5) / 0.25))]
+            triggers = [
+                f"{prefix}L{k:03d}" for k in range(int((latency_s - 1.5) / TRIGGER_EVERY_S))
+            ]
             for i, tag in enumerate(triggers):
                 register_active_tag(db, tag, f"ldog{i}", f"lowner{i}", f"138{i:08d}")
                 sent[tag] = 2
@@ -658,7 +669,7 @@ class Bench:
                 "port": ports[0],
                 "tags": triggers,
                 "inside": school_point(),
-                "every_s": 0.25,
+                "every_s": TRIGGER_EVERY_S,
             }
         total = sum(sent.values())
         what = fault or ("latency" if latency else "throughput")
@@ -778,6 +789,9 @@ def latency_parts(db, sent: dict[str, float], received: dict[str, float]) -> dic
 
     if not tags:
         return {}
+    if os.environ.get("SCALE_DUMP"):
+        rows = [(sent[t], got[t] - sent[t], made[t] - got[t], received[t] - made[t]) for t in tags]
+        Path(os.environ["SCALE_DUMP"]).write_text(json.dumps(sorted(rows)))
     return {
         "to_worker": stat([got[t] - sent[t] for t in tags]),
         "worker_to_commit": stat([made[t] - got[t] for t in tags]),
@@ -825,6 +839,7 @@ def only_latency(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    global P
     ap = argparse.ArgumentParser()
     ap.add_argument("--fixes", type=int, default=48000)
     ap.add_argument("--failover-fixes", type=int, default=30000)
@@ -843,7 +858,9 @@ def main() -> None:
         action="store_true",
         help="with --only-latency: the bare engine consumer's latency at each rate too",
     )
+    ap.add_argument("--partitions", type=int, default=16, help="partition queues (default 16)")
     args = ap.parse_args()
+    P = args.partitions
     if args.only_latency:
         only_latency(args)
         return
@@ -877,6 +894,7 @@ def main() -> None:
         best = max(scaling, key=lambda r: r["fixes_per_s"])
         half = best["fixes_per_s"] / 2
         out["latency"] = b.workers_run(best["workers"], rate=half, latency_s=args.latency_s)
+        out["latency_bare_engine"] = b.baseline_latency(half, args.latency_s)
         out["failover"] = [b.workers_run(3, fault="worker"), b.workers_run(3, fault="node")]
     finally:
         args.json.write_text(json.dumps(out, indent=2) + "\n")
