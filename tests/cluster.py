@@ -18,9 +18,15 @@ COOKIE = "SMARTCITYTESTCLUSTER"
 
 
 class RabbitCluster:
-    def __init__(self, root: Path, nodes: int = 3) -> None:
+    def __init__(
+        self, root: Path, nodes: int = 3, conf_extra: str = "", plugins: tuple[str, ...] = ()
+    ) -> None:
+        """`conf_extra`: rabbitmq.conf lines instead of anonymous MQTT; `plugins`: more
+        plugins to enable (the HTTP auth backend)."""
         self.root = root
         self.n = nodes
+        self.conf_extra = conf_extra
+        self.plugins = plugins
         self.amqp = [free_port() for _ in range(nodes)]
         self.dist = [free_port() for _ in range(nodes)]
         self.mqtt = [free_port() for _ in range(nodes)]
@@ -45,9 +51,10 @@ class RabbitCluster:
         conf.write_text(
             f"listeners.tcp.default = 127.0.0.1:{self.amqp[i]}\n"
             f"mqtt.listeners.tcp.default = 127.0.0.1:{self.mqtt[i]}\n"
-            "mqtt.allow_anonymous = true\n"
+            + (self.conf_extra or "mqtt.allow_anonymous = true\n")
         )
-        (d / "enabled_plugins").write_text("[rabbitmq_mqtt,rabbitmq_consistent_hash_exchange].\n")
+        plugins = ",".join(("rabbitmq_mqtt", "rabbitmq_consistent_hash_exchange", *self.plugins))
+        (d / "enabled_plugins").write_text(f"[{plugins}].\n")
         return {
             **os.environ,
             "HOME": str(self.home),

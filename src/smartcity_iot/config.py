@@ -74,6 +74,13 @@ class Settings(BaseModel):
         description="a worker not heard from for this long is gone: its partitions go to "
         "the others",
     )
+    broker_auth_secret: str | None = Field(
+        None,
+        min_length=16,
+        description="city scale: serve RabbitMQ's HTTP auth backend at "
+        "/broker/auth/{secret}/{user,vhost,resource,topic}, so each tag logs in with its own "
+        "credentials and may publish on its own topic only (docs/scale.md); off when unset",
+    )
     geofences: Path = Field(
         default_factory=_default_geofences,
         description="zones in DIR/*.geojson, cameras in DIR/cameras/*.json",

@@ -92,6 +92,14 @@ def test_the_city_profile_wires_workers_to_the_cluster_the_database_and_influxdb
     )
     plugins = (DEPLOY / "rabbitmq" / "enabled_plugins").read_text()
     assert "rabbitmq_mqtt" in plugins and "rabbitmq_consistent_hash_exchange" in plugins
+    # devices log in as their tags through the console (tests/ingest/test_broker_auth.py)
+    assert "rabbitmq_auth_backend_http" in plugins and "auth_backends.2 = http" in conf
+    assert "mqtt.allow_anonymous = false" in conf
+    for n in (1, 2, 3):
+        node = services[f"rabbit-{n}"]
+        assert node["entrypoint"] == ["/etc/rabbitmq/auth-entrypoint.sh"]
+        secret = node["environment"]["SMARTCITY_BROKER_AUTH_SECRET"]
+        assert secret == services["console"]["environment"]["SMARTCITY_BROKER_AUTH_SECRET"]
     worker, console = services["worker"], services["console"]
     assert worker["environment"] == console["environment"]  # the console is one more worker
     env = worker["environment"]

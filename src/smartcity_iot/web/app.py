@@ -21,8 +21,9 @@ from .. import __version__
 from ..config import Settings
 from ..i18n import Refusal
 from ..notify.sms import SmsGateway, sms_gateway
+from ..store.broker_users import reserved_names
 from ..store.sessions import session_user
-from . import auth, lang, map_layers, notices, operator, owner, patrols, vehicles
+from . import auth, broker_auth, lang, map_layers, notices, operator, owner, patrols, vehicles
 from .bodies import BodyLimit
 from .feed import AlertFeed, SessionBoundStreams
 from .security import SESSION_COOKIE, AnyUser, Database, Limits, RateLimiter
@@ -79,6 +80,9 @@ def create_app(
     app.include_router(vehicles.router)
     app.include_router(patrols.router)
     app.include_router(map_layers.router)  # streets and fixed cameras beside the zones
+    if settings.broker_auth_secret:  # RabbitMQ asks here who a device is (city shape)
+        app.state.reserved_broker_users = reserved_names(settings)
+        app.include_router(broker_auth.router)
 
     @app.get("/api/zones", tags=["map"], responses={401: {"description": "not logged in"}})
     def zones(who: AnyUser) -> dict[str, Any]:
