@@ -30,6 +30,7 @@ from paho.mqtt.properties import Properties
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench import tags_pipeline  # noqa: E402
 from bench.loadgen import LoadGenerator  # noqa: E402
 from bench.tags_pipeline import make_fixes, register_all, service_settings  # noqa: E402
 from smartcity_iot.service import Service  # noqa: E402
@@ -148,7 +149,11 @@ def main() -> None:
     )
     parser.add_argument("--only", choices=["bare", "service"], help="one side (for profiling)")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--pipeline-process", action="store_true", help="the service's tag pipeline in a child"
+    )
     args = parser.parse_args()
+    tags_pipeline.PIPELINE_PROCESS[0] = args.pipeline_process
     msgs = make_fixes(args.tags * args.per_tag, time.time() - 86400, tags=args.tags)
     rates: dict[str, list[float]] = {"bare": [], "service": []}
     ctx = multiprocessing.get_context("spawn")
@@ -173,6 +178,7 @@ def main() -> None:
         "fixes": len(msgs),
         "tags": args.tags,
         "publisher": args.publisher,
+        "pipeline_process": args.pipeline_process,
         "bare_fixes_s": [round(x) for x in rates["bare"]],
         "service_fixes_s": [round(x) for x in rates["service"]],
     }

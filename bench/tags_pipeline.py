@@ -117,6 +117,9 @@ def bare_subscriber_drain(port: int, msgs: list[tuple[str, bytes]]) -> float:
     return n / elapsed
 
 
+PIPELINE_PROCESS = [False]  # --pipeline-process
+
+
 def service_settings(broker: Mosquitto, data: Path) -> Settings:
     return Settings(
         mqtt_url=broker.url,
@@ -124,6 +127,7 @@ def service_settings(broker: Mosquitto, data: Path) -> Settings:
         geofences=GEOFENCES,
         mqtt_client_id="bench-service",
         offline_after_s=1e9,
+        pipeline_process=PIPELINE_PROCESS[0],
     )
 
 
@@ -283,7 +287,11 @@ def main() -> None:
         action="store_true",
         help="skip the throughput runs (needs --latency-rate)",
     )
+    parser.add_argument(
+        "--pipeline-process", action="store_true", help="the service's tag pipeline in a child"
+    )
     args = parser.parse_args()
+    PIPELINE_PROCESS[0] = args.pipeline_process
     results: dict[str, object] = {
         "machine": f"{platform.node()} {platform.processor() or platform.machine()}, "
         f"Python {platform.python_version()}"

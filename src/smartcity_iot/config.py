@@ -74,6 +74,11 @@ class Settings(BaseModel):
         description="a worker not heard from for this long is gone: its partitions go to "
         "the others",
     )
+    pipeline_process: bool = Field(
+        False,
+        description="run the tag pipeline in a child process, so receiving and the pipeline "
+        "do not share one interpreter lock (BENCHMARKS.md, one worker live)",
+    )
     broker_auth_secret: str | None = Field(
         None,
         min_length=16,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from .config import Settings
 from .counters import Counters
@@ -20,6 +21,7 @@ from .notify.notices import Notifier
 from .notify.sms import SmsGateway, sms_gateway
 from .notify.texts import load_texts
 from .pipeline import CameraPipeline, MobilePipeline, TagPipeline
+from .pipeline.process import PipelineProcess
 from .store import deadletters
 from .store.database import connect, describe
 from .store.influx import InfluxWriter
@@ -83,14 +85,19 @@ class Service:
             on_failure=lambda: self.counters.add("frames_failed"),
             record_skipped=lambda n: self.camera_pipeline.count_rejects("frame_skipped", n),
         )
+        # The tag path's handler: this process's pipeline, or one in a child process.
+        self.pipeline_process: PipelineProcess | None = None
+        handle: Callable[[list[Inbound]], None] = self.pipeline.process_isolating
+        sweep: Callable[[], None] = self.pipeline.sweep
+        if settings.pipeline_process:
+            self.pipeline_process = PipelineProcess(settings, self.counters, self._wake_publisher)
+            handle, sweep = self.pipeline_process.process_isolating, self.pipeline_process.sweep
         self.source: PartitionedSource | None = None
         if settings.engine_url:
             # One of N workers: fixes from the engine's partitions; the MQTT session
             # (its own client id per worker) publishes alerts and subscribes to nothing.
             # Frames stay with a v5 broker's `serve` (docs/scale.md).
-            self.source = PartitionedSource(
-                settings, self.pipeline.process_isolating, on_idle=self.pipeline.sweep
-            )
+            self.source = PartitionedSource(settings, handle, on_idle=sweep)
             alerts_only = settings.model_copy(
                 update={"mqtt_client_id": f"{settings.mqtt_client_id}-{self.source.me}"}
             )
@@ -99,8 +106,8 @@ class Service:
             self.session = MqttSession(
                 settings,
                 TAG_TOPICS + CAMERA_TOPICS,
-                self.pipeline.process_isolating,
-                on_idle=self.pipeline.sweep,
+                handle,
+                on_idle=sweep,
                 frames=frames,
             )
         self.publisher = OutboxPublisher(self.session, settings.database)
@@ -133,6 +140,8 @@ class Service:
             self.settings.geofences,
             describe(self.settings.database),
         )
+        if self.pipeline_process:
+            self.pipeline_process.start()
         self.publisher.start()
         self.notifier.start()
         if self.influx:
@@ -145,6 +154,8 @@ class Service:
         if self.source:  # hands its partitions over first: the others take them at once
             self.source.stop()
         self.session.stop()
+        if self.pipeline_process:
+            self.pipeline_process.stop()
         self.publisher.stop()
         self.notifier.stop()
         if self.influx:

@@ -96,8 +96,11 @@ def alerts(conn: sqlite3.Connection) -> set[tuple]:
     return {(r[0], r[1], r[2]) for r in conn.execute("SELECT id, revision, status FROM alerts")}
 
 
-def worker_settings(engine: RabbitCluster, data_dir: Path, worker: str) -> Settings:
+def worker_settings(
+    engine: RabbitCluster, data_dir: Path, worker: str, pipeline_process: bool = False
+) -> Settings:
     return Settings(
+        pipeline_process=pipeline_process,
         engine_url=engine.url,
         engine_partitions=PARTITIONS,
         worker_id=worker,
@@ -210,15 +213,16 @@ def test_serve_stops_with_the_reason_when_no_engine_node_answers(
     assert "hunter2" not in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize("child", [False, True], ids=["in-process", "pipeline-process"])
 def test_two_workers_split_the_partitions_and_a_stopped_one_hands_its_over(
-    engine: RabbitCluster, tmp_path: Path
+    engine: RabbitCluster, tmp_path: Path, child: bool
 ) -> None:
     tags = tags_of("A")
     msgs = stream(tags)
     expected = reference_alerts(tmp_path / "reference", tags, msgs)
     assert len(expected) > 20, "the stream must open and close incidents"
     data = tmp_path / "data"
-    one, two = (Service(worker_settings(engine, data, w)) for w in ("w1", "w2"))
+    one, two = (Service(worker_settings(engine, data, w, child)) for w in ("w1", "w2"))
     db = connect(one.settings.db_path)
     register(db, tags)
     one.start()
