@@ -24,8 +24,6 @@ import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -84,18 +82,9 @@ def bare_live(
             last[0] = time.time()
             done.set()
 
-    sub = mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2,
-        client_id="live-bare",
-        protocol=mqtt.MQTTv5,
-        manual_ack=True,
-    )
-    sub.on_message = on_message
+    sub, props = tags_pipeline.bare_client("live-bare", on_message)
     subscribed = threading.Event()
     sub.on_subscribe = lambda *a: subscribed.set()
-    props = Properties(PacketTypes.CONNECT)
-    props.SessionExpiryInterval = 3600
-    props.ReceiveMaximum = 2000
     sub.connect("127.0.0.1", port, clean_start=True, properties=props)
     sub.subscribe("tags/+/fix", qos=1)
     sub.loop_start()

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,22 @@ def make_fixes(n: int, t0: float, seed: int = 1, tags: int = N_TAGS) -> list[tup
     return out
 
 
+def bare_client(client_id: str, on_message: Callable[..., None]) -> tuple[mqtt.Client, Properties]:
+    """The baseline subscriber (this bench's and bench/live.py's): paho v5, manual acks,
+    with the CONNECT properties of its persistent session."""
+    c = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=mqtt.MQTTv5,
+        manual_ack=True,
+    )
+    c.on_message = on_message
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 3600
+    props.ReceiveMaximum = 2000
+    return c, props
+
+
 def bare_subscriber_drain(port: int, msgs: list[tuple[str, bytes]]) -> float:
     """Ceiling: paho v5, QoS 1, persistent session, manual ack after json.loads."""
     n = len(msgs)
@@ -82,20 +99,7 @@ def bare_subscriber_drain(port: int, msgs: list[tuple[str, bytes]]) -> float:
         if state["count"] >= n:
             done.set()
 
-    def make() -> mqtt.Client:
-        c = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id="bench-bare",
-            protocol=mqtt.MQTTv5,
-            manual_ack=True,
-        )
-        c.on_message = on_message
-        return c
-
-    props = Properties(PacketTypes.CONNECT)
-    props.SessionExpiryInterval = 3600
-    props.ReceiveMaximum = 2000
-    sub = make()
+    sub, props = bare_client("bench-bare", on_message)
     subscribed = threading.Event()
     sub.on_subscribe = lambda *a: subscribed.set()
     sub.connect("127.0.0.1", port, clean_start=True, properties=props)
@@ -105,7 +109,7 @@ def bare_subscriber_drain(port: int, msgs: list[tuple[str, bytes]]) -> float:
     sub.disconnect()
     sub.loop_stop()
     _load(port, msgs)
-    sub = make()
+    sub, _ = bare_client("bench-bare", on_message)
     began = time.perf_counter()
     sub.connect("127.0.0.1", port, clean_start=False, properties=props)
     sub.loop_start()

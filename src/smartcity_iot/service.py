@@ -47,14 +47,8 @@ class Service:
         spool = bool(
             settings.influx_url
         )  # points spooled in each batch's transaction, shipped by self.influx
-        self.pipeline = TagPipeline(
-            settings,
-            self.conn,
-            self.zones,
-            self.counters,
-            on_commit=self._wake_publisher,
-            sinks=Sinks(self.conn, influx_spool=spool),
-            shared_state=bool(settings.engine_url),
+        self.pipeline = TagPipeline.serving(
+            settings, self.conn, self.zones, self.counters, self._wake_publisher
         )
         self.cameras, self.units = city.cameras, city.units
         # The vision worker has its own connection: SQLite connections are not shared

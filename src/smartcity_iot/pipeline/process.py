@@ -31,22 +31,13 @@ def _child(settings: Settings, pipe: Pipe) -> None:
     """The child's whole life: a pipeline on its own connection, one request at a time."""
     from ..geo.city import load_city
     from ..store.database import connect
-    from ..store.sinks import Sinks
     from .tags import TagPipeline
 
     counters = Counters()
     committed = threading.Event()
     city = load_city(settings.geofences, settings.tz, settings.dwell_s, settings.grace_s)
     conn = connect(settings.database)
-    pipeline = TagPipeline(
-        settings,
-        conn,
-        city.zones,
-        counters,
-        on_commit=committed.set,
-        sinks=Sinks(conn, influx_spool=bool(settings.influx_url)),
-        shared_state=bool(settings.engine_url),
-    )
+    pipeline = TagPipeline.serving(settings, conn, city.zones, counters, committed.set)
     pipe.send(("ready", {}, False))
     while True:
         try:

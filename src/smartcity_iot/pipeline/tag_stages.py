@@ -38,14 +38,18 @@ class TagContext(PathRunner):
     dog zones and their index, the batch's active tags and each tag's state (cached;
     dropped when a batch rolls back)."""
 
-    def __init__(self, *args: Any, zones: list[Zone], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, zones: list[Zone], shared_state: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.dog_zones = [z for z in zones if z.rule == "dogs"]
         self.index = ZoneIndex(self.dog_zones)
         self.zone_pos = {z.id: i for i, z in enumerate(self.dog_zones)}
         self.states: dict[str, TagState] = {}
         self.active: dict[str, registry.ActiveTag] = {}
-        self.shared_state = False  # set by TagPipeline
+        # Other workers write tags' state too (a partition that moved, another worker's
+        # sweep): read it from the store inside each batch's transaction, never from memory.
+        self.shared_state = shared_state
 
     def state(self, tag_id: str) -> TagState:
         state = self.states.get(tag_id)

@@ -41,17 +41,36 @@ class TagPipeline(TagContext):
         sinks: Sinks | None = None,
         shared_state: bool = False,
     ) -> None:
-        super().__init__(settings, conn, counters, on_commit, sinks, zones=zones)
+        super().__init__(
+            settings, conn, counters, on_commit, sinks, zones=zones, shared_state=shared_state
+        )
         self._last_prune = 0.0
-        # Other workers write tags' state too (a partition that moved, another worker's
-        # sweep): read it from the store inside each batch's transaction, never from memory.
-        self.shared_state = shared_state
+
+    @classmethod
+    def serving(
+        cls,
+        settings: Settings,
+        conn: Connection,
+        zones: list[Zone],
+        counters: Counters,
+        on_commit: Callable[[], None],
+    ) -> TagPipeline:
+        """The pipeline `serve` runs, in its own process or a child (pipeline/process.py):
+        points spooled for InfluxDB in each batch's transaction when it is configured, and
+        state shared with the other workers when this is one of N."""
+        return cls(
+            settings,
+            conn,
+            zones,
+            counters,
+            on_commit=on_commit,
+            sinks=Sinks(conn, influx_spool=bool(settings.influx_url)),
+            shared_state=bool(settings.engine_url),
+        )
 
     def process(self, batch: list[Inbound]) -> None:
         """Run one batch through every stage of the tag path as one transaction."""
         work = TagBatch(messages=batch)
-        if self.shared_state:
-            self.states.clear()
         with self.commit(work, on_rollback=self.states.clear):
             if self.shared_state:
                 # Another worker's sweep may write these tags' state meanwhile: hold each
@@ -73,8 +92,6 @@ class TagPipeline(TagContext):
     def sweep(self, now: float | None = None) -> None:
         """Wall-clock duties: tags that stopped reporting, and track retention."""
         work = TagBatch(now=time.time() if now is None else now)
-        if self.shared_state:
-            self.states.clear()
         after = self.settings.offline_after_s
         silent = tracks.silent_since(self.conn, work.now - after)
         with self.commit(work, on_rollback=self.states.clear):

@@ -23,7 +23,7 @@ from fastapi.responses import PlainTextResponse
 from ..config import parse_engine_url
 from ..store.broker_users import BrokerUserError, check_device_user
 from ..store.credentials import mosquitto_verify
-from ..store.database import Connection
+from ..store.database import Connection, Row
 from .security import Conn
 
 router = APIRouter(prefix="/broker/auth/{secret}", include_in_schema=False)
@@ -49,18 +49,20 @@ def _check_secret(request: Request, secret: str) -> None:
         raise HTTPException(404)  # as if there were no such route
 
 
-def _device(conn: Connection, request: Request, username: str) -> str | None:
-    """The active tag that logs in as `username`, else None (a reserved name included)."""
+def _device(conn: Connection, request: Request, username: str) -> Row | None:
+    """The credential (tag_id, password_hash) of the active tag that logs in as
+    `username`, else None (a reserved name included)."""
     try:
         check_device_user(username, request.app.state.reserved_broker_users)
     except BrokerUserError:
         return None
-    row = conn.execute(
-        "SELECT c.tag_id FROM tag_credentials c JOIN tags t ON t.tag_id = c.tag_id "
+    row: Row | None = conn.execute(
+        "SELECT c.tag_id, c.password_hash FROM tag_credentials c "
+        "JOIN tags t ON t.tag_id = c.tag_id "
         "WHERE c.mqtt_username = ? AND t.status = 'active'",
         (username,),
     ).fetchone()
-    return str(row["tag_id"]) if row else None
+    return row
 
 
 @router.post("/user")
@@ -68,13 +70,11 @@ def user(secret: str, request: Request, conn: Conn, form: Fields) -> PlainTextRe
     """Log-in: an active tag's own password (the stored hash, as Mosquitto's file has it)."""
     _check_secret(request, secret)
     username, password = form.get("username", ""), form.get("password", "")
-    if _device(conn, request, username) is None:
+    device = _device(conn, request, username)
+    if device is None:
         return DENY
-    row = conn.execute(
-        "SELECT password_hash FROM tag_credentials WHERE mqtt_username = ?", (username,)
-    ).fetchone()
     try:
-        return ALLOW if mosquitto_verify(row["password_hash"], password) else DENY
+        return ALLOW if mosquitto_verify(device["password_hash"], password) else DENY
     except (ValueError, AssertionError):  # a hash not in the $7$ format
         return DENY
 
@@ -85,7 +85,7 @@ def vhost(secret: str, request: Request, conn: Conn, form: Fields) -> PlainTextR
     username, vhost = form.get("username", ""), form.get("vhost", "")
     settings = request.app.state.settings
     ours = parse_engine_url(settings.engine_url).vhost if settings.engine_url else "/"
-    return ALLOW if vhost == ours and _device(conn, request, username) else DENY
+    return ALLOW if vhost == ours and _device(conn, request, username) is not None else DENY
 
 
 @router.post("/resource")
@@ -96,7 +96,7 @@ def resource(secret: str, request: Request, conn: Conn, form: Fields) -> PlainTe
     username, resource, name = form.get("username", ""), form.get("resource"), form.get("name")
     permission = form.get("permission")
     publish = resource == "exchange" and name == TOPIC_EXCHANGE and permission == "write"
-    return ALLOW if publish and _device(conn, request, username) else DENY
+    return ALLOW if publish and _device(conn, request, username) is not None else DENY
 
 
 @router.post("/topic")
@@ -104,9 +104,10 @@ def topic(secret: str, request: Request, conn: Conn, form: Fields) -> PlainTextR
     """A tag publishes its own fixes only: the routing key (the MQTT topic with "/" as
     ".") names its own id; reading (subscribing) is nobody's."""
     _check_secret(request, secret)
-    tag = _device(conn, request, form.get("username", ""))
-    if tag is None or form.get("name") != TOPIC_EXCHANGE or form.get("permission") != "write":
+    device = _device(conn, request, form.get("username", ""))
+    if device is None or form.get("name") != TOPIC_EXCHANGE or form.get("permission") != "write":
         return DENY
+    tag = device["tag_id"]
     levels = form.get("routing_key", "").split(".")
     own = levels == ["tags", tag, "fix"] or (
         len(levels) == 3 and levels[0] == "owntracks" and levels[2] == tag
