@@ -92,8 +92,8 @@ def bare_live(
     began = pool.apply(PUBLISHERS[publisher], (port, msgs))
     if not done.wait(600):
         raise RuntimeError(f"bare subscriber got {count[0]} of {n}")
-    sub.disconnect()
     sub.loop_stop()
+    sub.disconnect()
     return n / (last[0] - began)
 
 

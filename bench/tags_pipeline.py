@@ -106,8 +106,8 @@ def bare_subscriber_drain(port: int, msgs: list[tuple[str, bytes]]) -> float:
     sub.subscribe("tags/+/fix", qos=1)
     sub.loop_start()
     subscribed.wait(10)
-    sub.disconnect()
     sub.loop_stop()
+    sub.disconnect()
     _load(port, msgs)
     sub, _ = bare_client("bench-bare", on_message)
     began = time.perf_counter()
@@ -116,8 +116,8 @@ def bare_subscriber_drain(port: int, msgs: list[tuple[str, bytes]]) -> float:
     if not done.wait(600):
         raise RuntimeError(f"bare subscriber got {state['count']} of {n}")
     elapsed = time.perf_counter() - began
-    sub.disconnect()
     sub.loop_stop()
+    sub.disconnect()
     return n / elapsed
 
 

@@ -109,8 +109,11 @@ def publish_stream(
         pump = _Pump(client, qos, rate, speed, progress, acked, lock, total, ts_property and v5, v5)
         return pump.run(messages, drain_timeout_s)
     finally:
-        client.disconnect()
+        # Stop the network thread before disconnecting: after disconnect() the thread
+        # exits by itself, and paho 2.2's loop_stop() then reads a None thread (a race
+        # that failed CI once). DISCONNECT is written from this thread instead.
         client.loop_stop()
+        client.disconnect()
 
 
 class _Pump:

@@ -166,8 +166,8 @@ class AlertListener:
             return list(self.messages)
 
     def close(self) -> None:
-        self.client.disconnect()
         self.client.loop_stop()
+        self.client.disconnect()
 
 
 def fix_payload(

@@ -347,8 +347,8 @@ class _AlertPrinter:
                 print("\r\033[K" + self.status, end="", file=self.out, flush=True)
 
     def close(self) -> None:
-        self.client.disconnect()
         self.client.loop_stop()
+        self.client.disconnect()
 
 
 class AlertStory:

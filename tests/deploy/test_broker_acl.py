@@ -118,8 +118,8 @@ class ShippedBroker:
 
     def refused(self, user: str, password: str) -> bool:
         c, reason = self.connect(user, password)
-        c.disconnect()
         c.loop_stop()
+        c.disconnect()
         return reason is None or reason.is_failure
 
     def stop(self) -> None:

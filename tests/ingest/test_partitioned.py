@@ -140,8 +140,8 @@ class Devices:
 
     def join(self) -> None:
         self.thread.join(90)
-        self.client.disconnect()
         self.client.loop_stop()
+        self.client.disconnect()
         assert self.error is None and not self.thread.is_alive(), self.error
 
 

@@ -188,8 +188,11 @@ class MqttSession:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=10)
-        self.client.disconnect()
+        # Stop the network thread before disconnecting: after disconnect() the thread
+        # exits by itself, and paho 2.2's loop_stop() then reads a None thread (a race
+        # that failed CI once). DISCONNECT is written from this thread instead.
         self.client.loop_stop()
+        self.client.disconnect()
 
     def _on_connect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
