@@ -9,10 +9,14 @@ waits for every PUBACK (a bounded in-flight window), so nothing is lost silently
 
 from __future__ import annotations
 
+import json
+import os
 import socket
+import statistics
 import struct
 import threading
 import time
+from pathlib import Path
 
 
 def _remaining_length(n: int) -> bytes:
@@ -126,3 +130,98 @@ def latency_load(
     gen.close()
     sent["_published"] = float(i)
     return sent
+
+
+def fleet_latency_load(
+    port: int,
+    rate: float,
+    seconds: float,
+    fleet: tuple[int, float, int, int],
+    trigger_tags: list[str],
+    inside: tuple[float, float],
+) -> dict[str, float]:
+    """`latency_load` with the background fixes made here, from
+    bench/tags_pipeline.make_fixes(*fleet), so the service's process never holds them
+    (hundreds of thousands of objects its collector would walk)."""
+    from bench.tags_pipeline import make_fixes
+
+    return latency_load(port, rate, seconds, make_fixes(*fleet), trigger_tags, inside)
+
+
+def latency_parts(db, sent: dict[str, float], received: dict[str, float], proving_seq: int) -> dict:
+    """Where an alert's time goes, medians and p99 (ms): publish -> the worker got the
+    proving fix (fixes.received_at), -> the alert committed (alerts.updated_at of its
+    first revision is the batch's clock), -> on alerts/#."""
+    got = {
+        r[0]: float(r[1])
+        for r in db.execute(
+            "SELECT tag_id, received_at FROM fixes WHERE seq = ?", (proving_seq,)
+        ).fetchall()
+        if r[0] in sent
+    }
+    made = {
+        r[0]: float(r[1])
+        for r in db.execute(
+            "SELECT device_id, MIN(updated_at) FROM alerts WHERE revision = 1 GROUP BY device_id"
+        ).fetchall()
+        if r[0] in sent
+    }
+    tags = [t for t in sent if t in got and t in made and t in received]
+
+    def stat(xs: list[float]) -> dict[str, float]:
+        xs = sorted(xs)
+        return {
+            "p50_ms": round(statistics.median(xs) * 1000, 1),
+            "p99_ms": round(xs[min(len(xs) - 1, int(len(xs) * 0.99))] * 1000, 1),
+        }
+
+    if not tags:
+        return {}
+    if os.environ.get("SCALE_DUMP"):
+        rows = [(sent[t], got[t] - sent[t], made[t] - got[t], received[t] - made[t]) for t in tags]
+        Path(os.environ["SCALE_DUMP"]).write_text(json.dumps(sorted(rows)))
+    return {
+        "to_worker": stat([got[t] - sent[t] for t in tags]),
+        "worker_to_commit": stat([made[t] - got[t] for t in tags]),
+        "commit_to_alerts_topic": stat([received[t] - made[t] for t in tags]),
+    }
+
+
+def listen_alerts(port: int, ready, expect, out, wait_s: float = 30.0) -> None:
+    """An operator's screen in its own process: subscribes to alerts/#, puts "ready" on
+    `ready` once subscribed, takes the list of tags whose alerts to wait for from
+    `expect`, and puts {device_id: wall time its open alert arrived} on `out` once all
+    have come or `wait_s` has passed. In the service's process its paho thread would
+    take the service's interpreter lock."""
+    import paho.mqtt.client as mqtt
+
+    received: dict[str, float] = {}
+    lock = threading.Lock()
+    subscribed = threading.Event()
+
+    def on_alert(c: mqtt.Client, u: object, m: mqtt.MQTTMessage) -> None:
+        doc = json.loads(m.payload)
+        if doc.get("status") == "open":
+            with lock:
+                received.setdefault(doc["device_id"], time.time())
+
+    lis = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    lis.on_message = on_alert
+    lis.on_subscribe = lambda *a: subscribed.set()
+    lis.on_connect = lambda c, *a: c.subscribe("alerts/#", qos=1)
+    lis.connect("127.0.0.1", port)
+    lis.loop_start()
+    if not subscribed.wait(10):
+        raise RuntimeError("alert listener did not subscribe")
+    ready.put("ready")
+    want = set(expect.get())
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        with lock:
+            if want <= received.keys():
+                break
+        time.sleep(0.05)
+    lis.loop_stop()
+    lis.disconnect()
+    with lock:
+        out.put(dict(received))

@@ -35,21 +35,25 @@ from paho.mqtt.properties import Properties
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.loadgen import LoadGenerator  # noqa: E402
+from bench.loadgen import LoadGenerator, latency_parts  # noqa: E402
 from smartcity_iot.config import Settings  # noqa: E402
 from smartcity_iot.geo.index import ZoneIndex  # noqa: E402
 from smartcity_iot.geo.zones import load_zones  # noqa: E402
+from smartcity_iot.runtime import settle_heap  # noqa: E402
 from smartcity_iot.service import Service  # noqa: E402
 from smartcity_iot.store.registry import register_active_tag  # noqa: E402
 from smartcity_iot.store.sqlite import connect  # noqa: E402
 from tests.support import Mosquitto, wait_until  # noqa: E402
 
 N_TAGS = 500
+N_TRIGGERS = 400  # tags that only ever prove a dwell in the latency run, 0.25 s apart
 GEOFENCES = REPO / "geofences"
 
 
 def make_fixes(n: int, t0: float, seed: int = 1, tags: int = N_TAGS) -> list[tuple[str, bytes]]:
-    """Tags wandering across the sample district, a fix every 10 s each."""
+    """Tags wandering across the sample district, a fix every 10 s each (of fix time),
+    spread evenly over the 10 s: sent at tags/10 a second, fix time keeps pace with
+    the wall clock."""
     rng = np.random.default_rng(seed)
     lon = rng.uniform(118.858, 118.882, tags)
     lat = rng.uniform(28.957, 28.983, tags)
@@ -59,7 +63,7 @@ def make_fixes(n: int, t0: float, seed: int = 1, tags: int = N_TAGS) -> list[tup
         lon[k] += rng.normal(0, 0.00008)
         lat[k] += rng.normal(0, 0.00008)
         doc = {
-            "ts": round(t0 + (i // tags) * 10 + k * 0.01, 3),
+            "ts": round(t0 + (i // tags) * 10 + k * 10 / tags, 3),
             "lat": round(float(lat[k]), 7),
             "lon": round(float(lon[k]), 7),
             "acc": round(float(rng.uniform(4, 25)), 1),
@@ -122,6 +126,8 @@ def bare_subscriber_drain(port: int, msgs: list[tuple[str, bytes]]) -> float:
 
 
 PIPELINE_PROCESS = [False]  # --pipeline-process
+LISTENER_HERE = [False]  # --listener-here
+NO_SETTLE = [False]  # --no-settle-heap
 
 
 def service_settings(broker: Mosquitto, data: Path) -> Settings:
@@ -135,10 +141,14 @@ def service_settings(broker: Mosquitto, data: Path) -> Settings:
     )
 
 
-def register_all(settings: Settings) -> None:
+def register_all(settings: Settings, tags: int = N_TAGS) -> None:
+    """The wandering tags BENCH-00000... and the latency run's BENCH-T0000..."""
     conn = connect(settings.db_path)
-    for k in range(N_TAGS):
-        register_active_tag(conn, f"BENCH-{k:05d}", f"dog{k}", f"owner{k}", f"13{k:09d}")
+    conn.execute("PRAGMA synchronous = OFF")  # set-up only: one fsync per tag takes minutes
+    ids = [f"BENCH-{k:05d}" for k in range(tags)] + [f"BENCH-T{k:04d}" for k in range(N_TRIGGERS)]
+    for k, tag_id in enumerate(ids):
+        register_active_tag(conn, tag_id, f"dog{k}", f"owner{k}", f"13{k:09d}")
+    conn.close()
 
 
 def service_drain(broker: Mosquitto, data: Path, msgs: list[tuple[str, bytes]]) -> float:
@@ -188,51 +198,75 @@ def zone_checks(n_vec: int = 200_000, n_naive: int = 5_000) -> dict[str, float]:
 
 
 def alert_latency(
-    broker: Mosquitto, data: Path, rate: float, seconds: float = 20.0
+    broker: Mosquitto, data: Path, rate: float, seconds: float = 60.0, tags: int = N_TAGS
 ) -> dict[str, float]:
-    """Background fixes at `rate` msgs/s from a separate process (as devices would be);
-    every 0.25 s a tag completes a 2 s dwell inside a school. Latency = the dwell-proving
-    fix sent -> its alert received on alerts/#."""
+    """Background fixes at `rate` msgs/s from `tags` wandering tags, sent from a separate
+    process (as devices would be); every 0.25 s a tag of its own completes a 2 s dwell
+    inside a school. Latency = the dwell-proving fix sent -> its alert received on
+    alerts/# by a listener in a third process (an operator's screen)."""
     import multiprocessing
 
-    from bench.loadgen import latency_load
+    from bench.loadgen import fleet_latency_load, listen_alerts
 
     settings = service_settings(broker, data)
-    register_all(settings)
+    register_all(settings, tags)
     zones = {z.id: z for z in load_zones(GEOFENCES, settings.tz) if z.rule == "dogs"}
     school = next(z for z in zones.values() if z.schedule.never_allowed and z.schedule.days is None)
     inside = school.geometry.representative_point()
-    home = make_fixes(int(rate * seconds) + N_TAGS, time.time() - 3600, seed=5)
-    triggers = [f"BENCH-{N_TAGS - 1 - k:05d}" for k in range(int(seconds / 0.25))]
+    # Each tag reports every 10 s of fix time: at 10 x rate tags fix time keeps pace
+    # with the clock; fewer tags run it faster, so the stream starts in the past and
+    # ends at the present (never a fix from the future, which would be rejected).
+    n = int(rate * (seconds + 5))
+    span = (n // tags) * 10
+    fleet = (n, time.time() - max(0.0, span - (seconds + 5)), 5, tags)
+    # Tags of their own, with no background fixes: their first open alert is the dwell's.
+    # (The wandering tags raise alerts of their own, which would be taken for it.)
+    triggers = [f"BENCH-T{k:04d}" for k in range(min(N_TRIGGERS, int(seconds / 0.25)))]
     ctx = multiprocessing.get_context("spawn")  # no fork of a process with threads
     with ctx.Pool(1) as pool:
         svc = Service(settings.model_copy(update={"dwell_s": 2.0}))
         svc.start()
         assert svc.wait_connected(10)
+        if not NO_SETTLE[0]:
+            settle_heap()  # as `serve` does once started
         received: dict[str, float] = {}
-        lis = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-        ready = threading.Event()
+        if LISTENER_HERE[0]:
+            lis = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+            ready = threading.Event()
 
-        def on_alert(c: mqtt.Client, u: object, m: mqtt.MQTTMessage) -> None:
-            doc = json.loads(m.payload)
-            if doc["status"] == "open":
-                received.setdefault(doc["device_id"], time.time())
+            def on_alert(c: mqtt.Client, u: object, m: mqtt.MQTTMessage) -> None:
+                doc = json.loads(m.payload)
+                if doc["status"] == "open":
+                    received.setdefault(doc["device_id"], time.time())
 
-        lis.on_message = on_alert
-        lis.on_subscribe = lambda *a: ready.set()
-        lis.connect("127.0.0.1", broker.port)
-        lis.subscribe("alerts/#", qos=1)
-        lis.loop_start()
-        ready.wait(10)
+            lis.on_message = on_alert
+            lis.on_subscribe = lambda *a: ready.set()
+            lis.connect("127.0.0.1", broker.port)
+            lis.subscribe("alerts/#", qos=1)
+            lis.loop_start()
+            ready.wait(10)
+        else:  # the operators' screen in its own process, as it is in the city
+            ready_q, expect_q, out_q = ctx.Queue(), ctx.Queue(), ctx.Queue()
+            screen = ctx.Process(target=listen_alerts, args=(broker.port, ready_q, expect_q, out_q))
+            screen.start()
+            ready_q.get(timeout=20)
         sent = pool.apply(
-            latency_load, (broker.port, rate, seconds, home, triggers, (inside.x, inside.y))
+            fleet_latency_load,
+            (broker.port, rate, seconds, fleet, triggers, (inside.x, inside.y)),
         )
         published = int(sent.pop("_published"))
-        wait_until(lambda: all(t in received for t in sent), 30)
-        lis.loop_stop()
+        if LISTENER_HERE[0]:
+            wait_until(lambda: all(t in received for t in sent), 30)
+            lis.loop_stop()
+        else:
+            expect_q.put(list(sent))
+            received = out_q.get(timeout=60)
+            screen.join(10)
         svc.stop()
     lat_ms = sorted((received[t] - sent[t]) * 1000 for t in sent if t in received)
+    parts = latency_parts(connect(settings.db_path), sent, received, proving_seq=100_002)
     return {
+        **parts,
         "p50_ms": statistics.median(lat_ms),
         "p99_ms": lat_ms[min(len(lat_ms) - 1, int(len(lat_ms) * 0.99))],
         "samples": len(lat_ms),
@@ -287,6 +321,19 @@ def main() -> None:
         "--latency-rate", type=float, help="msgs/s for the latency run (default: half the ceiling)"
     )
     parser.add_argument(
+        "--latency-s",
+        type=float,
+        default=60.0,
+        help="seconds of load in the latency run; a dwell proved every 0.25 s (60 s: 236)",
+    )
+    parser.add_argument(
+        "--latency-tags",
+        type=int,
+        default=N_TAGS,
+        help="wandering tags behind the latency run's load (10 x the rate: fix time keeps "
+        "pace with the clock, as in a city; default: the throughput runs' fleet)",
+    )
+    parser.add_argument(
         "--only-latency",
         action="store_true",
         help="skip the throughput runs (needs --latency-rate)",
@@ -294,8 +341,20 @@ def main() -> None:
     parser.add_argument(
         "--pipeline-process", action="store_true", help="the service's tag pipeline in a child"
     )
+    parser.add_argument(
+        "--no-settle-heap",
+        action="store_true",
+        help="skip serve's settle_heap() (gc.freeze) once started, for an A/B",
+    )
+    parser.add_argument(
+        "--listener-here",
+        action="store_true",
+        help="the alert listener in the service's process (the measure before 2026-12-02)",
+    )
     args = parser.parse_args()
     PIPELINE_PROCESS[0] = args.pipeline_process
+    LISTENER_HERE[0] = args.listener_here
+    NO_SETTLE[0] = args.no_settle_heap
     results: dict[str, object] = {
         "machine": f"{platform.node()} {platform.processor() or platform.machine()}, "
         f"Python {platform.python_version()}"
@@ -311,7 +370,7 @@ def main() -> None:
         print(f"alert latency at {rate:,.0f} msg/s ...", file=sys.stderr)
         b = Mosquitto(work / "m3")
         b.start()
-        lat = alert_latency(b, work / "lat", rate)
+        lat = alert_latency(b, work / "lat", rate, args.latency_s, args.latency_tags)
         b.stop()
     results["alert_latency"] = {
         k: round(v, 1) if isinstance(v, float) else v for k, v in lat.items()

@@ -56,7 +56,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from bench.loadgen import LoadGenerator  # noqa: E402
+from bench.loadgen import LoadGenerator, latency_parts  # noqa: E402
 from smartcity_iot.geo.zones import load_zones  # noqa: E402
 from smartcity_iot.ingest.partitioned import (  # noqa: E402
     HASH_EXCHANGE,
@@ -738,7 +738,7 @@ class Bench:
                     for t, s in res["trigger_sent"].items()
                     if t in received
                 )
-                parts = latency_parts(db, res["trigger_sent"], received)
+                parts = latency_parts(db, res["trigger_sent"], received, proving_seq=1)
                 out["latency"] = {
                     **parts,
                     "samples": len(lat),
@@ -760,43 +760,6 @@ class Bench:
                 lis.loop_stop()
                 lis.disconnect()
             w.stop()
-
-
-def latency_parts(db, sent: dict[str, float], received: dict[str, float]) -> dict:
-    """Where an alert's time goes, medians and p99 (ms): publish -> the worker got the
-    proving fix (fixes.received_at), -> the alert committed (alerts.updated_at of its
-    first revision is the batch's clock), -> on alerts/#."""
-    got = {
-        r[0]: float(r[1])
-        for r in db.execute("SELECT tag_id, received_at FROM fixes WHERE seq = 1").fetchall()
-        if r[0] in sent
-    }
-    made = {
-        r[0]: float(r[1])
-        for r in db.execute(
-            "SELECT device_id, MIN(updated_at) FROM alerts WHERE revision = 1 GROUP BY device_id"
-        ).fetchall()
-        if r[0] in sent
-    }
-    tags = [t for t in sent if t in got and t in made and t in received]
-
-    def stat(xs: list[float]) -> dict[str, float]:
-        xs = sorted(xs)
-        return {
-            "p50_ms": round(statistics.median(xs) * 1000, 1),
-            "p99_ms": round(xs[min(len(xs) - 1, int(len(xs) * 0.99))] * 1000, 1),
-        }
-
-    if not tags:
-        return {}
-    if os.environ.get("SCALE_DUMP"):
-        rows = [(sent[t], got[t] - sent[t], made[t] - got[t], received[t] - made[t]) for t in tags]
-        Path(os.environ["SCALE_DUMP"]).write_text(json.dumps(sorted(rows)))
-    return {
-        "to_worker": stat([got[t] - sent[t] for t in tags]),
-        "worker_to_commit": stat([made[t] - got[t] for t in tags]),
-        "commit_to_alerts_topic": stat([received[t] - made[t] for t in tags]),
-    }
 
 
 def listen(port: int, received: dict[str, float]) -> mqtt.Client:

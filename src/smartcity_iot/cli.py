@@ -295,6 +295,7 @@ def _check(settings: Settings) -> int:
 
 def _serve(settings: Settings) -> int:
     from .ingest.mqtt import display_url
+    from .runtime import settle_heap
     from .service import Service, run_forever, stop_on_signals
     from .web.server import WebServer
 
@@ -339,6 +340,7 @@ def _serve(settings: Settings) -> int:
         return 1
     web = WebServer(settings)
     web.start()
+    settle_heap()
     print(f"web console: {web.url}", file=sys.stderr)
     try:
         run_forever(service, stop, started=True)

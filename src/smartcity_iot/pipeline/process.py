@@ -30,6 +30,7 @@ log = logging.getLogger("smartcity_iot.pipeline")
 def _child(settings: Settings, pipe: Pipe) -> None:
     """The child's whole life: a pipeline on its own connection, one request at a time."""
     from ..geo.city import load_city
+    from ..runtime import settle_heap
     from ..store.database import connect
     from .tags import TagPipeline
 
@@ -38,6 +39,7 @@ def _child(settings: Settings, pipe: Pipe) -> None:
     city = load_city(settings.geofences, settings.tz, settings.dwell_s, settings.grace_s)
     conn = connect(settings.database)
     pipeline = TagPipeline.serving(settings, conn, city.zones, counters, committed.set)
+    settle_heap()
     pipe.send(("ready", {}, False))
     while True:
         try:
