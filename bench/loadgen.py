@@ -17,6 +17,7 @@ import struct
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 
 def _remaining_length(n: int) -> bytes:
@@ -187,41 +188,42 @@ def latency_parts(db, sent: dict[str, float], received: dict[str, float], provin
     }
 
 
+def listen(port: int, received: dict[str, float]) -> Any:
+    """A paho client on alerts/#, filling `received` with {device_id: wall time its
+    first open alert arrived}; returned subscribed, its loop running."""
+    import paho.mqtt.client as mqtt
+
+    lis = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    ready = threading.Event()
+
+    def on_alert(c: Any, u: object, m: Any) -> None:
+        doc = json.loads(m.payload)
+        if doc.get("status") == "open":
+            received.setdefault(doc["device_id"], time.time())
+
+    lis.on_message = on_alert
+    lis.on_subscribe = lambda *a: ready.set()
+    lis.on_connect = lambda c, *a: c.subscribe("alerts/#", qos=1)
+    lis.connect("127.0.0.1", port)
+    lis.loop_start()
+    if not ready.wait(10):
+        raise RuntimeError("alert listener did not subscribe")
+    return lis
+
+
 def listen_alerts(port: int, ready, expect, out, wait_s: float = 30.0) -> None:
     """An operator's screen in its own process: subscribes to alerts/#, puts "ready" on
     `ready` once subscribed, takes the list of tags whose alerts to wait for from
     `expect`, and puts {device_id: wall time its open alert arrived} on `out` once all
     have come or `wait_s` has passed. In the service's process its paho thread would
     take the service's interpreter lock."""
-    import paho.mqtt.client as mqtt
-
     received: dict[str, float] = {}
-    lock = threading.Lock()
-    subscribed = threading.Event()
-
-    def on_alert(c: mqtt.Client, u: object, m: mqtt.MQTTMessage) -> None:
-        doc = json.loads(m.payload)
-        if doc.get("status") == "open":
-            with lock:
-                received.setdefault(doc["device_id"], time.time())
-
-    lis = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
-    lis.on_message = on_alert
-    lis.on_subscribe = lambda *a: subscribed.set()
-    lis.on_connect = lambda c, *a: c.subscribe("alerts/#", qos=1)
-    lis.connect("127.0.0.1", port)
-    lis.loop_start()
-    if not subscribed.wait(10):
-        raise RuntimeError("alert listener did not subscribe")
+    lis = listen(port, received)
     ready.put("ready")
     want = set(expect.get())
     deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        with lock:
-            if want <= received.keys():
-                break
+    while time.monotonic() < deadline and not want <= received.keys():
         time.sleep(0.05)
     lis.loop_stop()
     lis.disconnect()
-    with lock:
-        out.put(dict(received))
+    out.put(dict(received))

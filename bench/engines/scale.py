@@ -49,14 +49,13 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-import paho.mqtt.client as mqtt
 import pika
 import psutil
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from bench.loadgen import LoadGenerator, latency_parts  # noqa: E402
+from bench.loadgen import LoadGenerator, latency_parts, listen  # noqa: E402
 from smartcity_iot.geo.zones import load_zones  # noqa: E402
 from smartcity_iot.ingest.partitioned import (  # noqa: E402
     HASH_EXCHANGE,
@@ -760,25 +759,6 @@ class Bench:
                 lis.loop_stop()
                 lis.disconnect()
             w.stop()
-
-
-def listen(port: int, received: dict[str, float]) -> mqtt.Client:
-    lis = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
-    ready = threading.Event()
-
-    def on_alert(c: mqtt.Client, u: object, m: mqtt.MQTTMessage) -> None:
-        doc = json.loads(m.payload)
-        if doc.get("status") == "open":
-            received.setdefault(doc["device_id"], time.time())
-
-    lis.on_message = on_alert
-    lis.on_subscribe = lambda *a: ready.set()
-    lis.on_connect = lambda c, *a: c.subscribe("alerts/#", qos=1)
-    lis.connect("127.0.0.1", port)
-    lis.loop_start()
-    if not ready.wait(10):
-        raise RuntimeError("alert listener did not subscribe")
-    return lis
 
 
 def only_latency(args: argparse.Namespace) -> None:
