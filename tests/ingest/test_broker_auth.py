@@ -18,6 +18,7 @@ import pika
 import pytest
 
 from smartcity_iot.config import Settings
+from smartcity_iot.store import deadletters
 from smartcity_iot.store.credentials import mosquitto_hash
 from smartcity_iot.store.database import connect, transaction
 from smartcity_iot.store.registry import register_active_tag
@@ -119,14 +120,24 @@ def device(node: RabbitCluster, user: str, password: str) -> tuple[mqtt.Client, 
     return c, state
 
 
+def refusals(web: WebServer) -> dict[str, int]:
+    """The backend's denials so far, as `smartcity-iot rejects` counts them."""
+    conn = connect(web.app.state.settings.database)
+    try:
+        return {k: v for k, v in deadletters.counts(conn).items() if k.startswith("broker_")}
+    finally:
+        conn.close()
+
+
 def send(c: mqtt.Client, topic: str, seq: int) -> None:
     doc = {"ts": time.time(), "lat": 28.97, "lon": 118.87, "acc": 5, "seq": seq}
     c.publish(topic, json.dumps(doc), qos=1)
 
 
 def test_a_tag_publishes_its_own_fixes_and_never_another_tags(
-    node: RabbitCluster, fixes: list
+    node: RabbitCluster, fixes: list, web: WebServer
 ) -> None:
+    before = refusals(web).get("broker_topic_denied", 0)
     one, state = device(node, "TAG-0001", PASSWORDS["TAG-0001"])
     try:
         assert not state["connack"].is_failure
@@ -136,14 +147,16 @@ def test_a_tag_publishes_its_own_fixes_and_never_another_tags(
         assert state["gone"].wait(10), "the broker kept a tag that published as another"
         time.sleep(0.5)
         assert [k for k, _ in fixes] == ["tags.TAG-0001.fix"]
+        assert refusals(web).get("broker_topic_denied", 0) == before + 1
     finally:
         one.loop_stop()
         one.disconnect()
 
 
 def test_a_wrong_password_a_service_account_and_an_unknown_tag_are_refused(
-    node: RabbitCluster,
+    node: RabbitCluster, web: WebServer
 ) -> None:
+    before = refusals(web).get("broker_login_denied", 0)
     for user, password in (
         ("TAG-0001", PASSWORDS["TAG-0002"]),  # another tag's password
         ("smartcity-service", PASSWORDS["TAG-0001"]),  # a service account's name
@@ -153,6 +166,7 @@ def test_a_wrong_password_a_service_account_and_an_unknown_tag_are_refused(
         c.loop_stop()
         assert state["connack"] is None or state["connack"].is_failure, user
         assert state["gone"].is_set() or state["connack"] is None, user
+    assert refusals(web).get("broker_login_denied", 0) == before + 3  # each counted
 
 
 def test_a_tag_may_subscribe_to_nothing(node: RabbitCluster) -> None:

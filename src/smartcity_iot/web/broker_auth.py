@@ -9,11 +9,14 @@ for them.
 The broker is the only caller: the routes live under a secret path segment
 (`broker_auth_secret`, which RabbitMQ 3.10's configuration can carry where it cannot
 carry a header) and are not mounted at all without one. Answers are RabbitMQ's plain
-`allow` / `deny`."""
+`allow` / `deny`. Every `deny` is counted by what was refused (`broker_login_denied`,
+`broker_vhost_denied`, `broker_resource_denied`, `broker_topic_denied`) with the
+service's other rejections: `smartcity-iot rejects` shows them."""
 
 from __future__ import annotations
 
 import hmac
+import logging
 from typing import Annotated
 from urllib.parse import parse_qs
 
@@ -21,14 +24,16 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import PlainTextResponse
 
 from ..config import parse_engine_url
+from ..store import deadletters
 from ..store.broker_users import BrokerUserError, check_device_user
 from ..store.credentials import mosquitto_verify
-from ..store.database import Connection, Row
+from ..store.database import Connection, Row, transaction
 from .security import Conn
 
 router = APIRouter(prefix="/broker/auth/{secret}", include_in_schema=False)
 
 ALLOW, DENY = PlainTextResponse("allow"), PlainTextResponse("deny")
+log = logging.getLogger("smartcity_iot.web")
 TOPIC_EXCHANGE = "amq.topic"  # where the MQTT plugin puts devices' publishes
 
 
@@ -47,6 +52,16 @@ def _check_secret(request: Request, secret: str) -> None:
     expected = request.app.state.settings.broker_auth_secret or ""
     if not expected or not hmac.compare_digest(secret.encode(), expected.encode()):
         raise HTTPException(404)  # as if there were no such route
+
+
+def _answer(conn: Connection, allowed: bool, what: str, username: str) -> PlainTextResponse:
+    """`allow`, or `deny` counted under broker_{what}_denied and logged with the name."""
+    if allowed:
+        return ALLOW
+    with transaction(conn):
+        deadletters.bump_counts(conn, {f"broker_{what}_denied": 1})
+    log.info("broker refused %s for %r", what, username[:64])
+    return DENY
 
 
 def _device(conn: Connection, request: Request, username: str) -> Row | None:
@@ -71,12 +86,11 @@ def user(secret: str, request: Request, conn: Conn, form: Fields) -> PlainTextRe
     _check_secret(request, secret)
     username, password = form.get("username", ""), form.get("password", "")
     device = _device(conn, request, username)
-    if device is None:
-        return DENY
     try:
-        return ALLOW if mosquitto_verify(device["password_hash"], password) else DENY
+        ok = device is not None and mosquitto_verify(device["password_hash"], password)
     except (ValueError, AssertionError):  # a hash not in the $7$ format
-        return DENY
+        ok = False
+    return _answer(conn, ok, "login", username)
 
 
 @router.post("/vhost")
@@ -85,7 +99,8 @@ def vhost(secret: str, request: Request, conn: Conn, form: Fields) -> PlainTextR
     username, vhost = form.get("username", ""), form.get("vhost", "")
     settings = request.app.state.settings
     ours = parse_engine_url(settings.engine_url).vhost if settings.engine_url else "/"
-    return ALLOW if vhost == ours and _device(conn, request, username) is not None else DENY
+    ok = vhost == ours and _device(conn, request, username) is not None
+    return _answer(conn, ok, "vhost", username)
 
 
 @router.post("/resource")
@@ -96,7 +111,8 @@ def resource(secret: str, request: Request, conn: Conn, form: Fields) -> PlainTe
     username, resource, name = form.get("username", ""), form.get("resource"), form.get("name")
     permission = form.get("permission")
     publish = resource == "exchange" and name == TOPIC_EXCHANGE and permission == "write"
-    return ALLOW if publish and _device(conn, request, username) is not None else DENY
+    ok = publish and _device(conn, request, username) is not None
+    return _answer(conn, ok, "resource", username)
 
 
 @router.post("/topic")
@@ -104,12 +120,12 @@ def topic(secret: str, request: Request, conn: Conn, form: Fields) -> PlainTextR
     """A tag publishes its own fixes only: the routing key (the MQTT topic with "/" as
     ".") names its own id; reading (subscribing) is nobody's."""
     _check_secret(request, secret)
-    device = _device(conn, request, form.get("username", ""))
-    if device is None or form.get("name") != TOPIC_EXCHANGE or form.get("permission") != "write":
-        return DENY
-    tag = device["tag_id"]
+    username = form.get("username", "")
+    device = _device(conn, request, username)
+    writes = form.get("name") == TOPIC_EXCHANGE and form.get("permission") == "write"
     levels = form.get("routing_key", "").split(".")
-    own = levels == ["tags", tag, "fix"] or (
-        len(levels) == 3 and levels[0] == "owntracks" and levels[2] == tag
+    own = device is not None and (
+        levels == ["tags", device["tag_id"], "fix"]
+        or (len(levels) == 3 and levels[0] == "owntracks" and levels[2] == device["tag_id"])
     )
-    return ALLOW if own else DENY
+    return _answer(conn, writes and own, "topic", username)
