@@ -264,9 +264,12 @@ def alert_latency(
             screen.join(10)
         svc.stop()
     lat_ms = sorted((received[t] - sent[t]) * 1000 for t in sent if t in received)
-    parts = latency_parts(connect(settings.db_path), sent, received, proving_seq=100_002)
+    db = connect(settings.db_path)
+    parts = latency_parts(db, sent, received, proving_seq=100_002)
+    alerts = db.execute("SELECT COUNT(DISTINCT id) FROM alerts").fetchone()[0]
     return {
         **parts,
+        "alerts_raised": alerts,  # the wandering tags' own and the dwells'
         "p50_ms": statistics.median(lat_ms),
         "p99_ms": lat_ms[min(len(lat_ms) - 1, int(len(lat_ms) * 0.99))],
         "samples": len(lat_ms),
