@@ -30,6 +30,9 @@ from .support import REPO, wait_until
 SH = ZoneInfo("Asia/Shanghai")
 CAMERAS = sorted((REPO / "geofences" / "cameras").glob("cam-*.json"))
 HOURS = [(4, 0), (10, 30), (16, 30), (22, 0)]  # 10:30 and 16:30 were 845 s before
+# Dogs every two hours and at 11:30 (at 11:38 the first alert was 73 s in: walking-hour
+# windows open at fixed hours; the demo now searches its seed for an early violation)
+DOG_HOURS = sorted({(h, 0) for h in range(0, 24, 2)} | {(10, 30), (11, 30), (16, 30)})
 DEMO_SPEED = 60.0  # the demo's default --speed
 
 
@@ -59,7 +62,7 @@ def test_a_parking_alert_is_raised_within_four_minutes(
     assert parking, f"no parking alert within 240 s of {start:%H:%M}"
 
 
-@pytest.mark.parametrize(("hour", "minute"), HOURS)
+@pytest.mark.parametrize(("hour", "minute"), DOG_HOURS)
 def test_a_dog_alert_is_due_within_a_minute(hour: int, minute: int) -> None:
     settings = Settings(geofences=REPO / "geofences")
     now = city_time(hour, minute)

@@ -123,21 +123,36 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+FIRST_DOG_DUE_S = 30 * 60  # of replayed time: at the default 60x, an alert within ~30 s
+
+
 def demo_fleet(settings: Settings, tags: int, seed: int, now: datetime) -> TagFleet:
-    """The demo's dog tags, replaying the SIM_HOURS before `now`."""
+    """The demo's dog tags, replaying the SIM_HOURS before `now`: the fleet of the first
+    seed from `seed` on whose first violation starts within FIRST_DOG_DUE_S of the
+    replay, whatever the time of day (walking-hour windows open at fixed hours, and
+    some starts would otherwise show nothing for the first minutes)."""
     from firmware_sim.tags import TagFleet
 
     start = now - timedelta(hours=SIM_HOURS)
-    return TagFleet(
-        settings.geofences,
-        tags,
-        seed,
-        start,
-        SIM_HOURS * 3600,
-        violation_share=0.4,
-        owntracks_share=0.1,
-        tz=settings.timezone,
-    )
+
+    def fleet(s: int) -> TagFleet:
+        return TagFleet(
+            settings.geofences,
+            tags,
+            s,
+            start,
+            SIM_HOURS * 3600,
+            violation_share=0.4,
+            owntracks_share=0.1,
+            tz=settings.timezone,
+        )
+
+    for s in range(seed, seed + 20):
+        candidate = fleet(s)
+        starts = [v["start"] for v in candidate.truth()]
+        if starts and min(starts) - start.timestamp() <= FIRST_DOG_DUE_S:
+            return candidate
+    return fleet(seed)  # none early enough (never seen): the seed asked for
 
 
 def _until(halt: threading.Event, items: Iterable[T]) -> Iterator[T]:
